@@ -1,0 +1,65 @@
+//! The BullMQ monitor's shared crate.
+//!
+//! Layout:
+//! - [`shell`] and [`App`] — the HTML document and the router (server-rendered, then hydrated).
+//! - [`pages`] — one module per page (data components that own resources).
+//! - [`api`] — server functions, thin wrappers around auth and [`ssr::service`].
+//! - [`model`], [`error`], [`role`] — types shared by server and browser.
+//! - [`ssr`] (feature `ssr` only): configuration, auth, state and the Redis/BullMQ layer.
+
+pub mod api;
+pub mod error;
+pub mod model;
+pub mod pages;
+pub mod role;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+/// The name cargo-leptos gives the site's JS/WASM/CSS files (`/pkg/monitor.*`).
+pub const OUTPUT_NAME: &str = "monitor";
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The application: routes plus a `data-hydrated` marker that turns `true` once the WASM has
+/// taken over, so browser tests (and people debugging) can tell a live page from a static one.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let hydrated = RwSignal::new(false);
+    // Effects run only in the browser, after hydration.
+    Effect::new(move |_| hydrated.set(true));
+    view! {
+        <Stylesheet id="leptos" href=format!("/pkg/{OUTPUT_NAME}.css")/>
+        <Title text="BullMQ monitor"/>
+        <Router>
+            <div class="app" data-hydrated=move || hydrated.get().to_string()>
+                <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
+                    <Route path=path!("/") view=pages::dashboard::DashboardPage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=pages::login::LoginPage/>
+                </Routes>
+            </div>
+        </Router>
+    }
+}

@@ -1,0 +1,205 @@
+//! Queue discovery: which BullMQ queues exist under the prefix. A queue is found by its `meta`
+//! hash (`{prefix}:{name}:meta`), which BullMQ creates with the queue and removes only on
+//! obliterate. The result is cached and refreshed in the background, because a SCAN walks the
+//! whole keyspace and must not run per request.
+
+use crate::ssr::bullmq::keys::{meta_pattern, queue_from_meta_key, QueueKeys, QueueName};
+use crate::ssr::config::Settings;
+use crate::ssr::error::AppError;
+use fred::prelude::*;
+use fred::types::scan::ScanType;
+use futures::TryStreamExt;
+use std::collections::BTreeSet;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// Keys asked for per SCAN call: large enough to walk a big keyspace in few round trips, small
+/// enough that each call stays short for Redis.
+const SCAN_COUNT: u32 = 1000;
+
+/// The BullMQ generation that wrote a queue; it decides how pause/resume must be done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BullVersion {
+    /// `meta.version` says `bullmq:5.x` (pause moves `wait` to `paused`).
+    V5,
+    /// `meta.version` says `bullmq:6.x` or later (pause is a flag only).
+    V6,
+    /// No `version` field (written only by Queue instances of BullMQ ≥ 5.20) or an unknown one.
+    Unknown,
+}
+
+/// A discovered queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueInfo {
+    /// The queue's name.
+    pub name: QueueName,
+    /// `meta.version`, e.g. `bullmq:6.7.0`, when present.
+    pub version: Option<String>,
+}
+
+impl QueueInfo {
+    /// The BullMQ generation from `meta.version`.
+    pub fn bull_version(&self) -> BullVersion {
+        let Some(version) = self.version.as_deref() else {
+            return BullVersion::Unknown;
+        };
+        let major = version
+            .strip_prefix("bullmq:")
+            .and_then(|v| v.split('.').next())
+            .and_then(|v| v.parse::<u32>().ok());
+        match major {
+            Some(5) => BullVersion::V5,
+            Some(m) if m >= 6 => BullVersion::V6,
+            _ => BullVersion::Unknown,
+        }
+    }
+}
+
+/// Scans Redis for the queues under `prefix` (restricted to `allow_list` when given) and reads
+/// their versions. Costs one SCAN walk plus one pipelined round trip.
+pub async fn discover(
+    pool: &Pool,
+    prefix: &str,
+    allow_list: Option<&[String]>,
+) -> Result<Vec<QueueInfo>, AppError> {
+    let keys: Vec<Key> = pool
+        .next()
+        .scan_buffered(meta_pattern(prefix), Some(SCAN_COUNT), Some(ScanType::Hash))
+        .try_collect()
+        .await?;
+    let names: BTreeSet<QueueName> = keys
+        .iter()
+        .filter_map(|key| key.as_str())
+        .filter_map(|key| queue_from_meta_key(prefix, key))
+        .filter(|name| allow_list.is_none_or(|allow| allow.iter().any(|a| a == name.as_str())))
+        .collect();
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pipeline = pool.next().pipeline();
+    for name in &names {
+        let _: () = pipeline
+            .hget(QueueKeys::new(prefix, name).meta(), "version")
+            .await?;
+    }
+    let versions: Vec<Result<Option<String>, Error>> = pipeline.try_all().await;
+    if versions.len() != names.len() {
+        // The whole pipeline failed (connection lost); its first error says why.
+        return Err(first_error(versions));
+    }
+    Ok(names
+        .into_iter()
+        .zip(versions)
+        .map(|(name, version)| QueueInfo {
+            name,
+            version: version.ok().flatten(),
+        })
+        .collect())
+}
+
+fn first_error<T>(results: Vec<Result<T, Error>>) -> AppError {
+    results
+        .into_iter()
+        .find_map(Result::err)
+        .map(AppError::from)
+        .unwrap_or_else(|| AppError::Internal("Redis pipeline returned too few replies".into()))
+}
+
+/// The cached queue list, shared by every request. Cloning shares the cache.
+#[derive(Clone)]
+pub struct QueueRegistry {
+    cache: Arc<RwLock<Option<Arc<Vec<QueueInfo>>>>>,
+    pool: Pool,
+    prefix: Arc<str>,
+    allow_list: Option<Arc<[String]>>,
+    /// Deadline for one whole discovery (a SCAN walk is many round trips).
+    deadline: Duration,
+}
+
+impl QueueRegistry {
+    /// A registry for the prefix and allow-list of `settings`; nothing is scanned yet.
+    pub fn new(pool: Pool, settings: &Settings) -> Self {
+        Self {
+            cache: Arc::new(RwLock::new(None)),
+            pool,
+            prefix: settings.prefix.as_str().into(),
+            allow_list: settings.queue_allow_list.as_deref().map(Into::into),
+            deadline: settings.redis_timeout * 4,
+        }
+    }
+
+    /// The queues, from the cache; discovered now if they never were.
+    pub async fn queues(&self) -> Result<Arc<Vec<QueueInfo>>, AppError> {
+        if let Some(cached) = self.cached() {
+            return Ok(cached);
+        }
+        self.refresh().await
+    }
+
+    /// Looks a queue up by name. A name missing from the cache triggers one fresh discovery, so a
+    /// queue created since the last refresh is found at once.
+    pub async fn find(&self, name: &QueueName) -> Result<Option<QueueInfo>, AppError> {
+        let lookup = |queues: &[QueueInfo]| queues.iter().find(|q| &q.name == name).cloned();
+        if let Some(found) = lookup(&self.queues().await?) {
+            return Ok(Some(found));
+        }
+        Ok(lookup(&self.refresh().await?))
+    }
+
+    /// Discovers again and replaces the cache.
+    pub async fn refresh(&self) -> Result<Arc<Vec<QueueInfo>>, AppError> {
+        let scan = discover(&self.pool, &self.prefix, self.allow_list.as_deref());
+        let queues = Arc::new(crate::ssr::redis::within(self.deadline, scan).await?);
+        if let Ok(mut cache) = self.cache.write() {
+            *cache = Some(queues.clone());
+        }
+        Ok(queues)
+    }
+
+    fn cached(&self) -> Option<Arc<Vec<QueueInfo>>> {
+        self.cache.read().ok().and_then(|cache| cache.clone())
+    }
+
+    /// Refreshes every `interval` until the task is aborted. Failures are logged and retried at
+    /// the next tick; the last good list stays in use meanwhile.
+    pub fn spawn_refresher(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
+        let registry = self.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                match registry.refresh().await {
+                    Ok(queues) => {
+                        tracing::debug!(queues = queues.len(), "queue discovery refreshed")
+                    }
+                    Err(error) => tracing::warn!(error.message = %error, "queue discovery failed"),
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(version: Option<&str>) -> QueueInfo {
+        QueueInfo {
+            name: QueueName::parse("q").expect("valid"),
+            version: version.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn versions_are_read_from_meta() {
+        assert_eq!(info(Some("bullmq:5.81.5")).bull_version(), BullVersion::V5);
+        assert_eq!(info(Some("bullmq:6.7.0")).bull_version(), BullVersion::V6);
+        assert_eq!(info(Some("bullmq:7.0.0")).bull_version(), BullVersion::V6);
+        assert_eq!(
+            info(Some("bullmq-pro:7.1")).bull_version(),
+            BullVersion::Unknown
+        );
+        assert_eq!(info(None).bull_version(), BullVersion::Unknown);
+    }
+}

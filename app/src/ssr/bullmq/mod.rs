@@ -1,0 +1,14 @@
+//! The Redis/BullMQ service layer: how BullMQ lays out a queue in Redis and how the monitor reads
+//! it. Both REST handlers and server functions call these functions, so every client sees the
+//! same numbers.
+//!
+//! - [`keys`] — queue names and the only place that builds Redis key strings.
+//! - [`discovery`] — which queues exist under the prefix, cached and refreshed.
+//! - [`counts`] — jobs per state for all queues in one pipelined round trip.
+//!
+//! The layout (v5 and v6) is summarised in `shared/docs/bullmq-redis-model.md` and checked by the
+//! integration tests against real BullMQ.
+
+pub mod counts;
+pub mod discovery;
+pub mod keys;

@@ -1,0 +1,90 @@
+//! Runtime settings of the monitor. Parsing them from flags and environment variables is the
+//! server binary's job; this module holds the validated result that the rest of the code reads.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Validated settings. Built once at start-up; a missing or invalid value never gets this far.
+#[derive(Clone)]
+pub struct Settings {
+    /// Where Redis is, e.g. `redis://127.0.0.1:6379`. May carry a password, so it is redacted in
+    /// `Debug` output.
+    pub redis_url: String,
+    /// The BullMQ key prefix to watch (BullMQ's `prefix` option, default `bull`).
+    pub prefix: String,
+    /// When set, only these queues are shown, even if more exist under the prefix.
+    pub queue_allow_list: Option<Vec<String>>,
+    /// How often the list of queues is re-discovered.
+    pub discovery_interval: Duration,
+    /// How long one Redis command may take before the request fails with 503.
+    pub redis_timeout: Duration,
+}
+
+impl Settings {
+    /// Settings for a prefix on a Redis URL with the default intervals; used by tests and tools.
+    pub fn new(redis_url: impl Into<String>, prefix: impl Into<String>) -> Self {
+        Self {
+            redis_url: redis_url.into(),
+            prefix: prefix.into(),
+            queue_allow_list: None,
+            discovery_interval: Duration::from_secs(10),
+            redis_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("redis_url", &redact_url(&self.redis_url))
+            .field("prefix", &self.prefix)
+            .field("queue_allow_list", &self.queue_allow_list)
+            .field("discovery_interval", &self.discovery_interval)
+            .field("redis_timeout", &self.redis_timeout)
+            .finish()
+    }
+}
+
+/// Replaces the password of a `scheme://user:password@host` URL with `***`, so that settings can
+/// be logged without leaking credentials.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match authority.rfind('@') {
+        Some(at) => {
+            let user_info = &authority[..at];
+            let user = user_info.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..scheme_end], user, &rest[at + 1..])
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_url_hides_passwords_only() {
+        assert_eq!(
+            redact_url("redis://:hunter2@127.0.0.1:6379/0"),
+            "redis://:***@127.0.0.1:6379/0"
+        );
+        assert_eq!(redact_url("redis://alice:pw@h:1"), "redis://alice:***@h:1");
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
+        assert_eq!(redact_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn debug_output_never_contains_the_password() {
+        let settings = Settings::new("redis://:s3cret@localhost:6379", "bull");
+        assert!(!format!("{settings:?}").contains("s3cret"));
+    }
+}

@@ -1,0 +1,126 @@
+//! `AppError`: the one error type of the server boundary. Every REST handler and server function
+//! returns it (or its wire form [`ApiError`]); it knows its HTTP status and its stable code, and it
+//! keeps internal causes out of responses (they are logged instead).
+
+use crate::error::{code, ApiError};
+use crate::role::Role;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+/// Everything that can go wrong while serving a request.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Missing, malformed, expired or wrongly signed credentials. The text says which, without
+    /// echoing the token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The caller is known but their role is below what the operation needs.
+    #[error("this action needs the {required} role")]
+    Forbidden {
+        /// The minimum role of the operation.
+        required: Role,
+    },
+    /// The caller's token carries no monitor role at all.
+    #[error("the token carries no monitor role (MODERATOR, ADMIN or SUPER_ADMIN)")]
+    NoRole,
+    /// A queue, job or route that does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// Malformed input; the text names what is wrong.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Redis could not be reached or did not answer in time.
+    #[error("Redis is unavailable: {0}")]
+    RedisUnavailable(#[source] fred::error::Error),
+    /// A bug or an unexpected Redis answer. Logged with its cause; clients get a generic text.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden { .. } | AppError::NoRole => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::RedisUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The wire form. Internal details never leave the server: the two server-side variants get
+    /// fixed texts.
+    pub fn to_api_error(&self) -> ApiError {
+        match self {
+            AppError::Unauthorized(text) => ApiError::new(code::UNAUTHORIZED, text.clone()),
+            AppError::Forbidden { .. } | AppError::NoRole => {
+                ApiError::new(code::FORBIDDEN, self.to_string())
+            }
+            AppError::NotFound(text) => ApiError::new(code::NOT_FOUND, text.clone()),
+            AppError::BadRequest(text) => ApiError::new(code::BAD_REQUEST, text.clone()),
+            AppError::RedisUnavailable(_) => ApiError::new(
+                code::REDIS_UNAVAILABLE,
+                "Redis is not answering; the monitor will recover by itself when it is back",
+            ),
+            AppError::Internal(_) => ApiError::new(
+                code::INTERNAL,
+                "an unexpected error occurred; the details are in the server log",
+            ),
+        }
+    }
+
+    /// Logs errors that are our fault (or Redis's); user errors are not worth a log line each.
+    fn log(&self) {
+        match self {
+            AppError::RedisUnavailable(cause) => {
+                tracing::warn!(error.message = %cause, "request failed: Redis unavailable")
+            }
+            AppError::Internal(cause) => {
+                tracing::error!(error.message = %cause, "request failed: internal error")
+            }
+            _ => {}
+        }
+    }
+}
+
+impl From<fred::error::Error> for AppError {
+    /// Connection-level failures mean "Redis unavailable" (503, retry later); anything else from
+    /// Redis is unexpected and becomes an internal error.
+    fn from(error: fred::error::Error) -> Self {
+        use fred::error::ErrorKind;
+        match error.kind() {
+            ErrorKind::IO
+            | ErrorKind::Timeout
+            | ErrorKind::Canceled
+            | ErrorKind::Routing
+            | ErrorKind::Cluster
+            | ErrorKind::Backpressure
+            | ErrorKind::Auth => AppError::RedisUnavailable(error),
+            _ => AppError::Internal(format!("Redis error: {error}")),
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        error.log();
+        error.to_api_error()
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log();
+        let mut response = (self.status(), Json(self.to_api_error())).into_response();
+        if matches!(self, AppError::Unauthorized(_)) {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,46 @@
+//! `AppState`: everything a request handler or server function needs, created once at start-up.
+//! The router hands it to axum handlers (`State`/`FromRef`) and `leptos_routes` provides it as
+//! Leptos context to server functions and SSR; there are no globals.
+
+use crate::error::ApiError;
+use crate::ssr::auth::Authenticator;
+use crate::ssr::bullmq::discovery::QueueRegistry;
+use crate::ssr::config::Settings;
+use crate::ssr::error::AppError;
+use axum::extract::FromRef;
+use fred::prelude::Pool;
+use leptos::config::LeptosOptions;
+use leptos::prelude::use_context;
+use std::sync::Arc;
+
+/// Shared, cheaply clonable application state.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    /// Where the site lives and how it is served (Leptos' own settings).
+    pub leptos_options: LeptosOptions,
+    /// The monitor's validated settings.
+    pub settings: Arc<Settings>,
+    /// Token verification.
+    pub auth: Arc<Authenticator>,
+    /// The process's one Redis pool; reconnects by itself.
+    pub redis: Pool,
+    /// The cached list of BullMQ queues under the prefix.
+    pub registry: QueueRegistry,
+}
+
+impl AppState {
+    /// The state as provided to server functions and SSR by `leptos_routes`.
+    pub fn from_context() -> Result<Self, AppError> {
+        use_context::<AppState>()
+            .ok_or_else(|| AppError::Internal("AppState is missing from the Leptos context".into()))
+    }
+}
+
+/// Turns an error into the server function's reply: sets the HTTP status (server functions
+/// otherwise answer every error with 500) and returns the wire form.
+pub fn respond_with_error(error: AppError) -> ApiError {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(error.status());
+    }
+    error.into()
+}

@@ -1,0 +1,140 @@
+// A realistic, continuous BullMQ workload for the demo, made with real BullMQ (v6, plus one v5
+// queue): steady traffic with successes, failures and retries with back-off, delayed and
+// prioritised jobs, progress updates, one paused queue, and one job that hangs so it becomes
+// "stuck". Run with:
+//   REDIS_URL=redis://127.0.0.1:6379 BULLMQ_PREFIX=demo node demo/workload.mjs
+// Ctrl-C (or SIGTERM) stops producers and workers. On start it obliterates its own queues under
+// the prefix, so every demo starts from a clean slate; it never touches other prefixes.
+
+import * as bullmq6 from 'bullmq';
+import * as bullmq5 from 'bullmq5';
+import { connectionFromUrl } from '../fixtures/world.mjs';
+
+const connection = connectionFromUrl(process.env.REDIS_URL);
+const prefix = process.env.BULLMQ_PREFIX || 'demo';
+const running = { value: true };
+const closers = [];
+const timers = [];
+
+const random = (min, max) => min + Math.random() * (max - min);
+const pick = (items) => items[Math.floor(Math.random() * items.length)];
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Simulated work: progress steps over `ms`, failing with probability `failRate`. */
+async function work(job, ms, failRate) {
+  const steps = 4;
+  for (let step = 1; step <= steps; step++) {
+    await sleep(ms / steps);
+    await job.updateProgress(Math.round((step / steps) * 100));
+  }
+  if (Math.random() < failRate) {
+    throw new Error(pick(['upstream timed out', 'rate limited by provider', 'invalid payload', 'connection reset']));
+  }
+  return { ok: true, tookMs: Math.round(ms) };
+}
+
+/** Calls `produce` at random intervals between `min` and `max` ms until stopped. */
+function every(min, max, produce) {
+  const tick = async () => {
+    if (!running.value) return;
+    try {
+      await produce();
+    } catch (error) {
+      console.error(`producer error: ${error.message}`);
+    }
+    timers.push(setTimeout(tick, random(min, max)));
+  };
+  timers.push(setTimeout(tick, random(0, max)));
+}
+
+async function queue(lib, name) {
+  const q = new lib.Queue(name, { connection, prefix });
+  await q.waitUntilReady();
+  await q.obliterate({ force: true });
+  closers.push(() => q.close());
+  return q;
+}
+
+function worker(lib, name, processor, options = {}) {
+  const w = new lib.Worker(name, processor, { connection, prefix, ...options });
+  w.on('error', (error) => console.error(`${name} worker: ${error.message}`));
+  closers.unshift(() => w.close(true));
+  return w;
+}
+
+const keep = { removeOnComplete: { count: 5000 }, removeOnFail: { count: 2000 } };
+
+async function main() {
+  // youtube-sync: steady traffic, some failures retried with exponential back-off.
+  const sync = await queue(bullmq6, 'youtube-sync');
+  worker(bullmq6, 'youtube-sync', (job) => work(job, random(300, 2500), 0.12), { concurrency: 3 });
+  every(300, 900, () =>
+    sync.add('sync-band', { bandId: `band-${Math.floor(random(1, 500))}`, full: Math.random() < 0.1 }, {
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 1000 },
+      ...keep,
+    }));
+
+  // email-send: bursts with priorities.
+  const email = await queue(bullmq6, 'email-send');
+  worker(bullmq6, 'email-send', (job) => work(job, random(100, 600), 0.05), { concurrency: 5 });
+  every(1500, 4000, async () => {
+    const burst = Math.floor(random(1, 8));
+    for (let i = 0; i < burst; i++) {
+      const kind = pick(['welcome', 'receipt', 'password-reset', 'digest']);
+      await email.add(`send-${kind}`, { to: `user${Math.floor(random(1, 9999))}@example.com`, template: kind }, {
+        priority: kind === 'password-reset' ? 1 : kind === 'digest' ? 10 : 5,
+        attempts: 2,
+        backoff: { type: 'fixed', delay: 2000 },
+        ...keep,
+      });
+    }
+  });
+
+  // image-resize: delayed jobs, slower work.
+  const images = await queue(bullmq6, 'image-resize');
+  worker(bullmq6, 'image-resize', (job) => work(job, random(1000, 4000), 0.08), { concurrency: 2 });
+  every(1000, 3000, () =>
+    images.add('resize', { imageId: `img-${Math.floor(random(1, 1e6))}`, sizes: [64, 256, 1024] }, {
+      delay: Math.round(random(2000, 30000)),
+      attempts: 2,
+      ...keep,
+    }));
+
+  // report-generate: occasional reports, and one that hangs forever (its worker keeps the lock),
+  // so it becomes a stuck job after the stuck threshold.
+  const reports = await queue(bullmq6, 'report-generate');
+  await reports.add('monthly-report', { month: new Date().toISOString().slice(0, 7), hangs: true }, keep);
+  worker(bullmq6, 'report-generate', (job) =>
+    job.data.hangs ? new Promise(() => {}) : work(job, random(2000, 6000), 0.1), { concurrency: 2 });
+  every(8000, 20000, () => reports.add('weekly-report', { team: pick(['sales', 'ops', 'support']) }, keep));
+
+  // legacy-billing: a BullMQ v5 queue that is paused, so its jobs pile up.
+  const billing = await queue(bullmq5, 'legacy-billing');
+  await billing.pause();
+  worker(bullmq5, 'legacy-billing', (job) => work(job, random(200, 800), 0.02), { concurrency: 1 });
+  every(3000, 8000, () => billing.add('charge', { invoice: `inv-${Math.floor(random(1, 1e5))}` }, keep));
+
+  console.log(`demo workload running under prefix "${prefix}": 5 queues (Ctrl-C stops it)`);
+}
+
+async function stop() {
+  if (!running.value) return;
+  running.value = false;
+  for (const timer of timers) clearTimeout(timer);
+  for (const close of closers) {
+    try {
+      await close();
+    } catch {
+      // Closing is best effort on the way out.
+    }
+  }
+  process.exit(0);
+}
+
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+main().catch((error) => {
+  console.error(`demo workload failed: ${error.stack || error}`);
+  process.exit(1);
+});

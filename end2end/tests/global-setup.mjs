@@ -1,0 +1,90 @@
+// Starts what the browser tests run against: a world built by real BullMQ under a fresh prefix,
+// and the real server binary on a free port (LEPTOS_SITE_ADDR=127.0.0.1:0; the address is read
+// from its log). Returns the teardown, which stops both and deletes the prefix's keys.
+import { spawn, execFileSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const end2end = path.resolve(here, '..');
+const root = path.resolve(end2end, '..');
+
+/** The world every browser test sees. */
+export const WORLD = [
+  { name: 'e2e-emails', bullmq: 6, completed: 4, failed: 2, waiting: 3, active: 1, delayed: 1 },
+  { name: 'e2e-legacy', bullmq: 5, completed: 1, waiting: 2, paused: true },
+];
+
+function firstLineMatching(stream, pattern, ms, what) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+    const lines = createInterface({ input: stream });
+    lines.on('line', (line) => {
+      const match = line.match(pattern);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match);
+      }
+    });
+  });
+}
+
+function deletePrefix(redisUrl, prefix) {
+  const keys = execFileSync('redis-cli', ['-u', redisUrl, '--scan', '--pattern', `${prefix}:*`])
+    .toString()
+    .split('\n')
+    .filter(Boolean);
+  for (let i = 0; i < keys.length; i += 500) {
+    execFileSync('redis-cli', ['-u', redisUrl, 'DEL', ...keys.slice(i, i + 500)]);
+  }
+}
+
+export default async function globalSetup() {
+  const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+  const prefix = `e2e-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const secret = randomBytes(24).toString('hex');
+  const serverBin = process.env.SERVER_BIN || path.join(root, 'target/debug/server');
+  const siteRoot = process.env.SITE_ROOT || path.join(root, 'target/site');
+
+  const world = spawn('node', ['fixtures/world.mjs', 'build', JSON.stringify({ redis: redisUrl, prefix, queues: WORLD })], {
+    cwd: end2end,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const [report] = await firstLineMatching(world.stdout, /^\{.*\}$/, 60000, 'the BullMQ world');
+
+  const env = {
+    ...process.env,
+    REDIS_URL: redisUrl,
+    BULLMQ_PREFIX: prefix,
+    JWT_SECRET: secret,
+    LEPTOS_SITE_ADDR: '127.0.0.1:0',
+    LEPTOS_SITE_ROOT: siteRoot,
+    LOG_FORMAT: 'text',
+    RUST_LOG: 'info',
+    NO_COLOR: '1',
+  };
+  const server = spawn(serverBin, [], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const [, address] = await firstLineMatching(server.stdout, /listening on (http:\/\/\S+)/, 30000, 'the server to listen');
+  server.stdout.resume();
+
+  const token = (role, sub) =>
+    execFileSync(serverBin, ['token', '--role', role, '--sub', sub, '--ttl', '1h'], { env }).toString().trim();
+  process.env.BASE_URL = address;
+  process.env.E2E_PREFIX = prefix;
+  process.env.E2E_WORLD = report;
+  process.env.TOKEN_MODERATOR = token('MODERATOR', 'maud');
+  process.env.TOKEN_ADMIN = token('ADMIN', 'ada');
+
+  return async () => {
+    server.kill('SIGTERM');
+    world.stdin.end();
+    world.kill('SIGTERM');
+    await Promise.all([
+      new Promise((resolve) => server.once('exit', resolve)),
+      new Promise((resolve) => world.once('exit', resolve)),
+    ]);
+    deletePrefix(redisUrl, prefix);
+  };
+}

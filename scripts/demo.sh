@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The demo: installs what is missing, builds the release, starts Redis if nothing answers at
+# REDIS_URL, starts the monitor and a realistic BullMQ workload, and prints the URL and sign-in
+# tokens. Ctrl-C stops everything it started.
+# Run with: scripts/demo.sh
+# Optional: REDIS_URL (default redis://127.0.0.1:6379), BULLMQ_PREFIX (default demo),
+#           LEPTOS_SITE_ADDR (default 127.0.0.1:3000), JWT_SECRET (default: a fresh random one).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PWD/end2end/node_modules/.bin:$PATH"
+# shellcheck source=scripts/redis.sh
+. scripts/redis.sh
+
+export BULLMQ_PREFIX="${BULLMQ_PREFIX:-demo}"
+export LEPTOS_SITE_ADDR="${LEPTOS_SITE_ADDR:-127.0.0.1:3000}"
+export LEPTOS_SITE_ROOT="$PWD/target/site"
+export JWT_SECRET="${JWT_SECRET:-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
+export RUST_LOG="${RUST_LOG:-info}"
+
+PIDS=()
+cleanup() {
+  trap - EXIT INT TERM
+  echo
+  echo "demo: stopping"
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "$STARTED_REDIS_PID" ]; then
+    kill "$STARTED_REDIS_PID" 2>/dev/null || true
+    wait "$STARTED_REDIS_PID" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT INT TERM
+
+echo "demo: building the release (cargo leptos build --release)"
+cargo leptos build --release
+
+ensure_redis
+
+(cd end2end && exec node demo/workload.mjs) &
+PIDS+=($!)
+target/release/server &
+PIDS+=($!)
+
+for _ in $(seq 1 100); do
+  curl -fs "http://$LEPTOS_SITE_ADDR/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+ADMIN_TOKEN=$(target/release/server token --role ADMIN --sub demo-admin --ttl 12h)
+MODERATOR_TOKEN=$(target/release/server token --role MODERATOR --sub demo-moderator --ttl 12h)
+cat <<INFO
+
+  BullMQ monitor demo
+  Dashboard:        http://$LEPTOS_SITE_ADDR/
+  Sign in with one of these tokens (paste it on the sign-in page):
+    ADMIN           $ADMIN_TOKEN
+    MODERATOR       $MODERATOR_TOKEN
+  REST example:     curl -H "Authorization: Bearer \$TOKEN" http://$LEPTOS_SITE_ADDR/api/v1/admin/jobs/queues
+  Redis:            $REDIS_URL, prefix "$BULLMQ_PREFIX"
+  Ctrl-C stops the server, the workload$( [ -n "$STARTED_REDIS_PID" ] && echo " and the Redis it started").
+
+INFO
+wait -n "${PIDS[@]}"

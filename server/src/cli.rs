@@ -1,0 +1,263 @@
+//! Command line and environment: `server` (serve the monitor) and `server token` (print a token
+//! for local use). Every setting is a flag and an environment variable; a missing or invalid one
+//! stops start-up with a single `error: …` line and exit code 2, never a panic.
+
+use crate::config::ServerConfig;
+use app::role::Role;
+use app::ssr::auth::{AuthSettings, Authenticator};
+use app::ssr::config::Settings;
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// BullMQ monitor: dashboard, REST API and live streams over BullMQ's Redis keys.
+#[derive(Parser, Debug)]
+#[command(name = "server", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    options: Options,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print an HS256 token signed with JWT_SECRET, for local use and demos.
+    Token {
+        /// Role claim: MODERATOR, ADMIN or SUPER_ADMIN.
+        #[arg(long)]
+        role: Role,
+        /// Subject claim (who the token is for).
+        #[arg(long, default_value = "local-user")]
+        sub: String,
+        /// Lifetime, e.g. `90s`, `30m`, `1h`, `7d`.
+        #[arg(long, default_value = "1h", value_parser = parse_duration)]
+        ttl: Duration,
+    },
+}
+
+/// Settings of the monitor; each flag can also come from the environment variable named.
+#[derive(Args, Debug)]
+struct Options {
+    /// Redis to read BullMQ from.
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        default_value = "redis://127.0.0.1:6379",
+        global = true
+    )]
+    redis_url: String,
+    /// BullMQ key prefix (BullMQ's `prefix` option).
+    #[arg(long, env = "BULLMQ_PREFIX", default_value = "bull", global = true)]
+    prefix: String,
+    /// Only show these queues (comma-separated); default: every queue under the prefix.
+    #[arg(long, env = "BULLMQ_QUEUES", value_delimiter = ',', global = true)]
+    queues: Option<Vec<String>>,
+    /// HS256 secret for JWTs (at least 16 characters).
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
+    jwt_secret: Option<String>,
+    /// PEM file with an RSA (RS256) or EC P-256 (ES256) public key for JWTs.
+    #[arg(long, env = "JWT_PUBLIC_KEY", global = true)]
+    jwt_public_key: Option<std::path::PathBuf>,
+    /// Required `iss` claim, if set.
+    #[arg(long, env = "JWT_ISSUER", global = true)]
+    jwt_issuer: Option<String>,
+    /// Required `aud` claim, if set.
+    #[arg(long, env = "JWT_AUDIENCE", global = true)]
+    jwt_audience: Option<String>,
+    /// Address to listen on (port 0 picks a free port; the log says which).
+    #[arg(
+        long,
+        env = "LEPTOS_SITE_ADDR",
+        default_value = "127.0.0.1:3000",
+        global = true
+    )]
+    site_addr: SocketAddr,
+    /// Directory with the built site (`pkg/` with the WASM, JS and CSS).
+    #[arg(
+        long,
+        env = "LEPTOS_SITE_ROOT",
+        default_value = "target/site",
+        global = true
+    )]
+    site_root: String,
+    /// How often to re-discover queues, e.g. `15s`.
+    #[arg(long, env = "DISCOVERY_INTERVAL", default_value = "15s", value_parser = parse_duration, global = true)]
+    discovery_interval: Duration,
+    /// How long a Redis command may take before a request answers 503, e.g. `5s`.
+    #[arg(long, env = "REDIS_TIMEOUT", default_value = "5s", value_parser = parse_duration, global = true)]
+    redis_timeout: Duration,
+    /// Mark the session cookie `Secure` (set this when serving over HTTPS).
+    #[arg(long, env = "COOKIE_SECURE", default_value_t = false, global = true)]
+    cookie_secure: bool,
+    /// Log format: `text` or `json`. Verbosity comes from RUST_LOG (default `info`).
+    #[arg(long, env = "LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
+    log_format: String,
+}
+
+/// Parses `90`, `90s`, `30m`, `1h`, `7d` or `250ms`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 30s, 5m, 1h or 7d"))?;
+    let millis = match unit {
+        "ms" => Some(number),
+        "" | "s" => number.checked_mul(1_000),
+        "m" => number.checked_mul(60_000),
+        "h" => number.checked_mul(3_600_000),
+        "d" => number.checked_mul(86_400_000),
+        _ => None,
+    }
+    .ok_or_else(|| format!("`{text}` is not a duration like 30s, 5m, 1h or 7d"))?;
+    Ok(Duration::from_millis(millis))
+}
+
+impl Options {
+    fn auth_settings(&self) -> Result<AuthSettings, String> {
+        let public_key_pem = match &self.jwt_public_key {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|e| format!("JWT_PUBLIC_KEY: cannot read {}: {e}", path.display()))?,
+            ),
+            None => None,
+        };
+        Ok(AuthSettings {
+            secret: self.jwt_secret.clone().filter(|s| !s.is_empty()),
+            public_key_pem,
+            issuer: self.jwt_issuer.clone().filter(|s| !s.is_empty()),
+            audience: self.jwt_audience.clone().filter(|s| !s.is_empty()),
+        })
+    }
+
+    fn server_config(&self) -> Result<ServerConfig, String> {
+        if self.prefix.is_empty() || self.prefix.chars().any(char::is_control) {
+            return Err("BULLMQ_PREFIX must be non-empty text without control characters".into());
+        }
+        let queues = match &self.queues {
+            Some(names) => {
+                let names: Vec<String> = names
+                    .iter()
+                    .map(|n| n.trim().to_owned())
+                    .filter(|n| !n.is_empty())
+                    .collect();
+                for name in &names {
+                    app::ssr::bullmq::keys::QueueName::parse(name)
+                        .map_err(|e| format!("BULLMQ_QUEUES: `{name}`: {e}"))?;
+                }
+                (!names.is_empty()).then_some(names)
+            }
+            None => None,
+        };
+        if self.discovery_interval < Duration::from_millis(100) {
+            return Err("DISCOVERY_INTERVAL must be at least 100ms".into());
+        }
+        if self.redis_timeout < Duration::from_millis(50) {
+            return Err("REDIS_TIMEOUT must be at least 50ms".into());
+        }
+        let auth = self.auth_settings()?;
+        // Validate the keys now so a bad key fails at start-up, not on the first request.
+        Authenticator::new(&auth)?;
+        let mut settings = Settings::new(self.redis_url.clone(), self.prefix.clone());
+        settings.queue_allow_list = queues;
+        settings.discovery_interval = self.discovery_interval;
+        settings.redis_timeout = self.redis_timeout;
+        Ok(ServerConfig {
+            settings,
+            auth,
+            site_addr: self.site_addr,
+            site_root: self.site_root.clone(),
+            cookie_secure: self.cookie_secure,
+        })
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                error.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) {
+                let _ = error.print();
+                return ExitCode::SUCCESS;
+            }
+            return fail(first_line(&error.to_string()));
+        }
+    };
+    match cli.command {
+        Some(Command::Token { role, sub, ttl }) => {
+            let auth = match cli
+                .options
+                .auth_settings()
+                .and_then(|a| Authenticator::new(&a))
+            {
+                Ok(auth) => auth,
+                Err(error) => return fail(&error),
+            };
+            match auth.issue(role, &sub, ttl) {
+                Ok(token) => {
+                    println!("{token}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => fail(&error),
+            }
+        }
+        None => {
+            let config = match cli.options.server_config() {
+                Ok(config) => config,
+                Err(error) => return fail(&error),
+            };
+            crate::telemetry::init(&cli.options.log_format);
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(runtime) => runtime,
+                Err(error) => return fail(&format!("cannot start the async runtime: {error}")),
+            };
+            match runtime.block_on(crate::run(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => fail(&error),
+            }
+        }
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    let line = text.lines().next().unwrap_or(text);
+    line.strip_prefix("error: ").unwrap_or(line)
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
+        assert!(parse_duration("1w").is_err());
+        assert!(parse_duration("h").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,21 @@
+//! The server's validated configuration: the shared [`Settings`] plus what only the HTTP side
+//! needs (listen address, site files, cookie flags).
+
+use app::ssr::auth::AuthSettings;
+use app::ssr::config::Settings;
+use std::net::SocketAddr;
+
+/// Everything needed to build and run the server.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Redis, prefix, discovery and timeouts.
+    pub settings: Settings,
+    /// How tokens are verified.
+    pub auth: AuthSettings,
+    /// Where to listen; port 0 picks a free port.
+    pub site_addr: SocketAddr,
+    /// Directory with the built site (`pkg/`).
+    pub site_root: String,
+    /// Whether the session cookie is marked `Secure`.
+    pub cookie_secure: bool,
+}

@@ -1,0 +1,176 @@
+//! The BullMQ monitor's server: an Axum application that serves the REST API, sign-in, health
+//! checks and the server-rendered Leptos dashboard over one shared [`AppState`].
+//!
+//! Layout:
+//! - [`cli`] — flags and environment → [`config::ServerConfig`]; `server token`.
+//! - [`Application`] — builds the state, binds the listener (port 0 works), runs until shutdown.
+//! - [`router`] — every route, in one place.
+//! - [`routes`] — handlers, one module per resource.
+//! - [`telemetry`] — logging setup.
+
+pub mod cli;
+pub mod config;
+pub mod routes;
+pub mod telemetry;
+
+use crate::config::ServerConfig;
+use app::ssr::auth::Authenticator;
+use app::ssr::bullmq::discovery::QueueRegistry;
+use app::ssr::state::AppState;
+use app::{shell, App, OUTPUT_NAME};
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+/// Extra per-process settings the HTTP layer reads from state.
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    /// Whether the session cookie is marked `Secure`.
+    pub cookie_secure: bool,
+}
+
+/// A server ready to run: state built, listener bound.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    http: HttpSettings,
+}
+
+impl Application {
+    /// Builds the state (Redis pool, authenticator, queue registry) and binds the listener.
+    /// Fails with a one-line reason.
+    pub async fn build(config: ServerConfig) -> Result<Self, String> {
+        let listener = TcpListener::bind(config.site_addr)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", config.site_addr))?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| format!("cannot read the listen address: {e}"))?;
+        let state = build_state(&config, local_addr)?;
+        Ok(Self {
+            listener,
+            state,
+            http: HttpSettings {
+                cookie_secure: config.cookie_secure,
+            },
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or(self.state.leptos_options.site_addr)
+    }
+
+    /// The shared state (tests use its Redis pool).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), String> {
+        let refresher = self
+            .state
+            .registry
+            .spawn_refresher(self.state.settings.discovery_interval);
+        let router = router(self.state, self.http);
+        let result = axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|e| format!("server error: {e}"));
+        refresher.abort();
+        result
+    }
+}
+
+/// Creates the shared state. The Redis pool connects in the background.
+pub fn build_state(config: &ServerConfig, site_addr: SocketAddr) -> Result<AppState, String> {
+    let auth = Arc::new(Authenticator::new(&config.auth)?);
+    let redis = app::ssr::redis::connect(&config.settings)?;
+    let registry = QueueRegistry::new(redis.clone(), &config.settings);
+    let leptos_options = LeptosOptions::builder()
+        .output_name(OUTPUT_NAME)
+        .site_root(config.site_root.as_str())
+        .site_pkg_dir("pkg")
+        .site_addr(site_addr)
+        .build();
+    Ok(AppState {
+        leptos_options,
+        settings: Arc::new(config.settings.clone()),
+        auth,
+        redis,
+        registry,
+    })
+}
+
+/// Every route of the monitor.
+pub fn router(state: AppState, http: HttpSettings) -> Router {
+    let leptos_routes = generate_route_list(App);
+    let options = state.leptos_options.clone();
+    Router::new()
+        .merge(routes::health::router())
+        .merge(routes::session::router(http))
+        .nest("/api/v1/admin/jobs", routes::jobs::router())
+        .leptos_routes(&state, leptos_routes, move || shell(options.clone()))
+        .route("/api/{*rest}", axum::routing::any(routes::api_not_found))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            routes::session::page_guard,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(routes::MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Runs the server with `config` until SIGINT or SIGTERM.
+pub async fn run(config: ServerConfig) -> Result<(), String> {
+    tracing::info!(settings = ?config.settings, auth = ?config.auth, "starting");
+    let application = Application::build(config).await?;
+    tracing::info!("listening on http://{}", application.local_addr());
+    let pool = application.state().redis.clone();
+    tokio::spawn(async move {
+        match app::ssr::redis::ping(&pool, Duration::from_secs(3)).await {
+            Ok(()) => tracing::info!("Redis answers"),
+            Err(error) => {
+                tracing::warn!(error.message = %error, "Redis does not answer yet; /readyz says 503 until it does")
+            }
+        }
+    });
+    application.run_until(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}

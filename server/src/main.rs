@@ -1,0 +1,5 @@
+//! The monitor's binary. Run with `server --help`; everything happens in the library.
+
+fn main() -> std::process::ExitCode {
+    server::cli::main()
+}

@@ -1,0 +1,78 @@
+use crate::helpers::{unique_prefix, TestApp, TestOptions};
+use serde_json::Value;
+
+#[tokio::test]
+async fn healthz_answers_without_credentials() {
+    let app = TestApp::spawn("healthz").await;
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["status"], "ok");
+}
+
+#[tokio::test]
+async fn readyz_is_ready_when_redis_answers() {
+    let app = TestApp::spawn("readyz").await;
+    let response = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn readyz_and_the_api_answer_503_json_when_redis_is_unreachable() {
+    // Arrange: a port nothing listens on.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let mut options = TestOptions::new(&unique_prefix("noredis"));
+    options.redis_url = format!("redis://127.0.0.1:{port}");
+    let app = TestApp::spawn_with(options).await;
+
+    // Act + Assert: both answer promptly with the JSON error shape.
+    let started = std::time::Instant::now();
+    let response = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"], "redis_unavailable");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+
+    let (status, body) = app
+        .get_json("/api/v1/admin/jobs/queues", app::role::Role::Moderator)
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], "redis_unavailable");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "answers must come within the Redis timeout, took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn unknown_api_paths_are_json_404() {
+    let app = TestApp::spawn("api404").await;
+    let response = app
+        .client
+        .get(app.url("/api/v1/admin/jobs/nope"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"], "not_found");
+}

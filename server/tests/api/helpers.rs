@@ -1,0 +1,254 @@
+//! The integration-test harness: a real server on port 0 against the real Redis, a unique BullMQ
+//! prefix per test (deleted again when the test ends, pass or fail), tokens for every role, and
+//! worlds built by real BullMQ through `end2end/fixtures/world.mjs`.
+
+use app::role::Role;
+use app::ssr::auth::{AuthSettings, Authenticator};
+use app::ssr::config::Settings;
+use serde_json::Value;
+use server::config::ServerConfig;
+use server::Application;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+
+/// The HS256 secret every test server uses.
+pub const SECRET: &str = "integration-test-secret-0123456789";
+
+/// The Redis the tests use (`REDIS_URL`, default the local one).
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A prefix no other test (or test run) uses.
+pub fn unique_prefix(label: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "test-{label}-{}-{nanos}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Deletes every key under a prefix when dropped, so a failing test leaves nothing behind.
+/// Synchronous (redis-cli) because `Drop` cannot await.
+pub struct PrefixGuard {
+    pub prefix: String,
+}
+
+impl Drop for PrefixGuard {
+    fn drop(&mut self) {
+        delete_prefix_blocking(&self.prefix);
+    }
+}
+
+/// Deletes every key under `prefix:` with SCAN + DEL in batches.
+pub fn delete_prefix_blocking(prefix: &str) {
+    let url = redis_url();
+    let Ok(output) = std::process::Command::new("redis-cli")
+        .args(["-u", &url, "--scan", "--pattern", &format!("{prefix}:*")])
+        .output()
+    else {
+        return;
+    };
+    let keys: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    for batch in keys.chunks(500) {
+        let _ = std::process::Command::new("redis-cli")
+            .args(["-u", &url, "DEL"])
+            .args(batch)
+            .stdout(Stdio::null())
+            .status();
+    }
+}
+
+/// Counts the keys under a prefix (to prove cleanup and key confinement).
+pub fn count_keys_blocking(pattern: &str) -> usize {
+    let output = std::process::Command::new("redis-cli")
+        .args(["-u", &redis_url(), "--scan", "--pattern", pattern])
+        .output()
+        .expect("redis-cli runs");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .count()
+}
+
+/// How a test server is configured.
+pub struct TestOptions {
+    pub prefix: String,
+    pub redis_url: String,
+    pub queue_allow_list: Option<Vec<String>>,
+}
+
+impl TestOptions {
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+            redis_url: redis_url(),
+            queue_allow_list: None,
+        }
+    }
+}
+
+/// A running server.
+pub struct TestApp {
+    pub address: String,
+    pub prefix: String,
+    pub client: reqwest::Client,
+    auth: Arc<Authenticator>,
+    registry: app::ssr::bullmq::discovery::QueueRegistry,
+    shutdown: Option<oneshot::Sender<()>>,
+    _guard: PrefixGuard,
+}
+
+impl TestApp {
+    /// Starts a server for a fresh unique prefix.
+    pub async fn spawn(label: &str) -> TestApp {
+        Self::spawn_with(TestOptions::new(&unique_prefix(label))).await
+    }
+
+    /// Starts a server with explicit options; the prefix is cleaned up when the app is dropped.
+    pub async fn spawn_with(options: TestOptions) -> TestApp {
+        if std::env::var("TEST_LOG").is_ok() {
+            server::telemetry::init("text");
+        }
+        let auth_settings = AuthSettings {
+            secret: Some(SECRET.into()),
+            ..Default::default()
+        };
+        let mut settings = Settings::new(options.redis_url.clone(), options.prefix.clone());
+        settings.queue_allow_list = options.queue_allow_list.clone();
+        settings.redis_timeout = Duration::from_millis(800);
+        let config = ServerConfig {
+            settings,
+            auth: auth_settings.clone(),
+            site_addr: "127.0.0.1:0".parse().expect("address"),
+            site_root: "target/site".into(),
+            cookie_secure: false,
+        };
+        let application = Application::build(config).await.expect("server builds");
+        let address = format!("http://{}", application.local_addr());
+        let registry = application.state().registry.clone();
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        tokio::spawn(application.run_until(async move {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            address,
+            prefix: options.prefix.clone(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            auth: Arc::new(Authenticator::new(&auth_settings).expect("auth")),
+            registry,
+            shutdown: Some(shutdown),
+            _guard: PrefixGuard {
+                prefix: options.prefix,
+            },
+        }
+    }
+
+    /// A valid token for `role`, signed with the server's secret.
+    pub fn token(&self, role: Role) -> String {
+        self.auth
+            .issue(role, "test-user", Duration::from_secs(600))
+            .expect("token")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// `GET path` with a bearer token for `role`; returns status and JSON body.
+    pub async fn get_json(&self, path: &str, role: Role) -> (u16, Value) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(self.token(role))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Builds a world with real BullMQ under this app's prefix, then has the server discover
+    /// its queues at once (instead of at the next periodic refresh).
+    pub async fn world(&self, queues: Value) -> World {
+        let world = World::build(&self.prefix, queues).await;
+        self.registry.refresh().await.expect("rediscovery");
+        world
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// The repository's `end2end/` directory (fixtures and node_modules).
+pub fn end2end_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .join("end2end")
+}
+
+/// A world built by real BullMQ; its process holds active jobs until the world is dropped.
+pub struct World {
+    /// BullMQ's own report: `{ queues: { name: { bullmq, counts, isPaused, waitingCount } } }`.
+    pub report: Value,
+    _process: Child,
+}
+
+impl World {
+    /// Runs `world.mjs build` and waits (with a deadline) for its report line.
+    pub async fn build(prefix: &str, queues: Value) -> World {
+        let spec = serde_json::json!({ "redis": redis_url(), "prefix": prefix, "queues": queues });
+        let mut child = Command::new("node")
+            .arg("fixtures/world.mjs")
+            .arg("build")
+            .arg(spec.to_string())
+            .current_dir(end2end_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node runs (is end2end/node_modules installed? run scripts/setup.sh)");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("the fixture reports within 60 s")
+            .expect("fixture stdout readable")
+            .expect("the fixture printed a report");
+        let report: Value = serde_json::from_str(&line).expect("report is JSON");
+        World {
+            report,
+            _process: child,
+        }
+    }
+
+    /// BullMQ's own report for one queue.
+    pub fn queue(&self, name: &str) -> &Value {
+        &self.report["queues"][name]
+    }
+}

@@ -1,0 +1,153 @@
+//! Sign-in with a pasted token, the session cookie, the page guard and the server-rendered
+//! dashboard.
+
+use crate::helpers::TestApp;
+use app::role::Role;
+use serde_json::json;
+
+async fn sign_in(app: &TestApp, token: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/auth/session"))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .expect("request")
+}
+
+fn location(response: &reqwest::Response) -> &str {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+fn session_cookie(response: &reqwest::Response) -> String {
+    let set_cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("a Set-Cookie header")
+        .to_owned();
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    assert!(set_cookie.contains("SameSite=Strict"), "{set_cookie}");
+    assert!(set_cookie.contains("Path=/"), "{set_cookie}");
+    set_cookie.split(';').next().expect("name=value").to_owned()
+}
+
+#[tokio::test]
+async fn signed_out_visitors_are_sent_to_the_login_page() {
+    let app = TestApp::spawn("guard").await;
+    let response = app.client.get(app.url("/")).send().await.expect("request");
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/login");
+
+    let login = app
+        .client
+        .get(app.url("/login"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(login.status(), 200);
+    let html = login.text().await.expect("html");
+    assert!(html.contains("action=\"/auth/session\""), "{html}");
+}
+
+#[tokio::test]
+async fn signing_in_sets_an_httponly_cookie_that_renders_the_dashboard_with_real_counts() {
+    let app = TestApp::spawn("signin").await;
+    let _world = app
+        .world(json!([{"name": "mailer", "completed": 3, "waiting": 2}]))
+        .await;
+
+    let response = sign_in(&app, &app.token(Role::Moderator)).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/");
+    let cookie = session_cookie(&response);
+
+    let page = app
+        .client
+        .get(app.url("/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("html");
+    // First paint already has the numbers: the row for the queue with its counts.
+    assert!(html.contains("data-queue=\"mailer\""), "{html}");
+    assert!(html.contains("data-state=\"completed\">3<"), "{html}");
+    assert!(html.contains("data-state=\"waiting\">2<"), "{html}");
+    assert!(html.contains("MODERATOR"), "{html}");
+
+    // The cookie also authenticates server functions (what the hydrated page calls).
+    let overview = app
+        .client
+        .post(app.url("/api/fn/overview"))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(overview.status(), 200);
+}
+
+#[tokio::test]
+async fn bad_tokens_are_refused_at_sign_in_with_a_reason() {
+    let app = TestApp::spawn("signin-bad").await;
+    let response = sign_in(&app, "garbage").await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/login?error=invalid_token");
+    assert!(response.headers().get("set-cookie").is_none());
+
+    let response = sign_in(&app, "").await;
+    assert_eq!(location(&response), "/login?error=missing_token");
+
+    let page = app
+        .client
+        .get(app.url("/login?error=invalid_token"))
+        .send()
+        .await
+        .expect("request");
+    let html = page.text().await.expect("html");
+    assert!(html.contains("was not accepted"), "{html}");
+}
+
+#[tokio::test]
+async fn signing_out_clears_the_cookie() {
+    let app = TestApp::spawn("signout").await;
+    let response = app
+        .client
+        .post(app.url("/auth/logout"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 303);
+    let set_cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    assert!(set_cookie.starts_with("monitor_session=;"), "{set_cookie}");
+    assert!(set_cookie.contains("Max-Age=0"), "{set_cookie}");
+}
+
+#[tokio::test]
+async fn an_expired_session_cookie_redirects_with_a_reason() {
+    let app = TestApp::spawn("expired").await;
+    let expired = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"role": "ADMIN", "exp": chrono::Utc::now().timestamp() - 3600}),
+        &jsonwebtoken::EncodingKey::from_secret(crate::helpers::SECRET.as_bytes()).expect("key"),
+    )
+    .expect("token");
+    let response = app
+        .client
+        .get(app.url("/"))
+        .header("cookie", format!("monitor_session={expired}"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/login?error=session_expired");
+}
