@@ -37,8 +37,16 @@ cargo leptos build --release
 
 ensure_redis
 
+# The workload first, so its queues exist when the monitor starts looking.
+export READY_FILE
+READY_FILE=$(mktemp -u)
 (cd end2end && exec node demo/workload.mjs) &
 PIDS+=($!)
+for _ in $(seq 1 300); do
+  [ -e "$READY_FILE" ] && break
+  sleep 0.1
+done
+rm -f "$READY_FILE"
 target/release/server &
 PIDS+=($!)
 
@@ -58,7 +66,7 @@ cat <<INFO
     MODERATOR       $MODERATOR_TOKEN
   REST example:     curl -H "Authorization: Bearer \$TOKEN" http://$LEPTOS_SITE_ADDR/api/v1/admin/jobs/queues
   Redis:            $REDIS_URL, prefix "$BULLMQ_PREFIX"
-  Ctrl-C stops the server, the workload$( [ -n "$STARTED_REDIS_PID" ] && echo " and the Redis it started").
+  Ctrl-C stops everything the demo started.
 
 INFO
 wait -n "${PIDS[@]}"

@@ -3,11 +3,13 @@
 // prioritised jobs, progress updates, one paused queue, and one job that hangs so it becomes
 // "stuck". Run with:
 //   REDIS_URL=redis://127.0.0.1:6379 BULLMQ_PREFIX=demo node demo/workload.mjs
+// (READY_FILE=path: the file is written once every queue exists.)
 // Ctrl-C (or SIGTERM) stops producers and workers. On start it obliterates its own queues under
 // the prefix, so every demo starts from a clean slate; it never touches other prefixes.
 
 import * as bullmq6 from 'bullmq';
 import * as bullmq5 from 'bullmq5';
+import { writeFileSync } from 'node:fs';
 import { connectionFromUrl } from '../fixtures/world.mjs';
 
 const connection = connectionFromUrl(process.env.REDIS_URL);
@@ -116,6 +118,8 @@ async function main() {
   every(3000, 8000, () => billing.add('charge', { invoice: `inv-${Math.floor(random(1, 1e5))}` }, keep));
 
   console.log(`demo workload running under prefix "${prefix}": 5 queues (Ctrl-C stops it)`);
+  // Tells scripts/demo.sh that the queues exist, so the monitor finds them on its first look.
+  if (process.env.READY_FILE) writeFileSync(process.env.READY_FILE, 'ready\n');
 }
 
 async function stop() {

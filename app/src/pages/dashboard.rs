@@ -83,7 +83,7 @@ fn QueueTable(overview: Overview) -> impl IntoView {
         {empty.then(|| view! {
             <p class="empty">"No BullMQ queues found under prefix " <code>{prefix.clone()}</code> "."</p>
         })}
-        <table class="queues">
+        <table class="queues" class:hidden=empty>
             <thead>
                 <tr>
                     <th>"Queue"</th>

@@ -197,3 +197,32 @@ async fn the_test_harness_cleans_up_its_prefix() {
     };
     assert_eq!(count_keys_blocking(&format!("{prefix}:*")), 0);
 }
+
+#[tokio::test]
+async fn queues_created_just_after_start_show_up_without_waiting_for_the_interval() {
+    // Arrange: the server has already looked once and found nothing.
+    let app = TestApp::spawn("late-start").await;
+    let (_, before) = app
+        .get_json("/api/v1/admin/jobs/queues", Role::Moderator)
+        .await;
+    assert_eq!(before["queues"], json!([]));
+
+    // Act: a queue appears; nobody asks for a refresh.
+    let _world =
+        crate::helpers::World::build(&app.prefix, json!([{"name": "fresh", "waiting": 2}])).await;
+
+    // Assert: an empty result is re-checked after a second, far sooner than the 10 s interval.
+    let started = std::time::Instant::now();
+    crate::helpers::eventually(
+        std::time::Duration::from_secs(5),
+        "the new queue",
+        || async {
+            let (_, overview) = app
+                .get_json("/api/v1/admin/jobs/queues", Role::Moderator)
+                .await;
+            (overview["queues"].as_array().map(Vec::len) == Some(1)).then_some(())
+        },
+    )
+    .await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}

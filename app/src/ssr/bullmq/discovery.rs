@@ -11,7 +11,7 @@ use fred::types::scan::ScanType;
 use futures::TryStreamExt;
 use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Keys asked for per SCAN call: large enough to walk a big keyspace in few round trips, small
 /// enough that each call stays short for Redis.
@@ -105,10 +105,23 @@ fn first_error<T>(results: Vec<Result<T, Error>>) -> AppError {
         .unwrap_or_else(|| AppError::Internal("Redis pipeline returned too few replies".into()))
 }
 
+/// An empty discovery result is re-checked on request after this long, so a monitor started just
+/// before its queues (a fresh deploy, the demo) shows them within a second, not a full interval.
+const EMPTY_RESULT_TTL: Duration = Duration::from_secs(1);
+
+/// One discovery result and when it was taken.
+struct Snapshot {
+    queues: Arc<Vec<QueueInfo>>,
+    taken_at: Instant,
+}
+
 /// The cached queue list, shared by every request. Cloning shares the cache.
 #[derive(Clone)]
 pub struct QueueRegistry {
-    cache: Arc<RwLock<Option<Arc<Vec<QueueInfo>>>>>,
+    cache: Arc<RwLock<Option<Snapshot>>>,
+    /// Serialises refreshes, so concurrent callers share one SCAN walk instead of each starting
+    /// their own.
+    refreshing: Arc<tokio::sync::Mutex<()>>,
     pool: Pool,
     prefix: Arc<str>,
     allow_list: Option<Arc<[String]>>,
@@ -121,6 +134,7 @@ impl QueueRegistry {
     pub fn new(pool: Pool, settings: &Settings) -> Self {
         Self {
             cache: Arc::new(RwLock::new(None)),
+            refreshing: Arc::new(tokio::sync::Mutex::new(())),
             pool,
             prefix: settings.prefix.as_str().into(),
             allow_list: settings.queue_allow_list.as_deref().map(Into::into),
@@ -128,10 +142,13 @@ impl QueueRegistry {
         }
     }
 
-    /// The queues, from the cache; discovered now if they never were.
+    /// The queues, from the cache; discovered now if they never were, or if the last result was
+    /// empty and is older than a second.
     pub async fn queues(&self) -> Result<Arc<Vec<QueueInfo>>, AppError> {
-        if let Some(cached) = self.cached() {
-            return Ok(cached);
+        if let Some((queues, taken_at)) = self.cached() {
+            if !queues.is_empty() || taken_at.elapsed() < EMPTY_RESULT_TTL {
+                return Ok(queues);
+            }
         }
         self.refresh().await
     }
@@ -146,18 +163,33 @@ impl QueueRegistry {
         Ok(lookup(&self.refresh().await?))
     }
 
-    /// Discovers again and replaces the cache.
+    /// Discovers again and replaces the cache. A caller that had to wait for another caller's
+    /// refresh takes that result instead of scanning again.
     pub async fn refresh(&self) -> Result<Arc<Vec<QueueInfo>>, AppError> {
+        let asked_at = Instant::now();
+        let _turn = self.refreshing.lock().await;
+        if let Some((queues, taken_at)) = self.cached() {
+            if taken_at >= asked_at {
+                return Ok(queues);
+            }
+        }
+        let taken_at = Instant::now();
         let scan = discover(&self.pool, &self.prefix, self.allow_list.as_deref());
         let queues = Arc::new(crate::ssr::redis::within(self.deadline, scan).await?);
         if let Ok(mut cache) = self.cache.write() {
-            *cache = Some(queues.clone());
+            *cache = Some(Snapshot {
+                queues: queues.clone(),
+                taken_at,
+            });
         }
         Ok(queues)
     }
 
-    fn cached(&self) -> Option<Arc<Vec<QueueInfo>>> {
-        self.cache.read().ok().and_then(|cache| cache.clone())
+    fn cached(&self) -> Option<(Arc<Vec<QueueInfo>>, Instant)> {
+        let cache = self.cache.read().ok()?;
+        cache
+            .as_ref()
+            .map(|snapshot| (snapshot.queues.clone(), snapshot.taken_at))
     }
 
     /// Refreshes every `interval` until the task is aborted. Failures are logged and retried at
