@@ -467,4 +467,95 @@ mod tests {
             "iss": "https://idp.example"}));
         assert!(auth.verify(&no_audience).is_err());
     }
+
+    /// Generates a key pair with the `openssl` CLI into a fresh temporary directory and returns
+    /// (private PKCS#8 PEM, public PEM).
+    fn openssl_key_pair(kind: &str) -> (Vec<u8>, Vec<u8>) {
+        let dir = std::env::temp_dir().join(format!(
+            "monitor-auth-{kind}-{}-{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let private = dir.join("private.pem");
+        let public = dir.join("public.pem");
+        let algorithm_args: &[&str] = match kind {
+            "rsa" => &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+            _ => &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        };
+        let status = std::process::Command::new("openssl")
+            .arg("genpkey")
+            .args(algorithm_args)
+            .arg("-out")
+            .arg(&private)
+            .status()
+            .expect("openssl runs");
+        assert!(status.success());
+        let status = std::process::Command::new("openssl")
+            .args(["pkey", "-pubout", "-in"])
+            .arg(&private)
+            .arg("-out")
+            .arg(&public)
+            .status()
+            .expect("openssl runs");
+        assert!(status.success());
+        let pair = (
+            std::fs::read(&private).expect("private key"),
+            std::fs::read(&public).expect("public key"),
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        pair
+    }
+
+    fn public_key_authenticator(public_pem: &[u8]) -> Authenticator {
+        Authenticator::new(&AuthSettings {
+            public_key_pem: Some(public_pem.to_vec()),
+            ..Default::default()
+        })
+        .expect("public key accepted")
+    }
+
+    #[test]
+    fn rs256_and_es256_tokens_verify_with_their_public_keys() {
+        for (kind, algorithm) in [("rsa", Algorithm::RS256), ("ec", Algorithm::ES256)] {
+            let (private_pem, public_pem) = openssl_key_pair(kind);
+            let auth = public_key_authenticator(&public_pem);
+            let key = match kind {
+                "rsa" => EncodingKey::from_rsa_pem(&private_pem),
+                _ => EncodingKey::from_ec_pem(&private_pem),
+            }
+            .expect("private key");
+            let claims = json!({"sub": "svc", "role": "MODERATOR", "exp": in_one_hour()});
+            let token = jsonwebtoken::encode(&Header::new(algorithm), &claims, &key).expect("sign");
+            assert_eq!(auth.verify(&token).expect(kind).role, Role::Moderator);
+        }
+    }
+
+    #[test]
+    fn hs256_tokens_signed_with_the_public_key_are_refused() {
+        // The classic algorithm-confusion attack: use the (public!) RSA key as an HMAC secret.
+        let (_, public_pem) = openssl_key_pair("rsa");
+        let auth = public_key_authenticator(&public_pem);
+        let key = EncodingKey::from_secret(&public_pem).expect("key");
+        let claims = json!({"role": "SUPER_ADMIN", "exp": in_one_hour()});
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).expect("sign");
+        assert!(matches!(
+            auth.verify(&token),
+            Err(AppError::Unauthorized(_))
+        ));
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_public_key_is_a_configuration_error() {
+        let error = Authenticator::new(&AuthSettings {
+            public_key_pem: Some(
+                b"-----BEGIN NONSENSE-----\nabc\n-----END NONSENSE-----\n".to_vec(),
+            ),
+            ..Default::default()
+        })
+        .err()
+        .expect("must fail");
+        assert!(error.contains("JWT_PUBLIC_KEY"), "{error}");
+    }
 }
