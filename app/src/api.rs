@@ -2,7 +2,7 @@
 //! bearer token), checks the minimum role, and calls the same service code as the REST API.
 
 use crate::error::ApiError;
-use crate::model::{Overview, Viewer};
+use crate::model::{Metrics, Overview, StuckJob, Trend, Viewer};
 use leptos::prelude::*;
 
 /// Every queue with its counts. Minimum role: MODERATOR.
@@ -26,4 +26,39 @@ pub async fn get_viewer() -> Result<Viewer, ApiError> {
         role: principal.role,
         expires_at: principal.expires_at,
     })
+}
+
+/// Counts, success rates and processing rates. Minimum role: MODERATOR.
+#[server(name = GetMetrics, prefix = "/api/fn", endpoint = "metrics")]
+pub async fn get_metrics() -> Result<Metrics, ApiError> {
+    use crate::role::Role;
+    use crate::ssr::{auth::require_role, service, state::respond_with_error, state::AppState};
+    require_role(Role::Moderator).await?;
+    let state = AppState::from_context().map_err(respond_with_error)?;
+    service::metrics(&state).await.map_err(respond_with_error)
+}
+
+/// Trends over `period` (`24h`, `7d` or `30d`; empty means `24h`). Minimum role: MODERATOR.
+#[server(name = GetTrends, prefix = "/api/fn", endpoint = "trends")]
+pub async fn get_trends(#[server(default)] period: String) -> Result<Vec<Trend>, ApiError> {
+    use crate::role::Role;
+    use crate::ssr::{auth::require_role, service, state::respond_with_error, state::AppState};
+    require_role(Role::Moderator).await?;
+    let state = AppState::from_context().map_err(respond_with_error)?;
+    let period = service::parse_period(Some(&period)).map_err(respond_with_error)?;
+    service::trends(&state, period)
+        .await
+        .map_err(respond_with_error)
+}
+
+/// Stuck active jobs, longest first. Minimum role: MODERATOR.
+#[server(name = GetStuckAlerts, prefix = "/api/fn", endpoint = "stuck")]
+pub async fn get_stuck_alerts() -> Result<Vec<StuckJob>, ApiError> {
+    use crate::role::Role;
+    use crate::ssr::{auth::require_role, service, state::respond_with_error, state::AppState};
+    require_role(Role::Moderator).await?;
+    let state = AppState::from_context().map_err(respond_with_error)?;
+    service::stuck_alerts(&state)
+        .await
+        .map_err(respond_with_error)
 }

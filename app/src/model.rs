@@ -62,3 +62,171 @@ pub struct Overview {
     /// Queues, sorted by name.
     pub queues: Vec<QueueSummary>,
 }
+
+/// One queue in `GET /metrics`: its counts plus its own success and processing rates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueMetrics {
+    /// Name, counts, paused flag and version.
+    #[serde(flatten)]
+    pub summary: QueueSummary,
+    /// Percentage (2 decimals) of completed among this queue's most recently finished jobs
+    /// (up to [`SUCCESS_RATE_SAMPLE`]); `null` when none finished.
+    pub success_rate: Option<f64>,
+    /// How many finished jobs `successRate` is based on.
+    pub success_rate_sample: u64,
+    /// Jobs finished (completed + failed) per minute over the trailing 5 minutes.
+    pub processing_rate: f64,
+}
+
+/// Sums over all queues.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Totals {
+    /// Sum of the queues' `waiting` (wait + prioritized + v5 paused).
+    pub waiting: u64,
+    pub active: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub delayed: u64,
+    pub prioritized: u64,
+    pub waiting_children: u64,
+}
+
+/// How many of the most recently finished jobs the success rates are based on.
+pub const SUCCESS_RATE_SAMPLE: u64 = 1000;
+
+/// The trailing window of `processingRate`, in minutes.
+pub const PROCESSING_RATE_WINDOW_MINUTES: u64 = 5;
+
+/// `GET /metrics`: counts, success rate and throughput for every queue and in total.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Metrics {
+    /// When the numbers were read, RFC 3339 UTC with milliseconds.
+    pub timestamp: String,
+    /// Every queue, sorted by name.
+    pub queues: Vec<QueueMetrics>,
+    /// Sums over all queues.
+    pub totals: Totals,
+    /// Percentage (2 decimals) of completed among the [`SUCCESS_RATE_SAMPLE`] most recently
+    /// finished jobs across all queues; `null` when nothing finished.
+    pub success_rate: Option<f64>,
+    /// How many finished jobs `successRate` is based on (more than the sample size only when
+    /// several jobs finished in the very millisecond at the sample's edge).
+    pub success_rate_sample: u64,
+    /// Jobs finished per minute over the trailing 5 minutes, all queues.
+    pub processing_rate: f64,
+}
+
+/// A trends period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Period {
+    /// The last 24 hours.
+    #[serde(rename = "24h")]
+    Day,
+    /// The last 7 days.
+    #[serde(rename = "7d")]
+    Week,
+    /// The last 30 days.
+    #[serde(rename = "30d")]
+    Month,
+}
+
+impl Period {
+    /// Every period, shortest first.
+    pub const ALL: [Period; 3] = [Period::Day, Period::Week, Period::Month];
+
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Period::Day => "24h",
+            Period::Week => "7d",
+            Period::Month => "30d",
+        }
+    }
+
+    /// Parses `24h`, `7d` or `30d`.
+    pub fn parse(text: &str) -> Option<Period> {
+        Period::ALL.into_iter().find(|p| p.as_str() == text)
+    }
+
+    /// The period's length in milliseconds.
+    pub fn millis(self) -> i64 {
+        const DAY: i64 = 86_400_000;
+        match self {
+            Period::Day => DAY,
+            Period::Week => 7 * DAY,
+            Period::Month => 30 * DAY,
+        }
+    }
+}
+
+/// One queue in `GET /trends`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Trend {
+    pub queue_name: String,
+    pub period: Period,
+    /// Jobs that completed inside the period (by `finishedOn`).
+    pub successful: u64,
+    /// Jobs that failed for the last time inside the period.
+    pub failed: u64,
+    /// `successful + failed`.
+    pub total: u64,
+    /// Percentage (2 decimals), `null` when `total` is 0.
+    pub success_rate: Option<f64>,
+    /// Mean of `finishedOn - processedOn` in ms over the sampled jobs; `null` when none.
+    pub avg_processing_time: Option<u64>,
+    /// How many of the most recent jobs of the period the average is based on.
+    pub avg_processing_time_sample: u64,
+}
+
+/// How bad a stuck job is, by how long it has been active.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Under 30 minutes.
+    Low,
+    /// 30 to 60 minutes.
+    Medium,
+    /// 1 to 2 hours.
+    High,
+    /// Over 2 hours.
+    Critical,
+}
+
+impl Severity {
+    /// The severity of a job active for `millis`.
+    pub fn for_duration(millis: u64) -> Severity {
+        const MINUTE: u64 = 60_000;
+        match millis {
+            d if d > 120 * MINUTE => Severity::Critical,
+            d if d > 60 * MINUTE => Severity::High,
+            d if d > 30 * MINUTE => Severity::Medium,
+            _ => Severity::Low,
+        }
+    }
+}
+
+/// One job in `GET /alerts/stuck`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StuckJob {
+    pub job_id: String,
+    pub queue_name: String,
+    pub job_name: String,
+    /// How long the current attempt has been active, ms.
+    pub stuck_duration: u64,
+    pub severity: Severity,
+    /// `processedOn` as RFC 3339 UTC.
+    pub started_at: String,
+    /// The job's data, parsed; a string preview when it is not JSON or is too large.
+    pub data: serde_json::Value,
+    /// Whether `data` was cut to a preview because the payload is large.
+    pub data_truncated: bool,
+    pub attempts_made: u64,
+    /// Whether the job's lock still exists: a worker is still on it. Missing means the worker is
+    /// gone and only a stalled check (or an operator) will move the job.
+    pub lock_held: bool,
+}

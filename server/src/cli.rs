@@ -88,6 +88,9 @@ struct Options {
     /// How long a Redis command may take before a request answers 503, e.g. `5s`.
     #[arg(long, env = "REDIS_TIMEOUT", default_value = "5s", value_parser = parse_duration, global = true)]
     redis_timeout: Duration,
+    /// Report active jobs as stuck after this many milliseconds (default 10 minutes).
+    #[arg(long, env = "STUCK_AFTER_MS", default_value_t = 600_000, global = true)]
+    stuck_after_ms: u64,
     /// Mark the session cookie `Secure` (set this when serving over HTTPS).
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false, global = true)]
     cookie_secure: bool,
@@ -167,6 +170,7 @@ impl Options {
         settings.queue_allow_list = queues;
         settings.discovery_interval = self.discovery_interval;
         settings.redis_timeout = self.redis_timeout;
+        settings.stuck_after = Duration::from_millis(self.stuck_after_ms);
         Ok(ServerConfig {
             settings,
             auth,

@@ -18,6 +18,8 @@ pub struct Settings {
     pub discovery_interval: Duration,
     /// How long one Redis command may take before the request fails with 503.
     pub redis_timeout: Duration,
+    /// An active job whose current attempt is older than this is reported as stuck.
+    pub stuck_after: Duration,
 }
 
 impl Settings {
@@ -29,6 +31,7 @@ impl Settings {
             queue_allow_list: None,
             discovery_interval: Duration::from_secs(10),
             redis_timeout: Duration::from_secs(5),
+            stuck_after: Duration::from_secs(600),
         }
     }
 }
@@ -41,6 +44,7 @@ impl fmt::Debug for Settings {
             .field("queue_allow_list", &self.queue_allow_list)
             .field("discovery_interval", &self.discovery_interval)
             .field("redis_timeout", &self.redis_timeout)
+            .field("stuck_after", &self.stuck_after)
             .finish()
     }
 }

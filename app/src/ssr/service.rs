@@ -1,11 +1,25 @@
 //! Operations the monitor offers, shared by REST handlers and server functions so both answer
-//! with the same data. Each takes the [`AppState`] and returns wire types or an [`AppError`].
+//! with the same data. Each takes the [`AppState`] and returns wire types or an [`AppError`];
+//! each runs its Redis reads under one overall deadline.
 
-use crate::model::Overview;
-use crate::ssr::bullmq::counts::read_summaries;
+use crate::model::{
+    Metrics, Overview, Period, QueueMetrics, StuckJob, Totals, Trend,
+    PROCESSING_RATE_WINDOW_MINUTES, SUCCESS_RATE_SAMPLE,
+};
+use crate::ssr::bullmq::active::stuck_jobs;
+use crate::ssr::bullmq::counts::{
+    push_count_commands, read_summaries, reply_u64, run_pipeline, summary_from_replies,
+    COUNT_COMMANDS,
+};
+use crate::ssr::bullmq::discovery::QueueInfo;
+use crate::ssr::bullmq::finished::{
+    self, push_span_commands, recent_samples, round2, span_from_replies, SCORE_MAX, SPAN_COMMANDS,
+};
+use crate::ssr::bullmq::keys::QueueKeys;
 use crate::ssr::error::AppError;
 use crate::ssr::redis::within;
 use crate::ssr::state::AppState;
+use fred::prelude::*;
 
 /// Every discovered queue with its counts.
 pub async fn overview(state: &AppState) -> Result<Overview, AppError> {
@@ -20,7 +34,151 @@ pub async fn overview(state: &AppState) -> Result<Overview, AppError> {
     })
 }
 
+/// `GET /metrics`: counts, success rates and processing rates for every queue and in total.
+pub async fn metrics(state: &AppState) -> Result<Metrics, AppError> {
+    let queues = state.registry.queues().await?;
+    let read = read_metrics(&state.redis, &state.settings.prefix, &queues, now_ms());
+    let (metrics, round_trips) = within(state.settings.redis_timeout, read).await?;
+    tracing::debug!(queues = queues.len(), round_trips, "metrics read");
+    Ok(metrics)
+}
+
+/// Commands per queue in the first metrics round trip.
+const METRICS_COMMANDS: usize = COUNT_COMMANDS + 2 + SPAN_COMMANDS;
+
+/// Reads [`Metrics`] for `queues` at `now_ms`; also returns the Redis round trips it used (one
+/// pipeline, plus the success-rate search steps when more than 1,000 jobs are retained).
+pub async fn read_metrics(
+    pool: &Pool,
+    prefix: &str,
+    queues: &[QueueInfo],
+    now_ms: i64,
+) -> Result<(Metrics, u32), AppError> {
+    let mut queues: Vec<QueueInfo> = queues.to_vec();
+    queues.sort_by(|a, b| a.name.cmp(&b.name));
+    let keys: Vec<QueueKeys> = queues
+        .iter()
+        .map(|q| QueueKeys::new(prefix, &q.name))
+        .collect();
+    let window_start = (now_ms - (PROCESSING_RATE_WINDOW_MINUTES * 60_000) as i64) as f64;
+    let mut replies = Vec::new();
+    if !keys.is_empty() {
+        let pipeline = pool.next().pipeline();
+        for key in &keys {
+            push_count_commands(&pipeline, key).await?;
+            let _: () = pipeline
+                .zcount(key.completed(), window_start, SCORE_MAX)
+                .await?;
+            let _: () = pipeline
+                .zcount(key.failed(), window_start, SCORE_MAX)
+                .await?;
+            push_span_commands(&pipeline, key).await?;
+        }
+        replies = run_pipeline(&pipeline, keys.len() * METRICS_COMMANDS).await?;
+    }
+    let mut summaries = Vec::with_capacity(queues.len());
+    let mut spans = Vec::with_capacity(queues.len());
+    let mut recent_finished = Vec::with_capacity(queues.len());
+    for (queue, replies) in queues.iter().zip(replies.chunks(METRICS_COMMANDS)) {
+        let summary = summary_from_replies(queue, &replies[..COUNT_COMMANDS]);
+        let recent = reply_u64(queue, replies.get(COUNT_COMMANDS))
+            + reply_u64(queue, replies.get(COUNT_COMMANDS + 1));
+        spans.push(span_from_replies(
+            summary.counts.completed,
+            summary.counts.failed,
+            &replies[COUNT_COMMANDS + 2..],
+        ));
+        recent_finished.push(recent);
+        summaries.push(summary);
+    }
+    let (samples, global, search_round_trips) =
+        recent_samples(pool, &keys, &spans, SUCCESS_RATE_SAMPLE).await?;
+
+    let per_minute =
+        |finished: u64| round2(finished as f64 / PROCESSING_RATE_WINDOW_MINUTES as f64);
+    let mut totals = Totals::default();
+    let mut queue_metrics = Vec::with_capacity(summaries.len());
+    for ((summary, sample), recent) in summaries.into_iter().zip(samples).zip(&recent_finished) {
+        let counts = &summary.counts;
+        totals.waiting += counts.waiting;
+        totals.active += counts.active;
+        totals.completed += counts.completed;
+        totals.failed += counts.failed;
+        totals.delayed += counts.delayed;
+        totals.prioritized += counts.prioritized;
+        totals.waiting_children += counts.waiting_children;
+        queue_metrics.push(QueueMetrics {
+            summary,
+            success_rate: sample.success_rate(),
+            success_rate_sample: sample.size(),
+            processing_rate: per_minute(*recent),
+        });
+    }
+    let metrics = Metrics {
+        timestamp: rfc3339(now_ms),
+        queues: queue_metrics,
+        totals,
+        success_rate: global.success_rate(),
+        success_rate_sample: global.size(),
+        processing_rate: per_minute(recent_finished.iter().sum()),
+    };
+    let round_trips = u32::from(!keys.is_empty()) + search_round_trips;
+    Ok((metrics, round_trips))
+}
+
+/// `GET /trends`: per queue, what finished inside `period`.
+pub async fn trends(state: &AppState, period: Period) -> Result<Vec<Trend>, AppError> {
+    let mut queues: Vec<QueueInfo> = state.registry.queues().await?.to_vec();
+    queues.sort_by(|a, b| a.name.cmp(&b.name));
+    let read = finished::trends(
+        &state.redis,
+        &state.settings.prefix,
+        &queues,
+        period,
+        now_ms(),
+    );
+    within(state.settings.redis_timeout, read).await
+}
+
+/// `GET /alerts/stuck`: active jobs older than the stuck threshold, longest first.
+pub async fn stuck_alerts(state: &AppState) -> Result<Vec<StuckJob>, AppError> {
+    let queues = state.registry.queues().await?;
+    let threshold = u64::try_from(state.settings.stuck_after.as_millis()).unwrap_or(u64::MAX);
+    let read = stuck_jobs(
+        &state.redis,
+        &state.settings.prefix,
+        &queues,
+        threshold,
+        now_ms(),
+    );
+    within(state.settings.redis_timeout, read).await
+}
+
+/// Parses a `period` query value; absent means 24h.
+pub fn parse_period(value: Option<&str>) -> Result<Period, AppError> {
+    match value {
+        None | Some("") => Ok(Period::Day),
+        Some(text) => Period::parse(text).ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "period must be one of 24h, 7d, 30d (got `{}`)",
+                text.chars().take(40).collect::<String>()
+            ))
+        }),
+    }
+}
+
+/// Milliseconds since the epoch, from this server's clock (BullMQ also uses client clocks).
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn rfc3339(millis: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(millis)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// The current time as RFC 3339, UTC, milliseconds (`2026-01-22T10:30:00.000Z`).
 pub fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    rfc3339(now_ms())
 }

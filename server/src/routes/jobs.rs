@@ -1,21 +1,51 @@
 //! The REST API under `/api/v1/admin/jobs`. Handlers are thin: extract and check the caller's
 //! role, call `app::ssr::service`, answer JSON. Errors are `AppError`, i.e. `{error, message}`.
 
-use app::model::Overview;
+use app::model::{Metrics, Overview, StuckJob, Trend};
 use app::ssr::auth::{AtLeastAdmin, AtLeastModerator, Require};
 use app::ssr::error::AppError;
 use app::ssr::service;
 use app::ssr::state::AppState;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 
 /// Routes relative to `/api/v1/admin/jobs`.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/queues", get(list_queues))
         .route("/queues/refresh", post(refresh_queues))
+        .route("/metrics", get(metrics))
+        .route("/trends", get(trends))
+        .route("/alerts/stuck", get(stuck_alerts))
+}
+
+/// `GET /metrics` (MODERATOR): counts, success rate and processing rate, per queue and in total.
+async fn metrics(
+    _caller: Require<AtLeastModerator>,
+    State(state): State<AppState>,
+) -> Result<Json<Metrics>, AppError> {
+    Ok(Json(service::metrics(&state).await?))
+}
+
+/// `GET /trends?period=24h|7d|30d` (MODERATOR): what finished inside the period, per queue.
+async fn trends(
+    _caller: Require<AtLeastModerator>,
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<Trend>>, AppError> {
+    let period = service::parse_period(query.get("period").map(String::as_str))?;
+    Ok(Json(service::trends(&state, period).await?))
+}
+
+/// `GET /alerts/stuck` (MODERATOR): active jobs older than `STUCK_AFTER_MS`, longest first.
+async fn stuck_alerts(
+    _caller: Require<AtLeastModerator>,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<StuckJob>>, AppError> {
+    Ok(Json(service::stuck_alerts(&state).await?))
 }
 
 /// `GET /queues` (MODERATOR): every queue with its counts.

@@ -36,6 +36,36 @@ pub const PROTECTED_ROUTES: &[ProtectedRoute] = &[
         min_role: Role::Admin,
     },
     ProtectedRoute {
+        method: "GET",
+        path: "/api/v1/admin/jobs/metrics",
+        min_role: Role::Moderator,
+    },
+    ProtectedRoute {
+        method: "GET",
+        path: "/api/v1/admin/jobs/trends?period=7d",
+        min_role: Role::Moderator,
+    },
+    ProtectedRoute {
+        method: "GET",
+        path: "/api/v1/admin/jobs/alerts/stuck",
+        min_role: Role::Moderator,
+    },
+    ProtectedRoute {
+        method: "POST",
+        path: "/api/fn/metrics",
+        min_role: Role::Moderator,
+    },
+    ProtectedRoute {
+        method: "POST",
+        path: "/api/fn/trends",
+        min_role: Role::Moderator,
+    },
+    ProtectedRoute {
+        method: "POST",
+        path: "/api/fn/stuck",
+        min_role: Role::Moderator,
+    },
+    ProtectedRoute {
         method: "POST",
         path: "/api/fn/overview",
         min_role: Role::Moderator,

@@ -38,8 +38,7 @@ async fn readyz_and_the_api_answer_503_json_when_redis_is_unreachable() {
     options.redis_url = format!("redis://127.0.0.1:{port}");
     let app = TestApp::spawn_with(options).await;
 
-    // Act + Assert: both answer promptly with the JSON error shape.
-    let started = std::time::Instant::now();
+    // Act + Assert: every read answers promptly with the JSON error shape.
     let response = app
         .client
         .get(app.url("/readyz"))
@@ -51,16 +50,23 @@ async fn readyz_and_the_api_answer_503_json_when_redis_is_unreachable() {
     assert_eq!(body["error"], "redis_unavailable");
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
 
-    let (status, body) = app
-        .get_json("/api/v1/admin/jobs/queues", app::role::Role::Moderator)
-        .await;
-    assert_eq!(status, 503, "{body}");
-    assert_eq!(body["error"], "redis_unavailable");
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(10),
-        "answers must come within the Redis timeout, took {:?}",
-        started.elapsed()
-    );
+    for path in [
+        "/api/v1/admin/jobs/queues",
+        "/api/v1/admin/jobs/metrics",
+        "/api/v1/admin/jobs/trends",
+        "/api/v1/admin/jobs/alerts/stuck",
+    ] {
+        let started = std::time::Instant::now();
+        let (status, body) = app.get_json(path, app::role::Role::Moderator).await;
+        assert_eq!(status, 503, "{path}: {body}");
+        assert_eq!(body["error"], "redis_unavailable", "{path}");
+        // The test server's Redis timeout is 800 ms; allow scheduling slack, not a hang.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(3),
+            "{path} must answer within the Redis timeout, took {:?}",
+            started.elapsed()
+        );
+    }
 }
 
 #[tokio::test]

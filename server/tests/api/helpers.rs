@@ -91,6 +91,7 @@ pub struct TestOptions {
     pub prefix: String,
     pub redis_url: String,
     pub queue_allow_list: Option<Vec<String>>,
+    pub stuck_after: Duration,
 }
 
 impl TestOptions {
@@ -99,6 +100,7 @@ impl TestOptions {
             prefix: prefix.to_owned(),
             redis_url: redis_url(),
             queue_allow_list: None,
+            stuck_after: Duration::from_secs(600),
         }
     }
 }
@@ -132,6 +134,7 @@ impl TestApp {
         let mut settings = Settings::new(options.redis_url.clone(), options.prefix.clone());
         settings.queue_allow_list = options.queue_allow_list.clone();
         settings.redis_timeout = Duration::from_millis(800);
+        settings.stuck_after = options.stuck_after;
         let config = ServerConfig {
             settings,
             auth: auth_settings.clone(),
@@ -250,6 +253,22 @@ impl World {
     /// BullMQ's own report for one queue.
     pub fn queue(&self, name: &str) -> &Value {
         &self.report["queues"][name]
+    }
+
+    /// BullMQ's `[finishedOn, processedOn]` pairs of a queue's jobs in `state` (needs
+    /// `"reportFinished": true` in the spec).
+    pub fn finished(&self, name: &str, state: &str) -> Vec<(i64, i64)> {
+        self.queue(name)["finished"][state]
+            .as_array()
+            .expect("reportFinished was set")
+            .iter()
+            .map(|pair| {
+                (
+                    pair[0].as_i64().expect("finishedOn"),
+                    pair[1].as_i64().expect("processedOn"),
+                )
+            })
+            .collect()
     }
 }
 

@@ -5,5 +5,6 @@ mod auth;
 mod cli;
 mod health;
 mod helpers;
+mod metrics;
 mod queues;
 mod session;

@@ -11,7 +11,7 @@ fn n(value: &Value) -> u64 {
 
 /// The monitor's `waiting` is everything ready and not started: BullMQ's `waiting` +
 /// `prioritized` + (v5) `paused`.
-fn assert_matches_bullmq(ours: &Value, bull: &Value) {
+pub(crate) fn assert_matches_bullmq(ours: &Value, bull: &Value) {
     let name = ours["queueName"].as_str().unwrap_or("?");
     let counts = &bull["counts"];
     let expected_waiting = n(&counts["waiting"]) + n(&counts["prioritized"]) + n(&counts["paused"]);
@@ -37,7 +37,7 @@ fn assert_matches_bullmq(ours: &Value, bull: &Value) {
     assert_eq!(ours["paused"], bull["isPaused"], "{name}: paused");
 }
 
-fn queue<'a>(overview: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn queue<'a>(overview: &'a Value, name: &str) -> &'a Value {
     overview["queues"]
         .as_array()
         .and_then(|queues| queues.iter().find(|q| q["queueName"] == name))

@@ -6,10 +6,28 @@ use crate::model::{QueueSummary, StateCounts};
 use crate::ssr::bullmq::discovery::QueueInfo;
 use crate::ssr::bullmq::keys::QueueKeys;
 use crate::ssr::error::AppError;
+use fred::clients::Pipeline;
 use fred::prelude::*;
 
-/// Commands queued per queue; the order below is the order [`summary_from_replies`] reads.
-const COMMANDS_PER_QUEUE: usize = 9;
+/// Commands [`push_count_commands`] queues per queue, in the order [`summary_from_replies`] reads.
+pub const COUNT_COMMANDS: usize = 9;
+
+/// Queues the count commands of one queue on a pipeline.
+pub async fn push_count_commands(
+    pipeline: &Pipeline<Client>,
+    keys: &QueueKeys,
+) -> Result<(), Error> {
+    let _: () = pipeline.llen(keys.wait()).await?;
+    let _: () = pipeline.llen(keys.paused()).await?;
+    let _: () = pipeline.llen(keys.active()).await?;
+    let _: () = pipeline.zcard(keys.prioritized()).await?;
+    let _: () = pipeline.zcard(keys.delayed()).await?;
+    let _: () = pipeline.zcard(keys.completed()).await?;
+    let _: () = pipeline.zcard(keys.failed()).await?;
+    let _: () = pipeline.zcard(keys.waiting_children()).await?;
+    let _: () = pipeline.hexists(keys.meta(), "paused").await?;
+    Ok(())
+}
 
 /// Reads the counts of every queue in `queues` with a single pipeline.
 pub async fn read_summaries(
@@ -22,19 +40,24 @@ pub async fn read_summaries(
     }
     let pipeline = pool.next().pipeline();
     for queue in queues {
-        let keys = QueueKeys::new(prefix, &queue.name);
-        let _: () = pipeline.llen(keys.wait()).await?;
-        let _: () = pipeline.llen(keys.paused()).await?;
-        let _: () = pipeline.llen(keys.active()).await?;
-        let _: () = pipeline.zcard(keys.prioritized()).await?;
-        let _: () = pipeline.zcard(keys.delayed()).await?;
-        let _: () = pipeline.zcard(keys.completed()).await?;
-        let _: () = pipeline.zcard(keys.failed()).await?;
-        let _: () = pipeline.zcard(keys.waiting_children()).await?;
-        let _: () = pipeline.hexists(keys.meta(), "paused").await?;
+        push_count_commands(&pipeline, &QueueKeys::new(prefix, &queue.name)).await?;
     }
-    let replies: Vec<Result<u64, Error>> = pipeline.try_all().await;
-    if replies.len() != queues.len() * COMMANDS_PER_QUEUE {
+    let replies = run_pipeline(&pipeline, queues.len() * COUNT_COMMANDS).await?;
+    Ok(queues
+        .iter()
+        .zip(replies.chunks(COUNT_COMMANDS))
+        .map(|(queue, replies)| summary_from_replies(queue, replies))
+        .collect())
+}
+
+/// Runs a pipeline and checks it answered every command; a connection failure fails the whole
+/// read, while a single command's error stays in its slot for the caller to tolerate.
+pub async fn run_pipeline(
+    pipeline: &Pipeline<Client>,
+    expected: usize,
+) -> Result<Vec<Result<Value, Error>>, AppError> {
+    let replies: Vec<Result<Value, Error>> = pipeline.try_all().await;
+    if replies.len() != expected {
         return Err(replies
             .into_iter()
             .find_map(Result::err)
@@ -43,25 +66,25 @@ pub async fn read_summaries(
                 AppError::Internal("Redis pipeline returned too few replies".into())
             }));
     }
-    Ok(queues
-        .iter()
-        .zip(replies.chunks(COMMANDS_PER_QUEUE))
-        .map(|(queue, replies)| summary_from_replies(queue, replies))
-        .collect())
+    Ok(replies)
 }
 
-/// Builds one queue's summary from its replies. A reply that is an error (a key of an unexpected
-/// type, which BullMQ never creates) counts as 0 and is logged, so one odd key cannot take the
-/// whole dashboard down.
-fn summary_from_replies(queue: &QueueInfo, replies: &[Result<u64, Error>]) -> QueueSummary {
-    let value = |index: usize| match replies.get(index) {
-        Some(Ok(value)) => *value,
+/// A reply as a count. An error reply (a key of an unexpected type, which BullMQ never creates)
+/// counts as 0 and is logged, so one odd key cannot take the whole dashboard down.
+pub fn reply_u64(queue: &QueueInfo, reply: Option<&Result<Value, Error>>) -> u64 {
+    match reply {
+        Some(Ok(value)) => value.as_u64().unwrap_or(0),
         Some(Err(error)) => {
-            tracing::warn!(queue = %queue.name, error.message = %error, "unexpected reply while counting");
+            tracing::warn!(queue = %queue.name, error.message = %error, "unexpected reply while reading counts");
             0
         }
         None => 0,
-    };
+    }
+}
+
+/// Builds one queue's summary from its [`COUNT_COMMANDS`] replies.
+pub fn summary_from_replies(queue: &QueueInfo, replies: &[Result<Value, Error>]) -> QueueSummary {
+    let value = |index: usize| reply_u64(queue, replies.get(index));
     let (wait, paused_list, active) = (value(0), value(1), value(2));
     let (prioritized, delayed, completed, failed, waiting_children) =
         (value(3), value(4), value(5), value(6), value(7));

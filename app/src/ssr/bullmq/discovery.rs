@@ -125,8 +125,10 @@ pub struct QueueRegistry {
     pool: Pool,
     prefix: Arc<str>,
     allow_list: Option<Arc<[String]>>,
-    /// Deadline for one whole discovery (a SCAN walk is many round trips).
-    deadline: Duration,
+    /// Deadline for a discovery a request waits for: the request's own Redis deadline.
+    request_deadline: Duration,
+    /// Deadline for a background discovery (a SCAN walk of a big keyspace is many round trips).
+    background_deadline: Duration,
 }
 
 impl QueueRegistry {
@@ -138,7 +140,8 @@ impl QueueRegistry {
             pool,
             prefix: settings.prefix.as_str().into(),
             allow_list: settings.queue_allow_list.as_deref().map(Into::into),
-            deadline: settings.redis_timeout * 4,
+            request_deadline: settings.redis_timeout,
+            background_deadline: settings.redis_timeout * 4,
         }
     }
 
@@ -150,7 +153,7 @@ impl QueueRegistry {
                 return Ok(queues);
             }
         }
-        self.refresh().await
+        self.refresh_within(self.request_deadline).await
     }
 
     /// Looks a queue up by name. A name missing from the cache triggers one fresh discovery, so a
@@ -160,12 +163,23 @@ impl QueueRegistry {
         if let Some(found) = lookup(&self.queues().await?) {
             return Ok(Some(found));
         }
-        Ok(lookup(&self.refresh().await?))
+        Ok(lookup(&self.refresh_within(self.request_deadline).await?))
     }
 
-    /// Discovers again and replaces the cache. A caller that had to wait for another caller's
-    /// refresh takes that result instead of scanning again.
+    /// Discovers again and replaces the cache, allowing a long SCAN walk (admin refresh,
+    /// background task).
     pub async fn refresh(&self) -> Result<Arc<Vec<QueueInfo>>, AppError> {
+        self.refresh_within(self.background_deadline).await
+    }
+
+    /// Discovers again under `deadline`. A caller that had to wait for another caller's refresh
+    /// takes that result instead of scanning again.
+    async fn refresh_within(&self, deadline: Duration) -> Result<Arc<Vec<QueueInfo>>, AppError> {
+        // The deadline covers waiting for a refresh already under way, too.
+        crate::ssr::redis::within(deadline, self.refresh_now()).await
+    }
+
+    async fn refresh_now(&self) -> Result<Arc<Vec<QueueInfo>>, AppError> {
         let asked_at = Instant::now();
         let _turn = self.refreshing.lock().await;
         if let Some((queues, taken_at)) = self.cached() {
@@ -174,8 +188,8 @@ impl QueueRegistry {
             }
         }
         let taken_at = Instant::now();
-        let scan = discover(&self.pool, &self.prefix, self.allow_list.as_deref());
-        let queues = Arc::new(crate::ssr::redis::within(self.deadline, scan).await?);
+        let queues =
+            Arc::new(discover(&self.pool, &self.prefix, self.allow_list.as_deref()).await?);
         if let Ok(mut cache) = self.cache.write() {
             *cache = Some(Snapshot {
                 queues: queues.clone(),

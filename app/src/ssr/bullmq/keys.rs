@@ -97,6 +97,15 @@ impl QueueKeys {
     pub fn meta(&self) -> String {
         self.key("meta")
     }
+    /// A job's hash. `job_id` comes from BullMQ's own lists and sets (it may contain `:`, as
+    /// scheduler job ids do); it is never taken from user input without validation.
+    pub fn job(&self, job_id: &str) -> String {
+        self.key(job_id)
+    }
+    /// A job's lock, held by the worker processing it.
+    pub fn lock(&self, job_id: &str) -> String {
+        format!("{}{job_id}:lock", self.base)
+    }
 }
 
 /// Escapes Redis glob characters (`*?[]\`) so a prefix matches itself literally in `SCAN MATCH`.

@@ -5,10 +5,14 @@
 //! - [`keys`] — queue names and the only place that builds Redis key strings.
 //! - [`discovery`] — which queues exist under the prefix, cached and refreshed.
 //! - [`counts`] — jobs per state for all queues in one pipelined round trip.
+//! - [`finished`] — success rates, processing rate and trends from the finished sets' scores.
+//! - [`active`] — active jobs and which of them are stuck.
 //!
 //! The layout (v5 and v6) is summarised in `shared/docs/bullmq-redis-model.md` and checked by the
 //! integration tests against real BullMQ.
 
+pub mod active;
 pub mod counts;
 pub mod discovery;
+pub mod finished;
 pub mod keys;

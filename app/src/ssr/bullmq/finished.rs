@@ -1,0 +1,397 @@
+//! Reads about finished jobs, from the scores of the `completed` and `failed` sorted sets (BullMQ
+//! scores both by `finishedOn`), so nothing here reads every job:
+//!
+//! - success rates over the N most recently finished jobs, per queue and across all queues, found
+//!   by a simultaneous binary search on `finishedOn` with `ZCOUNT` (one pipeline per step, about
+//!   log2(time span in ms) steps, whatever the number of queues);
+//! - processing rate over a trailing window (`ZCOUNT` since the window's start);
+//! - trends over a period (`ZCOUNT` since the period's start) with the average processing time
+//!   taken from a bounded sample of the period's most recent jobs.
+
+use crate::model::{Period, Trend};
+use crate::ssr::bullmq::counts::run_pipeline;
+use crate::ssr::bullmq::discovery::QueueInfo;
+use crate::ssr::bullmq::keys::QueueKeys;
+use crate::ssr::error::AppError;
+use fred::clients::Pipeline;
+use fred::prelude::*;
+
+/// An upper bound above every `finishedOn` score (ms timestamps stay far below 2^53).
+pub const SCORE_MAX: f64 = 9_007_199_254_740_991.0;
+
+/// At most this many binary-search steps; 2^53 ms covers any timestamp.
+const MAX_SEARCH_STEPS: u32 = 60;
+
+/// Finished jobs of one queue: total retained and the span of their `finishedOn`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FinishedSpan {
+    /// `ZCARD completed`.
+    pub completed: u64,
+    /// `ZCARD failed`.
+    pub failed: u64,
+    /// Lowest `finishedOn` over both sets, if any job finished.
+    pub oldest: Option<i64>,
+    /// Highest `finishedOn` over both sets, if any job finished.
+    pub newest: Option<i64>,
+}
+
+/// Completed and failed counts of a sample of recently finished jobs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sample {
+    /// Completed jobs in the sample.
+    pub completed: u64,
+    /// Failed jobs in the sample.
+    pub failed: u64,
+}
+
+impl Sample {
+    /// How many jobs the sample holds.
+    pub fn size(&self) -> u64 {
+        self.completed + self.failed
+    }
+
+    /// Percentage of completed, 2 decimals; `None` for an empty sample.
+    pub fn success_rate(&self) -> Option<f64> {
+        percentage(self.completed, self.size())
+    }
+}
+
+/// `part / whole` as a percentage rounded to 2 decimals; `None` when `whole` is 0.
+pub fn percentage(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| round2(part as f64 * 100.0 / whole as f64))
+}
+
+/// Rounds to 2 decimals.
+pub fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+/// Queues, on `pipeline`, the 4 commands [`span_from_replies`] reads: the oldest and newest entry
+/// of `completed` and of `failed` (with scores).
+pub async fn push_span_commands(
+    pipeline: &Pipeline<Client>,
+    keys: &QueueKeys,
+) -> Result<(), Error> {
+    for set in [keys.completed(), keys.failed()] {
+        let _: () = pipeline
+            .zrange(set.clone(), 0, 0, None, false, None, true)
+            .await?;
+        let _: () = pipeline.zrange(set, 0, 0, None, true, None, true).await?;
+    }
+    Ok(())
+}
+
+/// Commands [`push_span_commands`] queues.
+pub const SPAN_COMMANDS: usize = 4;
+
+/// The score of a one-element `ZRANGE … WITHSCORES` reply.
+fn single_score(reply: Option<&Result<Value, Error>>) -> Option<i64> {
+    let Some(Ok(Value::Array(items))) = reply else {
+        return None;
+    };
+    items
+        .get(1)
+        .and_then(Value::as_f64)
+        .map(|score| score as i64)
+}
+
+/// Builds a queue's span from its [`SPAN_COMMANDS`] replies and its set sizes.
+pub fn span_from_replies(
+    completed: u64,
+    failed: u64,
+    replies: &[Result<Value, Error>],
+) -> FinishedSpan {
+    let scores: Vec<i64> = (0..SPAN_COMMANDS)
+        .filter_map(|i| single_score(replies.get(i)))
+        .collect();
+    FinishedSpan {
+        completed,
+        failed,
+        oldest: scores.iter().copied().min(),
+        newest: scores.iter().copied().max(),
+    }
+}
+
+/// One binary search for the `finishedOn` threshold of a group of queues.
+struct Search {
+    /// Indexes into the queue list.
+    queues: Vec<usize>,
+    /// Invariant: at least `n` jobs finished at or after `lo`…
+    lo: i64,
+    /// …and fewer than `n` at or after `hi`.
+    hi: i64,
+    /// The sample at `lo`.
+    at_lo: Sample,
+}
+
+/// The samples of the `n` most recently finished jobs: one per queue (over that queue's jobs) and
+/// one across all queues. A sample is every job with `finishedOn ≥ T`, where T is the latest time
+/// with at least `n` jobs at or after it, so it holds exactly `n` jobs unless several finished in
+/// T's very millisecond. Returns the samples and the round trips used.
+pub async fn recent_samples(
+    pool: &Pool,
+    keys: &[QueueKeys],
+    spans: &[FinishedSpan],
+    n: u64,
+) -> Result<(Vec<Sample>, Sample, u32), AppError> {
+    let whole = |span: &FinishedSpan| Sample {
+        completed: span.completed,
+        failed: span.failed,
+    };
+    let mut per_queue: Vec<Sample> = spans.iter().map(whole).collect();
+    let mut global = Sample {
+        completed: spans.iter().map(|s| s.completed).sum(),
+        failed: spans.iter().map(|s| s.failed).sum(),
+    };
+    // Searches, one per queue with more than n finished jobs, plus the global one; the global
+    // search is last in the list.
+    let start = |queues: Vec<usize>, at_lo: Sample| -> Option<Search> {
+        let oldest = queues.iter().filter_map(|&i| spans[i].oldest).min()?;
+        let newest = queues.iter().filter_map(|&i| spans[i].newest).max()?;
+        (at_lo.size() > n).then_some(Search {
+            queues,
+            lo: oldest,
+            hi: newest + 1,
+            at_lo,
+        })
+    };
+    let mut searches: Vec<(Option<usize>, Search)> = Vec::new();
+    for (index, span) in spans.iter().enumerate() {
+        if let Some(search) = start(vec![index], whole(span)) {
+            searches.push((Some(index), search));
+        }
+    }
+    if let Some(search) = start((0..spans.len()).collect(), global) {
+        searches.push((None, search));
+    }
+    let mut round_trips = 0;
+    for _ in 0..MAX_SEARCH_STEPS {
+        let open: Vec<usize> = (0..searches.len())
+            .filter(|&i| searches[i].1.hi - searches[i].1.lo > 1)
+            .collect();
+        if open.is_empty() {
+            break;
+        }
+        let pipeline = pool.next().pipeline();
+        let mut expected = 0;
+        for &i in &open {
+            let search = &searches[i].1;
+            let mid = search.lo + (search.hi - search.lo) / 2;
+            for &queue in &search.queues {
+                let _: () = pipeline
+                    .zcount(keys[queue].completed(), mid as f64, SCORE_MAX)
+                    .await?;
+                let _: () = pipeline
+                    .zcount(keys[queue].failed(), mid as f64, SCORE_MAX)
+                    .await?;
+                expected += 2;
+            }
+        }
+        let replies = run_pipeline(&pipeline, expected).await?;
+        round_trips += 1;
+        let mut cursor = replies.iter();
+        for &i in &open {
+            let search = &mut searches[i].1;
+            let mid = search.lo + (search.hi - search.lo) / 2;
+            let mut at_mid = Sample::default();
+            for _ in 0..search.queues.len() {
+                at_mid.completed += count_reply(cursor.next())?;
+                at_mid.failed += count_reply(cursor.next())?;
+            }
+            if at_mid.size() >= n {
+                search.lo = mid;
+                search.at_lo = at_mid;
+            } else {
+                search.hi = mid;
+            }
+        }
+    }
+    for (queue, search) in searches {
+        match queue {
+            Some(index) => per_queue[index] = search.at_lo,
+            None => global = search.at_lo,
+        }
+    }
+    Ok((per_queue, global, round_trips))
+}
+
+fn count_reply(reply: Option<&Result<Value, Error>>) -> Result<u64, AppError> {
+    match reply {
+        Some(Ok(value)) => Ok(value.as_u64().unwrap_or(0)),
+        Some(Err(error)) => Err(AppError::Internal(format!("ZCOUNT failed: {error}"))),
+        None => Err(AppError::Internal("missing ZCOUNT reply".into())),
+    }
+}
+
+/// Per-queue sample size for the trends' average processing time: the average is exact for
+/// queues with few jobs in the period and a sample of the most recent ones otherwise, keeping the
+/// whole request bounded (about 20,000 job reads at most) whatever the number of queues.
+pub fn trend_sample_size(queue_count: usize) -> usize {
+    (20_000 / queue_count.max(1)).clamp(50, 500)
+}
+
+/// Trends for every queue over `period` ending at `now_ms`, in two round trips.
+pub async fn trends(
+    pool: &Pool,
+    prefix: &str,
+    queues: &[QueueInfo],
+    period: Period,
+    now_ms: i64,
+) -> Result<Vec<Trend>, AppError> {
+    if queues.is_empty() {
+        return Ok(Vec::new());
+    }
+    let since = (now_ms - period.millis()) as f64;
+    let sample = trend_sample_size(queues.len());
+    let keys: Vec<QueueKeys> = queues
+        .iter()
+        .map(|q| QueueKeys::new(prefix, &q.name))
+        .collect();
+
+    // Round trip 1: counts in the period and the most recent ids of each set, with scores.
+    let pipeline = pool.next().pipeline();
+    for key in &keys {
+        let _: () = pipeline.zcount(key.completed(), since, SCORE_MAX).await?;
+        let _: () = pipeline.zcount(key.failed(), since, SCORE_MAX).await?;
+        for set in [key.completed(), key.failed()] {
+            let _: () = pipeline
+                .zrevrangebyscore(set, SCORE_MAX, since, true, Some((0, sample as i64)))
+                .await?;
+        }
+    }
+    let replies = run_pipeline(&pipeline, keys.len() * 4).await?;
+
+    // Round trip 2: processedOn/finishedOn of the most recent `sample` jobs of each queue.
+    let mut picked: Vec<Vec<String>> = Vec::with_capacity(keys.len());
+    let pipeline = pool.next().pipeline();
+    let mut reads = 0;
+    for (index, key) in keys.iter().enumerate() {
+        let mut recent: Vec<(String, f64)> = Vec::new();
+        for offset in [2, 3] {
+            if let Some(Ok(value)) = replies.get(index * 4 + offset) {
+                recent.extend(members_with_scores(value));
+            }
+        }
+        recent.sort_by(|a, b| b.1.total_cmp(&a.1));
+        recent.truncate(sample);
+        for (id, _) in &recent {
+            let _: () = pipeline
+                .hmget(key.job(id), vec!["processedOn", "finishedOn"])
+                .await?;
+            reads += 1;
+        }
+        picked.push(recent.into_iter().map(|(id, _)| id).collect());
+    }
+    let times = if reads > 0 {
+        run_pipeline(&pipeline, reads).await?
+    } else {
+        Vec::new()
+    };
+
+    let mut times = times.into_iter();
+    let mut trends = Vec::with_capacity(keys.len());
+    for (index, queue) in queues.iter().enumerate() {
+        let successful = reply_count(replies.get(index * 4));
+        let failed = reply_count(replies.get(index * 4 + 1));
+        let mut sum: u64 = 0;
+        let mut measured: u64 = 0;
+        for _ in 0..picked[index].len() {
+            if let Some(duration) = times.next().and_then(|r| r.ok()).and_then(processing_time) {
+                sum += duration;
+                measured += 1;
+            }
+        }
+        let total = successful + failed;
+        trends.push(Trend {
+            queue_name: queue.name.as_str().to_owned(),
+            period,
+            successful,
+            failed,
+            total,
+            success_rate: percentage(successful, total),
+            avg_processing_time: (measured > 0 && total > 0)
+                .then(|| (sum as f64 / measured as f64).round() as u64),
+            avg_processing_time_sample: measured,
+        });
+    }
+    Ok(trends)
+}
+
+fn reply_count(reply: Option<&Result<Value, Error>>) -> u64 {
+    match reply {
+        Some(Ok(value)) => value.as_u64().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// `[member, score, member, score, …]` (or `[[member, score], …]`) as pairs.
+fn members_with_scores(value: &Value) -> Vec<(String, f64)> {
+    let Value::Array(items) = value else {
+        return Vec::new();
+    };
+    if items.iter().all(|item| matches!(item, Value::Array(_))) {
+        return items
+            .iter()
+            .filter_map(|pair| match pair {
+                Value::Array(pair) => Some((pair.first()?.as_string()?, pair.get(1)?.as_f64()?)),
+                _ => None,
+            })
+            .collect();
+    }
+    items
+        .chunks(2)
+        .filter_map(|pair| Some((pair.first()?.as_string()?, pair.get(1)?.as_f64()?)))
+        .collect()
+}
+
+/// `finishedOn - processedOn` from an `HMGET processedOn finishedOn` reply; `None` when the job is
+/// gone or the fields are missing, malformed or inconsistent.
+fn processing_time(value: Value) -> Option<u64> {
+    let Value::Array(fields) = value else {
+        return None;
+    };
+    let number = |v: Option<&Value>| v.and_then(Value::as_string)?.parse::<f64>().ok();
+    let processed = number(fields.first())?;
+    let finished = number(fields.get(1))?;
+    (finished >= processed).then_some((finished - processed) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_round_to_two_decimals() {
+        assert_eq!(percentage(1208, 1250), Some(96.64));
+        assert_eq!(percentage(2, 3), Some(66.67));
+        assert_eq!(percentage(0, 0), None);
+        assert_eq!(percentage(5, 5), Some(100.0));
+    }
+
+    #[test]
+    fn trend_samples_stay_bounded() {
+        assert_eq!(trend_sample_size(1), 500);
+        assert_eq!(trend_sample_size(100), 200);
+        assert_eq!(trend_sample_size(10_000), 50);
+        assert_eq!(trend_sample_size(0), 500);
+    }
+
+    #[test]
+    fn processing_time_tolerates_missing_and_odd_fields() {
+        let s = |t: &str| Value::String(t.into());
+        assert_eq!(
+            processing_time(Value::Array(vec![s("1000"), s("3500")])),
+            Some(2500)
+        );
+        assert_eq!(
+            processing_time(Value::Array(vec![Value::Null, s("3500")])),
+            None
+        );
+        assert_eq!(processing_time(Value::Array(vec![s("x"), s("3500")])), None);
+        assert_eq!(
+            processing_time(Value::Array(vec![s("4000"), s("3500")])),
+            None
+        );
+        assert_eq!(processing_time(Value::Null), None);
+    }
+}
