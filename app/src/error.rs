@@ -14,6 +14,8 @@ pub mod code {
     pub const FORBIDDEN: &str = "forbidden";
     /// The queue, job or route does not exist.
     pub const NOT_FOUND: &str = "not_found";
+    /// The route exists but not for this HTTP method.
+    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
     /// The request itself is malformed (path, query or body).
     pub const BAD_REQUEST: &str = "bad_request";
     /// The request body is larger than the server accepts.

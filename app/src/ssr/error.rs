@@ -27,6 +27,9 @@ pub enum AppError {
     /// A queue, job or route that does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// The route exists, but not for this method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// Malformed input; the text names what is wrong.
     #[error("{0}")]
     BadRequest(String),
@@ -45,6 +48,7 @@ impl AppError {
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden { .. } | AppError::NoRole => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::RedisUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -60,6 +64,9 @@ impl AppError {
                 ApiError::new(code::FORBIDDEN, self.to_string())
             }
             AppError::NotFound(text) => ApiError::new(code::NOT_FOUND, text.clone()),
+            AppError::MethodNotAllowed(text) => {
+                ApiError::new(code::METHOD_NOT_ALLOWED, text.clone())
+            }
             AppError::BadRequest(text) => ApiError::new(code::BAD_REQUEST, text.clone()),
             AppError::RedisUnavailable(_) => ApiError::new(
                 code::REDIS_UNAVAILABLE,

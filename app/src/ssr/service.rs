@@ -77,10 +77,17 @@ pub async fn read_metrics(
         replies = run_pipeline(&pipeline, keys.len() * METRICS_COMMANDS).await?;
     }
     let mut summaries = Vec::with_capacity(queues.len());
+    let mut kept_keys = Vec::with_capacity(queues.len());
     let mut spans = Vec::with_capacity(queues.len());
     let mut recent_finished = Vec::with_capacity(queues.len());
-    for (queue, replies) in queues.iter().zip(replies.chunks(METRICS_COMMANDS)) {
-        let summary = summary_from_replies(queue, &replies[..COUNT_COMMANDS]);
+    for ((queue, key), replies) in queues
+        .iter()
+        .zip(keys)
+        .zip(replies.chunks(METRICS_COMMANDS))
+    {
+        let Some(summary) = summary_from_replies(queue, &replies[..COUNT_COMMANDS]) else {
+            continue;
+        };
         let recent = reply_u64(queue, replies.get(COUNT_COMMANDS))
             + reply_u64(queue, replies.get(COUNT_COMMANDS + 1));
         spans.push(span_from_replies(
@@ -90,9 +97,10 @@ pub async fn read_metrics(
         ));
         recent_finished.push(recent);
         summaries.push(summary);
+        kept_keys.push(key);
     }
     let (samples, global, search_round_trips) =
-        recent_samples(pool, &keys, &spans, SUCCESS_RATE_SAMPLE).await?;
+        recent_samples(pool, &kept_keys, &spans, SUCCESS_RATE_SAMPLE).await?;
 
     let per_minute =
         |finished: u64| round2(finished as f64 / PROCESSING_RATE_WINDOW_MINUTES as f64);
@@ -122,7 +130,7 @@ pub async fn read_metrics(
         success_rate_sample: global.size(),
         processing_rate: per_minute(recent_finished.iter().sum()),
     };
-    let round_trips = u32::from(!keys.is_empty()) + search_round_trips;
+    let round_trips = u32::from(!queues.is_empty()) + search_round_trips;
     Ok((metrics, round_trips))
 }
 

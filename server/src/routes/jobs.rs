@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(metrics))
         .route("/trends", get(trends))
         .route("/alerts/stuck", get(stuck_alerts))
+        .method_not_allowed_fallback(super::api_method_not_allowed)
 }
 
 /// `GET /metrics` (MODERATOR): counts, success rate and processing rate, per queue and in total.

@@ -81,3 +81,8 @@ pub const PROTECTED_ROUTES: &[ProtectedRoute] = &[
 pub async fn api_not_found(method: Method, uri: Uri) -> AppError {
     AppError::NotFound(format!("no API route {method} {}", uri.path()))
 }
+
+/// Known API paths called with the wrong method answer JSON 405 (axum's default has no body).
+pub async fn api_method_not_allowed(method: Method, uri: Uri) -> AppError {
+    AppError::MethodNotAllowed(format!("{} does not accept {method}", uri.path()))
+}

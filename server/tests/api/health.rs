@@ -82,3 +82,17 @@ async fn unknown_api_paths_are_json_404() {
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["error"], "not_found");
 }
+
+#[tokio::test]
+async fn a_known_api_path_with_the_wrong_method_is_json_405() {
+    let app = TestApp::spawn("api405").await;
+    let response = app
+        .client
+        .delete(app.url("/api/v1/admin/jobs/metrics"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 405);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"], "method_not_allowed");
+}

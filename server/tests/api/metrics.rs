@@ -331,3 +331,40 @@ async fn reads_on_an_empty_prefix_answer_empty_results() {
         assert_eq!((status, body), (200, json!([])), "{path}");
     }
 }
+
+#[tokio::test]
+async fn a_queue_obliterated_after_discovery_is_left_out_not_shown_as_zeros() {
+    let app = TestApp::spawn("vanish").await;
+    let _world = app
+        .world(json!([{"name": "stays", "completed": 2}, {"name": "goes", "completed": 3}]))
+        .await;
+    // The registry knows both queues; now `goes` disappears (as BullMQ's obliterate leaves it).
+    crate::helpers::delete_prefix_blocking(&format!("{}:goes", app.prefix));
+
+    for path in ["/api/v1/admin/jobs/metrics", "/api/v1/admin/jobs/queues"] {
+        let (status, body) = app.get_json(path, Role::Moderator).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        let names: Vec<&str> = body["queues"]
+            .as_array()
+            .expect("queues")
+            .iter()
+            .filter_map(|q| q["queueName"].as_str())
+            .collect();
+        assert_eq!(names, ["stays"], "{path}");
+    }
+    let (status, trends) = app
+        .get_json("/api/v1/admin/jobs/trends", Role::Moderator)
+        .await;
+    assert_eq!(status, 200, "{trends}");
+    let names: Vec<&str> = trends
+        .as_array()
+        .expect("trends")
+        .iter()
+        .filter_map(|t| t["queueName"].as_str())
+        .collect();
+    assert_eq!(names, ["stays"]);
+    let (status, stuck) = app
+        .get_json("/api/v1/admin/jobs/alerts/stuck", Role::Moderator)
+        .await;
+    assert_eq!((status, stuck), (200, json!([])));
+}

@@ -10,7 +10,7 @@ use fred::clients::Pipeline;
 use fred::prelude::*;
 
 /// Commands [`push_count_commands`] queues per queue, in the order [`summary_from_replies`] reads.
-pub const COUNT_COMMANDS: usize = 9;
+pub const COUNT_COMMANDS: usize = 10;
 
 /// Queues the count commands of one queue on a pipeline.
 pub async fn push_count_commands(
@@ -26,6 +26,7 @@ pub async fn push_count_commands(
     let _: () = pipeline.zcard(keys.failed()).await?;
     let _: () = pipeline.zcard(keys.waiting_children()).await?;
     let _: () = pipeline.hexists(keys.meta(), "paused").await?;
+    let _: () = pipeline.exists(keys.meta()).await?;
     Ok(())
 }
 
@@ -46,7 +47,7 @@ pub async fn read_summaries(
     Ok(queues
         .iter()
         .zip(replies.chunks(COUNT_COMMANDS))
-        .map(|(queue, replies)| summary_from_replies(queue, replies))
+        .filter_map(|(queue, replies)| summary_from_replies(queue, replies))
         .collect())
 }
 
@@ -82,13 +83,21 @@ pub fn reply_u64(queue: &QueueInfo, reply: Option<&Result<Value, Error>>) -> u64
     }
 }
 
-/// Builds one queue's summary from its [`COUNT_COMMANDS`] replies.
-pub fn summary_from_replies(queue: &QueueInfo, replies: &[Result<Value, Error>]) -> QueueSummary {
+/// Builds one queue's summary from its [`COUNT_COMMANDS`] replies; `None` when the queue's `meta`
+/// hash is gone (obliterated since it was discovered), so a vanished queue is left out rather
+/// than shown with zeros.
+pub fn summary_from_replies(
+    queue: &QueueInfo,
+    replies: &[Result<Value, Error>],
+) -> Option<QueueSummary> {
     let value = |index: usize| reply_u64(queue, replies.get(index));
+    if value(9) == 0 {
+        return None;
+    }
     let (wait, paused_list, active) = (value(0), value(1), value(2));
     let (prioritized, delayed, completed, failed, waiting_children) =
         (value(3), value(4), value(5), value(6), value(7));
-    QueueSummary {
+    Some(QueueSummary {
         queue_name: queue.name.as_str().to_owned(),
         counts: StateCounts {
             waiting: wait + paused_list + prioritized,
@@ -101,5 +110,5 @@ pub fn summary_from_replies(queue: &QueueInfo, replies: &[Result<Value, Error>])
         },
         paused: value(8) == 1,
         bullmq_version: queue.version.clone(),
-    }
+    })
 }

@@ -172,31 +172,51 @@ pub async fn recent_samples(
         if open.is_empty() {
             break;
         }
+        // A queue whose jobs all finished before `mid` adds nothing and one whose jobs all
+        // finished at or after it adds everything: only queues straddling `mid` need a ZCOUNT.
         let pipeline = pool.next().pipeline();
         let mut expected = 0;
+        let mut known: Vec<Sample> = Vec::with_capacity(open.len());
         for &i in &open {
             let search = &searches[i].1;
             let mid = search.lo + (search.hi - search.lo) / 2;
+            let mut sure = Sample::default();
             for &queue in &search.queues {
-                let _: () = pipeline
-                    .zcount(keys[queue].completed(), mid as f64, SCORE_MAX)
-                    .await?;
-                let _: () = pipeline
-                    .zcount(keys[queue].failed(), mid as f64, SCORE_MAX)
-                    .await?;
-                expected += 2;
+                match straddle(&spans[queue], mid) {
+                    Side::Before => {}
+                    Side::After => {
+                        sure.completed += spans[queue].completed;
+                        sure.failed += spans[queue].failed;
+                    }
+                    Side::Across => {
+                        let _: () = pipeline
+                            .zcount(keys[queue].completed(), mid as f64, SCORE_MAX)
+                            .await?;
+                        let _: () = pipeline
+                            .zcount(keys[queue].failed(), mid as f64, SCORE_MAX)
+                            .await?;
+                        expected += 2;
+                    }
+                }
             }
+            known.push(sure);
         }
-        let replies = run_pipeline(&pipeline, expected).await?;
-        round_trips += 1;
+        let replies = if expected > 0 {
+            round_trips += 1;
+            run_pipeline(&pipeline, expected).await?
+        } else {
+            Vec::new()
+        };
         let mut cursor = replies.iter();
-        for &i in &open {
+        for (&i, sure) in open.iter().zip(known) {
             let search = &mut searches[i].1;
             let mid = search.lo + (search.hi - search.lo) / 2;
-            let mut at_mid = Sample::default();
-            for _ in 0..search.queues.len() {
-                at_mid.completed += count_reply(cursor.next())?;
-                at_mid.failed += count_reply(cursor.next())?;
+            let mut at_mid = sure;
+            for &queue in &search.queues {
+                if straddle(&spans[queue], mid) == Side::Across {
+                    at_mid.completed += count_reply(cursor.next())?;
+                    at_mid.failed += count_reply(cursor.next())?;
+                }
             }
             if at_mid.size() >= n {
                 search.lo = mid;
@@ -215,6 +235,26 @@ pub async fn recent_samples(
     Ok((per_queue, global, round_trips))
 }
 
+/// Where a queue's finished jobs lie relative to a time.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    /// All finished before it (or none finished).
+    Before,
+    /// All finished at or after it.
+    After,
+    /// Some before, some after.
+    Across,
+}
+
+fn straddle(span: &FinishedSpan, time: i64) -> Side {
+    match (span.oldest, span.newest) {
+        (Some(_), Some(newest)) if newest < time => Side::Before,
+        (Some(oldest), Some(_)) if oldest >= time => Side::After,
+        (Some(_), Some(_)) => Side::Across,
+        _ => Side::Before,
+    }
+}
+
 fn count_reply(reply: Option<&Result<Value, Error>>) -> Result<u64, AppError> {
     match reply {
         Some(Ok(value)) => Ok(value.as_u64().unwrap_or(0)),
@@ -230,7 +270,8 @@ pub fn trend_sample_size(queue_count: usize) -> usize {
     (20_000 / queue_count.max(1)).clamp(50, 500)
 }
 
-/// Trends for every queue over `period` ending at `now_ms`, in two round trips.
+/// Trends for every queue over `period` ending at `now_ms`, in two round trips. Queues whose
+/// `meta` hash has gone since discovery are left out.
 pub async fn trends(
     pool: &Pool,
     prefix: &str,
@@ -248,9 +289,12 @@ pub async fn trends(
         .map(|q| QueueKeys::new(prefix, &q.name))
         .collect();
 
-    // Round trip 1: counts in the period and the most recent ids of each set, with scores.
+    // Round trip 1: counts in the period and the most recent ids of each set, with scores, and
+    // whether the queue still exists.
+    const PER_QUEUE: usize = 5;
     let pipeline = pool.next().pipeline();
     for key in &keys {
+        let _: () = pipeline.exists(key.meta()).await?;
         let _: () = pipeline.zcount(key.completed(), since, SCORE_MAX).await?;
         let _: () = pipeline.zcount(key.failed(), since, SCORE_MAX).await?;
         for set in [key.completed(), key.failed()] {
@@ -259,7 +303,8 @@ pub async fn trends(
                 .await?;
         }
     }
-    let replies = run_pipeline(&pipeline, keys.len() * 4).await?;
+    let replies = run_pipeline(&pipeline, keys.len() * PER_QUEUE).await?;
+    let reply = |queue: usize, offset: usize| replies.get(queue * PER_QUEUE + offset);
 
     // Round trip 2: processedOn/finishedOn of the most recent `sample` jobs of each queue.
     let mut picked: Vec<Vec<String>> = Vec::with_capacity(keys.len());
@@ -267,8 +312,8 @@ pub async fn trends(
     let mut reads = 0;
     for (index, key) in keys.iter().enumerate() {
         let mut recent: Vec<(String, f64)> = Vec::new();
-        for offset in [2, 3] {
-            if let Some(Ok(value)) = replies.get(index * 4 + offset) {
+        for offset in [3, 4] {
+            if let Some(Ok(value)) = reply(index, offset) {
                 recent.extend(members_with_scores(value));
             }
         }
@@ -291,8 +336,8 @@ pub async fn trends(
     let mut times = times.into_iter();
     let mut trends = Vec::with_capacity(keys.len());
     for (index, queue) in queues.iter().enumerate() {
-        let successful = reply_count(replies.get(index * 4));
-        let failed = reply_count(replies.get(index * 4 + 1));
+        let successful = reply_count(reply(index, 1));
+        let failed = reply_count(reply(index, 2));
         let mut sum: u64 = 0;
         let mut measured: u64 = 0;
         for _ in 0..picked[index].len() {
@@ -300,6 +345,10 @@ pub async fn trends(
                 sum += duration;
                 measured += 1;
             }
+        }
+        // Obliterated since discovery: leave it out rather than report zeros.
+        if reply_count(reply(index, 0)) == 0 {
+            continue;
         }
         let total = successful + failed;
         trends.push(Trend {
