@@ -230,3 +230,35 @@ pub struct StuckJob {
     /// gone and only a stalled check (or an operator) will move the job.
     pub lock_held: bool,
 }
+
+/// An active job as the per-queue live stream shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveJobView {
+    pub job_id: String,
+    pub job_name: String,
+    /// `processedOn` as RFC 3339 UTC (empty when unknown).
+    pub started_at: String,
+    /// How long the current attempt has been running, ms.
+    pub running_for: u64,
+    /// The job's progress as BullMQ stores it (a number or any JSON), `null` when none.
+    pub progress: serde_json::Value,
+    pub attempts_made: u64,
+    /// The job's data, parsed; a text preview when large or not JSON.
+    pub data: serde_json::Value,
+    /// Whether `data` was cut to a preview.
+    pub data_truncated: bool,
+}
+
+/// One snapshot of the per-queue live stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueLive {
+    pub timestamp: String,
+    /// The queue's counts and paused flag.
+    pub queue: QueueSummary,
+    /// Its active jobs, longest running first (at most 100).
+    pub active_jobs: Vec<ActiveJobView>,
+    /// Whether there were more active jobs than shown.
+    pub active_jobs_truncated: bool,
+}

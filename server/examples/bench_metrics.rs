@@ -16,6 +16,8 @@ use server::config::ServerConfig;
 use server::Application;
 use std::time::{Duration, Instant};
 
+mod common;
+
 const SIZES: [usize; 3] = [10, 100, 1000];
 const SECRET: &str = "benchmark-secret-0123456789";
 
@@ -25,44 +27,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(50);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let dir = std::env::temp_dir().join(format!("bench-redis-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let mut redis_server = std::process::Command::new("redis-server")
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .arg("--dir")
-        .arg(&dir)
-        .stdout(std::process::Stdio::null())
-        .spawn()?;
-    let url = format!("redis://127.0.0.1:{port}");
-    let result = run(&url, requests).await;
-    let _ = redis_server.kill();
-    let _ = redis_server.wait();
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    let redis = common::OwnRedis::start()?;
+    run(&redis.url(), requests).await
 }
 
 async fn run(url: &str, requests: usize) -> Result<(), Box<dyn std::error::Error>> {
-    // Poll (with a deadline) until the new redis-server accepts connections.
-    let address = url.trim_start_matches("redis://").to_owned();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(&address).await.is_err() {
-        if Instant::now() > deadline {
-            return Err("redis-server did not start".into());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     let client = Builder::from_config(Config::from_url(url)?).build()?;
     client.init().await?;
     println!(
@@ -74,7 +43,7 @@ async fn run(url: &str, requests: usize) -> Result<(), Box<dyn std::error::Error
     );
     for size in SIZES {
         let prefix = format!("bench{size}");
-        fill(&client, &prefix, size).await?;
+        common::fill(&client, &prefix, size).await?;
         let (latencies, commands) = measure(url, &prefix, &client, requests).await?;
         let pool = Builder::from_config(Config::from_url(url)?).build_pool(1)?;
         pool.init().await?;
@@ -91,57 +60,6 @@ async fn run(url: &str, requests: usize) -> Result<(), Box<dyn std::error::Error
             round_trips,
             commands
         );
-    }
-    Ok(())
-}
-
-/// Writes `count` queues with BullMQ's layout under `prefix`.
-async fn fill(client: &Client, prefix: &str, count: usize) -> Result<(), Error> {
-    let now = chrono::Utc::now().timestamp_millis();
-    for queue in 0..count {
-        let base = format!("{prefix}:queue-{queue:04}");
-        let pipeline = client.pipeline();
-        let _: () = pipeline
-            .hset(
-                format!("{base}:meta"),
-                vec![("version", "bullmq:6.7.0"), ("opts.maxLenEvents", "10000")],
-            )
-            .await?;
-        let mut id = 0;
-        for (set, jobs) in [("completed", 150), ("failed", 50)] {
-            let mut members = Vec::new();
-            for _ in 0..jobs {
-                id += 1;
-                let finished = now - (id * 431 + queue as i64 * 7) % 86_400_000;
-                members.push((finished as f64, id.to_string()));
-                let _: () = pipeline
-                    .hset(
-                        format!("{base}:{id}"),
-                        vec![
-                            ("name", "bench".to_owned()),
-                            ("data", "{}".to_owned()),
-                            ("processedOn", (finished - 1500).to_string()),
-                            ("finishedOn", finished.to_string()),
-                        ],
-                    )
-                    .await?;
-            }
-            let _: () = pipeline
-                .zadd(format!("{base}:{set}"), None, None, false, false, members)
-                .await?;
-        }
-        let waiting: Vec<String> = (0..5).map(|i| format!("w{i}")).collect();
-        let _: () = pipeline.lpush(format!("{base}:wait"), waiting).await?;
-        let _: () = pipeline
-            .lpush(format!("{base}:active"), vec!["a1", "a2"])
-            .await?;
-        let delayed: Vec<(f64, String)> = (0..3)
-            .map(|i| (((now + 3_600_000) * 4096) as f64, format!("d{i}")))
-            .collect();
-        let _: () = pipeline
-            .zadd(format!("{base}:delayed"), None, None, false, false, delayed)
-            .await?;
-        let _: Vec<Value> = pipeline.all().await?;
     }
     Ok(())
 }
@@ -186,7 +104,7 @@ async fn measure(
             .await?
             .error_for_status()?;
     }
-    let before = total_commands(redis).await?;
+    let before = common::total_commands(redis).await?;
     let mut latencies = Vec::with_capacity(requests);
     for _ in 0..requests {
         let started = Instant::now();
@@ -199,22 +117,13 @@ async fn measure(
         let _ = response.bytes().await?;
         latencies.push(started.elapsed().as_secs_f64() * 1000.0);
     }
-    let after = total_commands(redis).await?;
+    let after = common::total_commands(redis).await?;
     let _ = stop.send(());
     let _ = server.await;
     // The INFO call that reads the counter counts itself once.
     let commands = (after.saturating_sub(before + 1)) as f64 / requests as f64;
     latencies.sort_by(f64::total_cmp);
     Ok((latencies, commands))
-}
-
-async fn total_commands(client: &Client) -> Result<u64, Error> {
-    let info: String = client.info(Some(fred::types::InfoKind::Stats)).await?;
-    Ok(info
-        .lines()
-        .find_map(|line| line.strip_prefix("total_commands_processed:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0))
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

@@ -91,6 +91,9 @@ struct Options {
     /// Report active jobs as stuck after this many milliseconds (default 10 minutes).
     #[arg(long, env = "STUCK_AFTER_MS", default_value_t = 600_000, global = true)]
     stuck_after_ms: u64,
+    /// Live streams push a snapshot this often, in milliseconds.
+    #[arg(long, env = "LIVE_INTERVAL_MS", default_value_t = 2_000, global = true)]
+    live_interval_ms: u64,
     /// Mark the session cookie `Secure` (set this when serving over HTTPS).
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false, global = true)]
     cookie_secure: bool,
@@ -171,6 +174,10 @@ impl Options {
         settings.discovery_interval = self.discovery_interval;
         settings.redis_timeout = self.redis_timeout;
         settings.stuck_after = Duration::from_millis(self.stuck_after_ms);
+        if self.live_interval_ms < 100 {
+            return Err("LIVE_INTERVAL_MS must be at least 100".into());
+        }
+        settings.live_interval = Duration::from_millis(self.live_interval_ms);
         Ok(ServerConfig {
             settings,
             auth,

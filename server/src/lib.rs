@@ -10,6 +10,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod live;
 pub mod routes;
 pub mod telemetry;
 
@@ -40,6 +41,8 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     http: HttpSettings,
+    hub: Arc<live::LiveHub>,
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl Application {
@@ -53,12 +56,16 @@ impl Application {
             .local_addr()
             .map_err(|e| format!("cannot read the listen address: {e}"))?;
         let state = build_state(&config, local_addr)?;
+        let (stopping, stop_signal) = tokio::sync::watch::channel(false);
+        let hub = live::LiveHub::new(state.clone(), stop_signal);
         Ok(Self {
             listener,
             state,
             http: HttpSettings {
                 cookie_secure: config.cookie_secure,
             },
+            hub,
+            stopping,
         })
     }
 
@@ -74,7 +81,13 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    /// The live-stream hub (tests read its poll counters).
+    pub fn live_hub(&self) -> Arc<live::LiveHub> {
+        self.hub.clone()
+    }
+
+    /// Serves until `shutdown` completes, then ends the live streams and finishes in-flight
+    /// requests.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -83,9 +96,14 @@ impl Application {
             .state
             .registry
             .spawn_refresher(self.state.settings.discovery_interval);
-        let router = router(self.state, self.http);
+        let router = router(self.state, self.http).layer(axum::Extension(self.hub));
+        let stopping = self.stopping;
         let result = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                // Live streams never end by themselves; tell them to, so shutdown can finish.
+                let _ = stopping.send(true);
+            })
             .await
             .map_err(|e| format!("server error: {e}"));
         refresher.abort();

@@ -20,6 +20,8 @@ pub struct Settings {
     pub redis_timeout: Duration,
     /// An active job whose current attempt is older than this is reported as stuck.
     pub stuck_after: Duration,
+    /// How often the live streams' pollers read Redis.
+    pub live_interval: Duration,
 }
 
 impl Settings {
@@ -32,6 +34,7 @@ impl Settings {
             discovery_interval: Duration::from_secs(10),
             redis_timeout: Duration::from_secs(5),
             stuck_after: Duration::from_secs(600),
+            live_interval: Duration::from_secs(2),
         }
     }
 }
@@ -45,6 +48,7 @@ impl fmt::Debug for Settings {
             .field("discovery_interval", &self.discovery_interval)
             .field("redis_timeout", &self.redis_timeout)
             .field("stuck_after", &self.stuck_after)
+            .field("live_interval", &self.live_interval)
             .finish()
     }
 }

@@ -134,6 +134,31 @@ pub async fn read_metrics(
     Ok((metrics, round_trips))
 }
 
+/// One snapshot of a queue for its live stream: counts and active jobs. `Ok(None)` when the
+/// queue no longer exists.
+pub async fn queue_live(
+    state: &AppState,
+    queue: &QueueInfo,
+) -> Result<Option<crate::model::QueueLive>, AppError> {
+    let read = async {
+        let prefix = &state.settings.prefix;
+        let summary = read_summaries(&state.redis, prefix, std::slice::from_ref(queue)).await?;
+        let Some(summary) = summary.into_iter().next() else {
+            return Ok(None);
+        };
+        let now = now_ms();
+        let (active_jobs, active_jobs_truncated) =
+            crate::ssr::bullmq::active::active_jobs(&state.redis, prefix, queue, now).await?;
+        Ok(Some(crate::model::QueueLive {
+            timestamp: rfc3339(now),
+            queue: summary,
+            active_jobs,
+            active_jobs_truncated,
+        }))
+    };
+    within(state.settings.redis_timeout, read).await
+}
+
 /// `GET /trends`: per queue, what finished inside `period`.
 pub async fn trends(state: &AppState, period: Period) -> Result<Vec<Trend>, AppError> {
     let mut queues: Vec<QueueInfo> = state.registry.queues().await?.to_vec();

@@ -20,6 +20,8 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(metrics))
         .route("/trends", get(trends))
         .route("/alerts/stuck", get(stuck_alerts))
+        .route("/live", get(super::live::all_queues))
+        .route("/queue/{queue_name}/live", get(super::live::one_queue))
         .method_not_allowed_fallback(super::api_method_not_allowed)
 }
 

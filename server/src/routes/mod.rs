@@ -3,6 +3,7 @@
 
 pub mod health;
 pub mod jobs;
+pub mod live;
 pub mod session;
 
 use app::role::Role;
@@ -12,7 +13,9 @@ use axum::http::{Method, Uri};
 /// Largest request body accepted anywhere; bigger bodies get 413 before any handler runs.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// A protected route and the weakest role allowed to call it.
+/// A protected route and the weakest role allowed to call it. Calls with an allowed role pass
+/// authorization; they may still answer 404 (the sample queue of a per-queue route does not
+/// exist), never 401/403.
 #[derive(Clone, Copy, Debug)]
 pub struct ProtectedRoute {
     /// HTTP method.
@@ -48,6 +51,16 @@ pub const PROTECTED_ROUTES: &[ProtectedRoute] = &[
     ProtectedRoute {
         method: "GET",
         path: "/api/v1/admin/jobs/alerts/stuck",
+        min_role: Role::Moderator,
+    },
+    ProtectedRoute {
+        method: "GET",
+        path: "/api/v1/admin/jobs/live",
+        min_role: Role::Moderator,
+    },
+    ProtectedRoute {
+        method: "GET",
+        path: "/api/v1/admin/jobs/queue/no-such-queue/live",
         min_role: Role::Moderator,
     },
     ProtectedRoute {

@@ -92,6 +92,7 @@ pub struct TestOptions {
     pub redis_url: String,
     pub queue_allow_list: Option<Vec<String>>,
     pub stuck_after: Duration,
+    pub live_interval: Duration,
 }
 
 impl TestOptions {
@@ -101,6 +102,7 @@ impl TestOptions {
             redis_url: redis_url(),
             queue_allow_list: None,
             stuck_after: Duration::from_secs(600),
+            live_interval: Duration::from_millis(200),
         }
     }
 }
@@ -112,6 +114,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     auth: Arc<Authenticator>,
     registry: app::ssr::bullmq::discovery::QueueRegistry,
+    pub hub: Arc<server::live::LiveHub>,
     shutdown: Option<oneshot::Sender<()>>,
     _guard: PrefixGuard,
 }
@@ -135,6 +138,7 @@ impl TestApp {
         settings.queue_allow_list = options.queue_allow_list.clone();
         settings.redis_timeout = Duration::from_millis(800);
         settings.stuck_after = options.stuck_after;
+        settings.live_interval = options.live_interval;
         let config = ServerConfig {
             settings,
             auth: auth_settings.clone(),
@@ -145,6 +149,7 @@ impl TestApp {
         let application = Application::build(config).await.expect("server builds");
         let address = format!("http://{}", application.local_addr());
         let registry = application.state().registry.clone();
+        let hub = application.live_hub();
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(application.run_until(async move {
             let _ = stopped.await;
@@ -158,11 +163,24 @@ impl TestApp {
                 .expect("client"),
             auth: Arc::new(Authenticator::new(&auth_settings).expect("auth")),
             registry,
+            hub,
             shutdown: Some(shutdown),
             _guard: PrefixGuard {
                 prefix: options.prefix,
             },
         }
+    }
+
+    /// Stops the server (as SIGTERM would); streams get their shutdown event.
+    pub fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+
+    /// A token for `role` that expires after `ttl`.
+    pub fn token_for(&self, role: Role, ttl: Duration) -> String {
+        self.auth.issue(role, "test-user", ttl).expect("token")
     }
 
     /// A valid token for `role`, signed with the server's secret.
@@ -285,5 +303,85 @@ where
         }
         assert!(start.elapsed() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// One Server-Sent Event.
+#[derive(Debug, Default, Clone)]
+pub struct SseEvent {
+    pub event: Option<String>,
+    pub id: Option<String>,
+    pub data: String,
+    pub retry: Option<String>,
+}
+
+impl SseEvent {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data).unwrap_or(Value::Null)
+    }
+}
+
+/// A client reading an SSE response frame by frame.
+pub struct SseClient {
+    pub status: u16,
+    body: std::pin::Pin<Box<dyn futures_core::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buffer: String,
+}
+
+impl SseClient {
+    /// `GET path` with a bearer token (or none).
+    pub async fn connect(app: &TestApp, path: &str, token: Option<&str>) -> SseClient {
+        let mut request = app
+            .client
+            .get(app.url(path))
+            .header("accept", "text/event-stream");
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        SseClient {
+            status: response.status().as_u16(),
+            body: Box::pin(response.bytes_stream()),
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event (comments skipped), `None` when the stream ended; panics after `deadline`.
+    pub async fn next_event(&mut self, deadline: Duration) -> Option<SseEvent> {
+        use futures_util::StreamExt;
+        let until = tokio::time::Instant::now() + deadline;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = SseEvent::default();
+                let mut data = Vec::new();
+                for line in block.lines() {
+                    if line.starts_with(':') || line.is_empty() {
+                        continue;
+                    }
+                    let (field, value) = line.split_once(':').unwrap_or((line, ""));
+                    let value = value.strip_prefix(' ').unwrap_or(value).to_owned();
+                    match field {
+                        "event" => event.event = Some(value),
+                        "id" => event.id = Some(value),
+                        "data" => data.push(value),
+                        "retry" => event.retry = Some(value),
+                        _ => {}
+                    }
+                }
+                if data.is_empty() && event.event.is_none() && event.retry.is_none() {
+                    continue;
+                }
+                event.data = data.join("\n");
+                return Some(event);
+            }
+            let chunk = tokio::time::timeout_at(until, self.body.next())
+                .await
+                .expect("an SSE event within the deadline");
+            match chunk {
+                Some(Ok(bytes)) => self.buffer.push_str(&String::from_utf8_lossy(&bytes)),
+                _ => return None,
+            }
+        }
     }
 }

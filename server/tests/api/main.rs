@@ -5,6 +5,7 @@ mod auth;
 mod cli;
 mod health;
 mod helpers;
+mod live;
 mod metrics;
 mod queues;
 mod session;

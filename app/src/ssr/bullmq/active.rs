@@ -152,6 +152,78 @@ pub fn preview_data(raw: Option<&str>) -> (serde_json::Value, bool) {
     }
 }
 
+/// At most this many active jobs are shown per queue in the live stream.
+pub const LIVE_ACTIVE_LIMIT: usize = 100;
+
+/// The active jobs of one queue, longest running first, at most [`LIVE_ACTIVE_LIMIT`] (and
+/// whether there were more). Two round trips.
+pub async fn active_jobs(
+    pool: &Pool,
+    prefix: &str,
+    queue: &QueueInfo,
+    now_ms: i64,
+) -> Result<(Vec<crate::model::ActiveJobView>, bool), AppError> {
+    let keys = QueueKeys::new(prefix, &queue.name);
+    let ids: Vec<String> = pool
+        .lrange(keys.active(), 0, MAX_ACTIVE_PER_QUEUE - 1)
+        .await
+        .map_err(AppError::from)?;
+    let ids: Vec<String> = ids.into_iter().filter(|id| !id.starts_with("0:")).collect();
+    if ids.is_empty() {
+        return Ok((Vec::new(), false));
+    }
+    let pipeline = pool.next().pipeline();
+    for id in &ids {
+        let _: () = pipeline
+            .hmget(
+                keys.job(id),
+                vec![
+                    "name",
+                    "data",
+                    "processedOn",
+                    "atm",
+                    "attemptsMade",
+                    "progress",
+                ],
+            )
+            .await?;
+    }
+    let replies = run_pipeline(&pipeline, ids.len()).await?;
+    let mut jobs: Vec<crate::model::ActiveJobView> = ids
+        .into_iter()
+        .zip(replies)
+        .filter_map(|(id, reply)| {
+            let Ok(Value::Array(fields)) = reply else {
+                return None;
+            };
+            let progress = fields
+                .get(5)
+                .and_then(Value::as_string)
+                .map(|raw| serde_json::from_str(&raw).unwrap_or(serde_json::Value::String(raw)))
+                .unwrap_or(serde_json::Value::Null);
+            let job = ActiveJob::from_fields(id, &fields)?;
+            let running_for = u64::try_from(now_ms - job.processed_on).unwrap_or(0);
+            let (data, data_truncated) = preview_data(job.data.as_deref());
+            Some(crate::model::ActiveJobView {
+                job_id: job.id,
+                job_name: job.name,
+                started_at: chrono::DateTime::from_timestamp_millis(job.processed_on)
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                    .unwrap_or_default(),
+                running_for,
+                progress,
+                attempts_made: job.attempts_made,
+                data,
+                data_truncated,
+            })
+        })
+        .collect();
+    jobs.sort_by_key(|job| std::cmp::Reverse(job.running_for));
+    let truncated = jobs.len() > LIVE_ACTIVE_LIMIT;
+    jobs.truncate(LIVE_ACTIVE_LIMIT);
+    Ok((jobs, truncated))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

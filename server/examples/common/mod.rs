@@ -1,0 +1,121 @@
+//! Shared by the benchmarks: a redis-server of their own, BullMQ-shaped test data, counters.
+
+#![allow(dead_code)]
+
+use fred::prelude::*;
+use std::time::{Duration, Instant};
+
+/// A redis-server on a free loopback port (no persistence), stopped and cleaned up on drop, so
+/// benchmark figures are not mixed with other clients' commands.
+pub struct OwnRedis {
+    port: u16,
+    process: std::process::Child,
+    dir: std::path::PathBuf,
+}
+
+impl OwnRedis {
+    /// Starts it and waits (with a deadline) until it accepts connections.
+    pub fn start() -> Result<OwnRedis, Box<dyn std::error::Error>> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let dir = std::env::temp_dir().join(format!("bench-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let process = std::process::Command::new("redis-server")
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err("redis-server did not start".into());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(OwnRedis { port, process, dir })
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Writes `count` queues with BullMQ's layout under `prefix`.
+pub async fn fill(client: &Client, prefix: &str, count: usize) -> Result<(), Error> {
+    let now = chrono::Utc::now().timestamp_millis();
+    for queue in 0..count {
+        let base = format!("{prefix}:queue-{queue:04}");
+        let pipeline = client.pipeline();
+        let _: () = pipeline
+            .hset(
+                format!("{base}:meta"),
+                vec![("version", "bullmq:6.7.0"), ("opts.maxLenEvents", "10000")],
+            )
+            .await?;
+        let mut id = 0;
+        for (set, jobs) in [("completed", 150), ("failed", 50)] {
+            let mut members = Vec::new();
+            for _ in 0..jobs {
+                id += 1;
+                let finished = now - (id * 431 + queue as i64 * 7) % 86_400_000;
+                members.push((finished as f64, id.to_string()));
+                let _: () = pipeline
+                    .hset(
+                        format!("{base}:{id}"),
+                        vec![
+                            ("name", "bench".to_owned()),
+                            ("data", "{}".to_owned()),
+                            ("processedOn", (finished - 1500).to_string()),
+                            ("finishedOn", finished.to_string()),
+                        ],
+                    )
+                    .await?;
+            }
+            let _: () = pipeline
+                .zadd(format!("{base}:{set}"), None, None, false, false, members)
+                .await?;
+        }
+        let waiting: Vec<String> = (0..5).map(|i| format!("w{i}")).collect();
+        let _: () = pipeline.lpush(format!("{base}:wait"), waiting).await?;
+        let _: () = pipeline
+            .lpush(format!("{base}:active"), vec!["a1", "a2"])
+            .await?;
+        let delayed: Vec<(f64, String)> = (0..3)
+            .map(|i| (((now + 3_600_000) * 4096) as f64, format!("d{i}")))
+            .collect();
+        let _: () = pipeline
+            .zadd(format!("{base}:delayed"), None, None, false, false, delayed)
+            .await?;
+        let _: Vec<Value> = pipeline.all().await?;
+    }
+    Ok(())
+}
+
+pub async fn total_commands(client: &Client) -> Result<u64, Error> {
+    let info: String = client.info(Some(fred::types::InfoKind::Stats)).await?;
+    Ok(info
+        .lines()
+        .find_map(|line| line.strip_prefix("total_commands_processed:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0))
+}

@@ -1,0 +1,195 @@
+//! Live streams: one poller per server process and per topic (all queues, or one queue) reads
+//! Redis every `LIVE_INTERVAL_MS` and publishes the snapshot on a `watch` channel that every
+//! viewer of the topic reads. Redis load therefore does not grow with the number of viewers; a
+//! slow viewer only ever sees the newest snapshot (a `watch` holds one value), so it can neither
+//! slow the others nor make memory grow; a topic nobody watches is not polled (its poller stops
+//! when the last subscription is dropped).
+
+use app::ssr::bullmq::discovery::QueueInfo;
+use app::ssr::bullmq::keys::QueueName;
+use app::ssr::error::AppError;
+use app::ssr::service;
+use app::ssr::state::AppState;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// What a stream is about.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// The same data as `GET /metrics`.
+    AllQueues,
+    /// One queue with its active jobs.
+    Queue(QueueName),
+}
+
+/// The latest result of a topic's poller.
+#[derive(Clone, Debug)]
+pub enum Frame {
+    /// Nothing read yet.
+    Pending,
+    /// A snapshot, already serialised once for every viewer.
+    Data {
+        /// Increases with every poll; used as the SSE event id.
+        seq: u64,
+        /// The snapshot as JSON.
+        json: Arc<str>,
+    },
+    /// The last poll could not read Redis.
+    Unavailable {
+        /// Increases with every poll.
+        seq: u64,
+        /// Why, for people.
+        message: Arc<str>,
+    },
+    /// The queue of a per-queue topic no longer exists.
+    Gone {
+        /// Increases with every poll.
+        seq: u64,
+    },
+}
+
+/// A running poller. Dropping the last reference stops it.
+struct Poller {
+    frames: watch::Receiver<Frame>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Poller {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A viewer's handle on a topic: the frames, and a share in keeping the poller alive.
+pub struct Subscription {
+    /// The topic's frames; always holds the newest.
+    pub frames: watch::Receiver<Frame>,
+    _poller: Arc<Poller>,
+}
+
+/// The process's pollers, by topic.
+pub struct LiveHub {
+    state: AppState,
+    topics: Mutex<HashMap<Topic, Weak<Poller>>>,
+    polls: Arc<AtomicU64>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl LiveHub {
+    /// A hub reading through `state`; streams end when `shutdown` turns true.
+    pub fn new(state: AppState, shutdown: watch::Receiver<bool>) -> Arc<Self> {
+        Arc::new(Self {
+            state,
+            topics: Mutex::new(HashMap::new()),
+            polls: Arc::new(AtomicU64::new(0)),
+            shutdown,
+        })
+    }
+
+    /// Joins the topic's poller, starting it if nobody watches the topic yet. `queue` is the
+    /// discovered queue of a per-queue topic.
+    pub fn subscribe(&self, topic: Topic, queue: Option<QueueInfo>) -> Subscription {
+        let mut topics = self
+            .topics
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        topics.retain(|_, poller| poller.strong_count() > 0);
+        if let Some(poller) = topics.get(&topic).and_then(Weak::upgrade) {
+            return Subscription {
+                frames: poller.frames.clone(),
+                _poller: poller,
+            };
+        }
+        let (sender, frames) = watch::channel(Frame::Pending);
+        let task = tokio::spawn(poll(
+            self.state.clone(),
+            topic.clone(),
+            queue,
+            sender,
+            self.polls.clone(),
+        ));
+        let poller = Arc::new(Poller {
+            frames: frames.clone(),
+            task,
+        });
+        topics.insert(topic, Arc::downgrade(&poller));
+        Subscription {
+            frames,
+            _poller: poller,
+        }
+    }
+
+    /// How many topics are being polled right now.
+    pub fn active_topics(&self) -> usize {
+        self.topics
+            .lock()
+            .map(|topics| topics.values().filter(|p| p.strong_count() > 0).count())
+            .unwrap_or(0)
+    }
+
+    /// How many polls all pollers have made since start (each poll is one snapshot read).
+    pub fn polls(&self) -> u64 {
+        self.polls.load(Ordering::Relaxed)
+    }
+
+    /// Turns true when the server shuts down.
+    pub fn shutdown(&self) -> watch::Receiver<bool> {
+        self.shutdown.clone()
+    }
+}
+
+/// Reads the topic every interval and publishes the result until aborted.
+async fn poll(
+    state: AppState,
+    topic: Topic,
+    queue: Option<QueueInfo>,
+    sender: watch::Sender<Frame>,
+    polls: Arc<AtomicU64>,
+) {
+    let mut ticker = tokio::time::interval(state.settings.live_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut seq = 0;
+    loop {
+        ticker.tick().await;
+        seq += 1;
+        polls.fetch_add(1, Ordering::Relaxed);
+        let frame = match (&topic, &queue) {
+            (Topic::AllQueues, _) => as_frame(seq, service::metrics(&state).await.map(Some)),
+            (Topic::Queue(_), Some(queue)) => {
+                as_frame(seq, service::queue_live(&state, queue).await)
+            }
+            (Topic::Queue(_), None) => Frame::Gone { seq },
+        };
+        if sender.send(frame).is_err() {
+            break;
+        }
+    }
+}
+
+fn as_frame<T: serde::Serialize>(seq: u64, result: Result<Option<T>, AppError>) -> Frame {
+    match result {
+        Ok(Some(snapshot)) => match serde_json::to_string(&snapshot) {
+            Ok(json) => Frame::Data {
+                seq,
+                json: json.into(),
+            },
+            Err(error) => Frame::Unavailable {
+                seq,
+                message: format!("could not encode the snapshot: {error}").into(),
+            },
+        },
+        Ok(None) => Frame::Gone { seq },
+        Err(error) => {
+            if !matches!(error, AppError::RedisUnavailable(_)) {
+                tracing::error!(error.message = %error, "live poll failed");
+            }
+            Frame::Unavailable {
+                seq,
+                message: error.to_api_error().message.into(),
+            }
+        }
+    }
+}

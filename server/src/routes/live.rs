@@ -1,0 +1,183 @@
+//! `GET /live` (all queues) and `GET /queue/{queueName}/live` (one queue with its active jobs):
+//! Server-Sent Events fed by the process's [`LiveHub`]. Data events are plain unnamed messages
+//! (so `EventSource.onmessage` gets them) with an `id:`; the first carries a `retry:` hint.
+//! Named events: `status` (Redis unavailable / back, queue gone), `auth` (the token expired; the
+//! stream ends), `shutdown` (the server stops; the stream ends). Keep-alive comments every 15 s.
+
+use crate::live::{Frame, LiveHub, Subscription, Topic};
+use app::ssr::auth::{AtLeastModerator, Require};
+use app::ssr::bullmq::keys::QueueName;
+use app::ssr::error::AppError;
+use app::ssr::state::AppState;
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::Extension;
+use futures::stream::{self, Stream, StreamExt};
+use serde_json::json;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// How long a browser should wait before reconnecting.
+const RETRY: Duration = Duration::from_secs(3);
+/// Keep-alive comment interval (proxies drop idle connections).
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// `GET /live` (MODERATOR).
+pub async fn all_queues(
+    caller: Require<AtLeastModerator>,
+    Extension(hub): Extension<Arc<LiveHub>>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let subscription = hub.subscribe(Topic::AllQueues, None);
+    respond(subscription, caller.principal.expires_at, hub.shutdown())
+}
+
+/// `GET /queue/{queueName}/live` (MODERATOR). Unknown queue: 404 before the stream starts.
+pub async fn one_queue(
+    caller: Require<AtLeastModerator>,
+    State(state): State<AppState>,
+    Extension(hub): Extension<Arc<LiveHub>>,
+    Path(queue_name): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
+    let name = QueueName::parse(&queue_name).map_err(AppError::BadRequest)?;
+    let queue = state
+        .registry
+        .find(&name)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no queue named `{name}`")))?;
+    let subscription = hub.subscribe(Topic::Queue(name), Some(queue));
+    Ok(respond(
+        subscription,
+        caller.principal.expires_at,
+        hub.shutdown(),
+    ))
+}
+
+/// What the previous event told the viewer, so status changes are sent once, not every poll.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Told {
+    Nothing,
+    Data,
+    Unavailable,
+    Gone,
+}
+
+/// Why a waiting viewer woke up.
+enum Wake {
+    /// A new frame (`false`: the poller is gone).
+    Frame(bool),
+    /// The token expired.
+    Expired,
+    /// The server is stopping.
+    Shutdown,
+}
+
+struct Viewer {
+    subscription: Subscription,
+    expires: Instant,
+    shutdown: watch::Receiver<bool>,
+    told: Told,
+    first: bool,
+    ended: bool,
+}
+
+fn respond(
+    subscription: Subscription,
+    expires_at: i64,
+    shutdown: watch::Receiver<bool>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let remaining = (expires_at - chrono::Utc::now().timestamp()).max(0) as u64;
+    let viewer = Viewer {
+        subscription,
+        expires: Instant::now() + Duration::from_secs(remaining),
+        shutdown,
+        told: Told::Nothing,
+        first: true,
+        ended: false,
+    };
+    let events = stream::unfold(viewer, next_events)
+        .flat_map(|events| stream::iter(events.into_iter().map(Ok)));
+    Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+}
+
+/// Waits for the next thing worth telling the viewer and returns its events; `None` ends the
+/// stream.
+async fn next_events(mut viewer: Viewer) -> Option<(Vec<Event>, Viewer)> {
+    if viewer.ended {
+        return None;
+    }
+    loop {
+        let frame = if viewer.first {
+            viewer.first = false;
+            viewer.subscription.frames.borrow_and_update().clone()
+        } else {
+            let wake = tokio::select! {
+                changed = viewer.subscription.frames.changed() => Wake::Frame(changed.is_ok()),
+                _ = tokio::time::sleep_until(viewer.expires) => Wake::Expired,
+                _ = viewer.shutdown.wait_for(|stopping| *stopping) => Wake::Shutdown,
+            };
+            match wake {
+                Wake::Frame(true) => viewer.subscription.frames.borrow_and_update().clone(),
+                Wake::Frame(false) => return None,
+                Wake::Expired => {
+                    viewer.ended = true;
+                    let event = Event::default().event("auth").data(
+                        json!({"error": "unauthorized", "message": "the token has expired; sign in again"})
+                            .to_string(),
+                    );
+                    return Some((vec![event], viewer));
+                }
+                Wake::Shutdown => {
+                    viewer.ended = true;
+                    let event = Event::default()
+                        .event("shutdown")
+                        .data(json!({"message": "the server is shutting down"}).to_string());
+                    return Some((vec![event], viewer));
+                }
+            }
+        };
+        let mut events = Vec::new();
+        match frame {
+            Frame::Pending => continue,
+            Frame::Data { seq, json } => {
+                if matches!(viewer.told, Told::Unavailable | Told::Gone) {
+                    events.push(status_event(seq, "ok", "Redis answers again"));
+                }
+                let mut event = Event::default().id(seq.to_string()).data(json.as_ref());
+                if viewer.told == Told::Nothing {
+                    event = event.retry(RETRY);
+                }
+                events.push(event);
+                viewer.told = Told::Data;
+            }
+            Frame::Unavailable { seq, message } => {
+                if viewer.told == Told::Unavailable {
+                    continue;
+                }
+                events.push(status_event(seq, "redis_unavailable", &message));
+                viewer.told = Told::Unavailable;
+            }
+            Frame::Gone { seq } => {
+                if viewer.told == Told::Gone {
+                    continue;
+                }
+                events.push(status_event(
+                    seq,
+                    "queue_gone",
+                    "the queue no longer exists",
+                ));
+                viewer.told = Told::Gone;
+            }
+        }
+        return Some((events, viewer));
+    }
+}
+
+fn status_event(seq: u64, status: &str, message: &str) -> Event {
+    Event::default()
+        .event("status")
+        .id(seq.to_string())
+        .data(json!({"status": status, "message": message}).to_string())
+}

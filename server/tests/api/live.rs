@@ -1,0 +1,380 @@
+//! The live streams: cadence and shape, fan-out (one poll for many viewers), cleanup on
+//! disconnect, auth, token expiry, Redis going away and coming back, and shutdown.
+
+use crate::helpers::{eventually, unique_prefix, SseClient, TestApp, TestOptions};
+use app::role::Role;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const LIVE: &str = "/api/v1/admin/jobs/live";
+
+fn keys_of(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn the_all_queues_stream_pushes_metrics_at_once_then_every_interval() {
+    let app = TestApp::spawn("live-cadence").await;
+    let _world = app
+        .world(json!([{"name": "mail", "completed": 2, "waiting": 1}]))
+        .await;
+    let started = Instant::now();
+    let mut stream = SseClient::connect(&app, LIVE, Some(&app.token(Role::Moderator))).await;
+    assert_eq!(stream.status, 200);
+
+    let first = stream
+        .next_event(Duration::from_secs(5))
+        .await
+        .expect("first event");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the first event comes at once"
+    );
+    assert_eq!(first.event, None, "data events are unnamed (onmessage)");
+    assert!(first.retry.is_some(), "a retry hint comes first");
+    let first_id: u64 = first
+        .id
+        .as_deref()
+        .expect("id")
+        .parse()
+        .expect("numeric id");
+
+    // Same shape as GET /metrics.
+    let (_, metrics) = app
+        .get_json("/api/v1/admin/jobs/metrics", Role::Moderator)
+        .await;
+    let pushed = first.json();
+    assert_eq!(keys_of(&pushed), keys_of(&metrics));
+    assert_eq!(
+        keys_of(&pushed["queues"][0]),
+        keys_of(&metrics["queues"][0])
+    );
+    assert_eq!(pushed["queues"][0]["queueName"], "mail");
+
+    // Then one event per interval (200 ms in tests), with increasing ids.
+    let mut last = first_id;
+    let cadence = Instant::now();
+    for _ in 0..3 {
+        let event = stream
+            .next_event(Duration::from_secs(5))
+            .await
+            .expect("event");
+        let id: u64 = event.id.as_deref().expect("id").parse().expect("numeric");
+        assert!(id > last);
+        last = id;
+    }
+    let elapsed = cadence.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(400) && elapsed < Duration::from_secs(3),
+        "3 events at a 200 ms interval took {elapsed:?}"
+    );
+}
+
+#[tokio::test]
+async fn many_viewers_share_one_poll_and_a_gone_viewer_stops_it() {
+    let app = TestApp::spawn("live-fanout").await;
+    let token = app.token(Role::Moderator);
+    let mut viewers = Vec::new();
+    for _ in 0..25 {
+        let mut viewer = SseClient::connect(&app, LIVE, Some(&token)).await;
+        viewer
+            .next_event(Duration::from_secs(5))
+            .await
+            .expect("first event");
+        viewers.push(viewer);
+    }
+    assert_eq!(app.hub.active_topics(), 1, "one topic, one poller");
+
+    // Over ~1 s, 25 viewers cost what one does: about 1 s / 200 ms polls, not 25 times that.
+    let polls_before = app.hub.polls();
+    let window = Instant::now();
+    for viewer in viewers.iter_mut() {
+        for _ in 0..3 {
+            viewer
+                .next_event(Duration::from_secs(5))
+                .await
+                .expect("event");
+        }
+    }
+    let polls = app.hub.polls() - polls_before;
+    let expected = window.elapsed().as_millis() as u64 / 200 + 2;
+    assert!(
+        polls <= expected,
+        "{polls} polls for 25 viewers in {:?}",
+        window.elapsed()
+    );
+
+    // All viewers leave: the poller stops.
+    drop(viewers);
+    eventually(Duration::from_secs(5), "the poller to stop", || async {
+        (app.hub.active_topics() == 0).then_some(())
+    })
+    .await;
+    let stopped_at = app.hub.polls();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        app.hub.polls() <= stopped_at + 1,
+        "a topic nobody watches is not polled"
+    );
+}
+
+#[tokio::test]
+async fn the_queue_stream_shows_counts_and_active_jobs_and_unknown_queues_are_404() {
+    let app = TestApp::spawn("live-queue").await;
+    let _world = app
+        .world(json!([{"name": "sync", "active": 2, "waiting": 1}]))
+        .await;
+    let token = app.token(Role::Moderator);
+
+    let mut stream =
+        SseClient::connect(&app, "/api/v1/admin/jobs/queue/sync/live", Some(&token)).await;
+    assert_eq!(stream.status, 200);
+    let event = stream
+        .next_event(Duration::from_secs(5))
+        .await
+        .expect("event");
+    let snapshot = event.json();
+    assert_eq!(snapshot["queue"]["queueName"], "sync");
+    assert_eq!(snapshot["queue"]["active"], 2);
+    let jobs = snapshot["activeJobs"].as_array().expect("active jobs");
+    assert_eq!(jobs.len(), 2);
+    for job in jobs {
+        assert_eq!(job["jobName"], "hang");
+        assert!(job["runningFor"].as_u64().is_some());
+        assert!(job["startedAt"].as_str().is_some_and(|t| t.ends_with('Z')));
+        assert_eq!(job["attemptsMade"], 0);
+        assert_eq!(job["data"]["kind"], "hang");
+    }
+
+    let missing = app
+        .client
+        .get(app.url("/api/v1/admin/jobs/queue/nope/live"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(missing.status(), 404);
+    let body: Value = missing.json().await.expect("json");
+    assert_eq!(body["error"], "not_found");
+
+    let bad = app
+        .client
+        .get(app.url("/api/v1/admin/jobs/queue/a:b/live"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(bad.status(), 400);
+}
+
+#[tokio::test]
+async fn streams_need_auth_and_accept_the_session_cookie() {
+    let app = TestApp::spawn("live-auth").await;
+    let anonymous = SseClient::connect(&app, LIVE, None).await;
+    assert_eq!(anonymous.status, 401);
+
+    let response = app
+        .client
+        .get(app.url(LIVE))
+        .header(
+            "cookie",
+            format!("monitor_session={}", app.token(Role::Moderator)),
+        )
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    assert!(response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream")));
+}
+
+#[tokio::test]
+async fn a_token_that_expires_ends_the_stream_with_a_final_auth_event() {
+    let app = TestApp::spawn("live-expiry").await;
+    let token = app.token_for(Role::Moderator, Duration::from_secs(2));
+    let mut stream = SseClient::connect(&app, LIVE, Some(&token)).await;
+    assert_eq!(stream.status, 200);
+    let mut last = None;
+    while let Some(event) = stream.next_event(Duration::from_secs(10)).await {
+        last = Some(event);
+    }
+    let last = last.expect("events");
+    assert_eq!(last.event.as_deref(), Some("auth"));
+    assert_eq!(last.json()["error"], "unauthorized");
+}
+
+#[tokio::test]
+async fn shutdown_ends_open_streams_cleanly() {
+    let mut app = TestApp::spawn("live-shutdown").await;
+    let mut stream = SseClient::connect(&app, LIVE, Some(&app.token(Role::Moderator))).await;
+    stream
+        .next_event(Duration::from_secs(5))
+        .await
+        .expect("first event");
+    app.stop();
+    let mut last = None;
+    while let Some(event) = stream.next_event(Duration::from_secs(10)).await {
+        last = Some(event);
+    }
+    assert_eq!(
+        last.expect("a final event").event.as_deref(),
+        Some("shutdown")
+    );
+}
+
+/// A redis-server of the test's own on a free loopback port, stopped on drop.
+struct OwnRedis {
+    port: u16,
+    process: Option<std::process::Child>,
+    dir: std::path::PathBuf,
+}
+
+impl OwnRedis {
+    fn start() -> OwnRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let dir = std::env::temp_dir().join(format!("live-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let mut redis = OwnRedis {
+            port,
+            process: None,
+            dir,
+        };
+        redis.restart();
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn restart(&mut self) {
+        let process = std::process::Command::new("redis-server")
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &self.port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        self.process = Some(process);
+        let until = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < until, "redis-server did not come up");
+            // Polling with a deadline; the pause only avoids a busy loop.
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test]
+async fn streams_survive_redis_going_away_and_resume_when_it_is_back() {
+    let mut redis = OwnRedis::start();
+    let mut options = TestOptions::new(&unique_prefix("live-redis"));
+    options.redis_url = redis.url();
+    let app = TestApp::spawn_with(options).await;
+    let mut stream = SseClient::connect(&app, LIVE, Some(&app.token(Role::Moderator))).await;
+    assert_eq!(stream.status, 200);
+    let first = stream
+        .next_event(Duration::from_secs(10))
+        .await
+        .expect("data");
+    assert_eq!(first.event, None);
+
+    redis.stop();
+    let status = loop {
+        let event = stream
+            .next_event(Duration::from_secs(15))
+            .await
+            .expect("stream stays open");
+        if event.event.as_deref() == Some("status") {
+            break event;
+        }
+    };
+    assert_eq!(status.json()["status"], "redis_unavailable");
+
+    redis.restart();
+    let mut saw_ok = false;
+    loop {
+        let event = stream
+            .next_event(Duration::from_secs(30))
+            .await
+            .expect("stream stays open");
+        match event.event.as_deref() {
+            Some("status") if event.json()["status"] == "ok" => saw_ok = true,
+            None => break,
+            _ => {}
+        }
+    }
+    assert!(
+        saw_ok,
+        "a status event says Redis is back before data resumes"
+    );
+}
+
+#[tokio::test]
+async fn a_viewer_that_stops_reading_does_not_slow_the_others() {
+    let app = TestApp::spawn("live-slow").await;
+    let token = app.token(Role::Moderator);
+    let mut slow = SseClient::connect(&app, LIVE, Some(&token)).await;
+    slow.next_event(Duration::from_secs(5))
+        .await
+        .expect("first event");
+    let mut fast = SseClient::connect(&app, LIVE, Some(&token)).await;
+    fast.next_event(Duration::from_secs(5))
+        .await
+        .expect("first event");
+
+    // The slow viewer reads nothing while the fast one takes five events at the normal cadence.
+    let started = Instant::now();
+    for _ in 0..5 {
+        fast.next_event(Duration::from_secs(5))
+            .await
+            .expect("event");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+
+    // The slow viewer is still served, with newer snapshots than it last saw.
+    let next = slow
+        .next_event(Duration::from_secs(5))
+        .await
+        .expect("event");
+    assert!(next.id.is_some());
+}
