@@ -2,7 +2,7 @@
 //! bearer token), checks the minimum role, and calls the same service code as the REST API.
 
 use crate::error::ApiError;
-use crate::model::{Metrics, Overview, StuckJob, Trend, Viewer};
+use crate::model::{ClearReply, Metrics, Overview, PauseReply, StuckJob, Trend, Viewer};
 use leptos::prelude::*;
 
 /// Every queue with its counts. Minimum role: MODERATOR.
@@ -59,6 +59,36 @@ pub async fn get_stuck_alerts() -> Result<Vec<StuckJob>, ApiError> {
     require_role(Role::Moderator).await?;
     let state = AppState::from_context().map_err(respond_with_error)?;
     service::stuck_alerts(&state)
+        .await
+        .map_err(respond_with_error)
+}
+
+/// Pauses (`pause = true`) or resumes a queue. Minimum role: ADMIN.
+#[server(name = SetQueuePaused, prefix = "/api/fn", endpoint = "pause")]
+pub async fn set_queue_paused(
+    #[server(default)] queue_name: String,
+    #[server(default)] pause: bool,
+) -> Result<PauseReply, ApiError> {
+    use crate::role::Role;
+    use crate::ssr::{auth::require_role, service, state::respond_with_error, state::AppState};
+    let principal = require_role(Role::Admin).await?;
+    let state = AppState::from_context().map_err(respond_with_error)?;
+    service::set_paused(&state, &principal, &queue_name, pause)
+        .await
+        .map_err(respond_with_error)
+}
+
+/// Removes a queue's finished jobs (`kind`: completed, failed or all). Minimum role: ADMIN.
+#[server(name = ClearQueue, prefix = "/api/fn", endpoint = "clear")]
+pub async fn clear_queue(
+    #[server(default)] queue_name: String,
+    #[server(default)] kind: String,
+) -> Result<ClearReply, ApiError> {
+    use crate::role::Role;
+    use crate::ssr::{auth::require_role, service, state::respond_with_error, state::AppState};
+    let principal = require_role(Role::Admin).await?;
+    let state = AppState::from_context().map_err(respond_with_error)?;
+    service::clear_queue(&state, &principal, &queue_name, Some(&kind))
         .await
         .map_err(respond_with_error)
 }

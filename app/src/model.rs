@@ -36,6 +36,19 @@ pub struct StateCounts {
     pub waiting_children: u64,
 }
 
+impl StateCounts {
+    /// Adds another queue's counts to these (for totals).
+    pub fn add(&mut self, other: &StateCounts) {
+        self.waiting += other.waiting;
+        self.active += other.active;
+        self.completed += other.completed;
+        self.failed += other.failed;
+        self.delayed += other.delayed;
+        self.prioritized += other.prioritized;
+        self.waiting_children += other.waiting_children;
+    }
+}
+
 /// One queue as the dashboard lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -79,19 +92,8 @@ pub struct QueueMetrics {
     pub processing_rate: f64,
 }
 
-/// Sums over all queues.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Totals {
-    /// Sum of the queues' `waiting` (wait + prioritized + v5 paused).
-    pub waiting: u64,
-    pub active: u64,
-    pub completed: u64,
-    pub failed: u64,
-    pub delayed: u64,
-    pub prioritized: u64,
-    pub waiting_children: u64,
-}
+/// Sums over all queues: the same fields as one queue's counts.
+pub type Totals = StateCounts;
 
 /// How many of the most recently finished jobs the success rates are based on.
 pub const SUCCESS_RATE_SAMPLE: u64 = 1000;
@@ -261,4 +263,64 @@ pub struct QueueLive {
     pub active_jobs: Vec<ActiveJobView>,
     /// Whether there were more active jobs than shown.
     pub active_jobs_truncated: bool,
+}
+
+/// Reply of pause and resume.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PauseReply {
+    pub success: bool,
+    pub queue_name: String,
+    /// The queue's paused state after the call.
+    pub paused: bool,
+    /// Whether the call changed anything (`false`: it already was in that state).
+    pub changed: bool,
+}
+
+/// Reply of clear.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClearReply {
+    pub success: bool,
+    pub queue_name: String,
+    /// `completed`, `failed` or `all`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Jobs removed in total.
+    pub removed: u64,
+    /// Of which completed.
+    pub completed: u64,
+    /// Of which failed.
+    pub failed: u64,
+}
+
+/// One control action in the audit trail.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// The stream entry id (use it as `before` to page further back).
+    pub id: String,
+    /// When, RFC 3339 UTC.
+    pub at: String,
+    /// Who (`sub`).
+    pub subject: String,
+    /// With which role.
+    pub role: String,
+    /// `pause`, `resume`, `clear` or `retry`.
+    pub action: String,
+    pub queue_name: String,
+    pub job_id: Option<String>,
+    /// The request's parameters.
+    pub params: serde_json::Value,
+    /// What happened: the reply, or the error.
+    pub result: serde_json::Value,
+}
+
+/// A page of the audit trail, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    /// Pass as `before` for the next (older) page; `null` at the end.
+    pub next: Option<String>,
 }

@@ -94,6 +94,14 @@ struct Options {
     /// Live streams push a snapshot this often, in milliseconds.
     #[arg(long, env = "LIVE_INTERVAL_MS", default_value_t = 2_000, global = true)]
     live_interval_ms: u64,
+    /// The monitor's own Redis key namespace (the audit trail lives at `<this>:audit`).
+    #[arg(
+        long,
+        env = "MONITOR_PREFIX",
+        default_value = "bullmq-monitor",
+        global = true
+    )]
+    monitor_prefix: String,
     /// Mark the session cookie `Secure` (set this when serving over HTTPS).
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false, global = true)]
     cookie_secure: bool,
@@ -178,6 +186,15 @@ impl Options {
             return Err("LIVE_INTERVAL_MS must be at least 100".into());
         }
         settings.live_interval = Duration::from_millis(self.live_interval_ms);
+        if self.monitor_prefix.is_empty()
+            || self.monitor_prefix == self.prefix
+            || self
+                .monitor_prefix
+                .starts_with(&format!("{}:", self.prefix))
+        {
+            return Err("MONITOR_PREFIX must be non-empty and outside BULLMQ_PREFIX's keys".into());
+        }
+        settings.monitor_prefix = self.monitor_prefix.clone();
         Ok(ServerConfig {
             settings,
             auth,

@@ -22,6 +22,8 @@ pub struct Settings {
     pub stuck_after: Duration,
     /// How often the live streams' pollers read Redis.
     pub live_interval: Duration,
+    /// The monitor's own key namespace (audit trail), never a BullMQ prefix.
+    pub monitor_prefix: String,
 }
 
 impl Settings {
@@ -35,6 +37,7 @@ impl Settings {
             redis_timeout: Duration::from_secs(5),
             stuck_after: Duration::from_secs(600),
             live_interval: Duration::from_secs(2),
+            monitor_prefix: "bullmq-monitor".into(),
         }
     }
 }
@@ -49,6 +52,7 @@ impl fmt::Debug for Settings {
             .field("redis_timeout", &self.redis_timeout)
             .field("stuck_after", &self.stuck_after)
             .field("live_interval", &self.live_interval)
+            .field("monitor_prefix", &self.monitor_prefix)
             .finish()
     }
 }

@@ -107,14 +107,7 @@ pub async fn read_metrics(
     let mut totals = Totals::default();
     let mut queue_metrics = Vec::with_capacity(summaries.len());
     for ((summary, sample), recent) in summaries.into_iter().zip(samples).zip(&recent_finished) {
-        let counts = &summary.counts;
-        totals.waiting += counts.waiting;
-        totals.active += counts.active;
-        totals.completed += counts.completed;
-        totals.failed += counts.failed;
-        totals.delayed += counts.delayed;
-        totals.prioritized += counts.prioritized;
-        totals.waiting_children += counts.waiting_children;
+        totals.add(&summary.counts);
         queue_metrics.push(QueueMetrics {
             summary,
             success_rate: sample.success_rate(),
@@ -214,4 +207,109 @@ fn rfc3339(millis: i64) -> String {
 /// The current time as RFC 3339, UTC, milliseconds (`2026-01-22T10:30:00.000Z`).
 pub fn now_rfc3339() -> String {
     rfc3339(now_ms())
+}
+
+/// Finds a queue by the name a client sent: 400 when the name is not a valid BullMQ queue name,
+/// 404 when no such queue exists under the prefix.
+pub async fn resolve_queue(state: &AppState, name: &str) -> Result<QueueInfo, AppError> {
+    let name = crate::ssr::bullmq::keys::QueueName::parse(name).map_err(AppError::BadRequest)?;
+    state
+        .registry
+        .find(&name)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no queue named `{name}`")))
+}
+
+/// What the audit trail records as an action's outcome.
+fn outcome<T: serde::Serialize>(result: &Result<T, AppError>) -> serde_json::Value {
+    match result {
+        Ok(reply) => serde_json::to_value(reply).unwrap_or(serde_json::Value::Null),
+        Err(error) => serde_json::json!({"success": false, "error": error.to_api_error().error}),
+    }
+}
+
+/// Pauses (`pause = true`) or resumes a queue; idempotent; audited.
+pub async fn set_paused(
+    state: &AppState,
+    principal: &crate::ssr::auth::Principal,
+    name: &str,
+    pause: bool,
+) -> Result<crate::model::PauseReply, AppError> {
+    use crate::ssr::bullmq::commands;
+    let queue = resolve_queue(state, name).await?;
+    let prefix = &state.settings.prefix;
+    let run = async {
+        if pause {
+            commands::pause(&state.redis, prefix, &queue).await
+        } else {
+            commands::resume(&state.redis, prefix, &queue).await
+        }
+    };
+    let result = within(state.settings.redis_timeout, run)
+        .await
+        .map(|changed| crate::model::PauseReply {
+            success: true,
+            queue_name: queue.name.as_str().to_owned(),
+            paused: pause,
+            changed,
+        });
+    crate::ssr::audit::record(
+        &state.redis,
+        &state.settings.monitor_prefix,
+        crate::ssr::audit::Action {
+            principal,
+            action: if pause { "pause" } else { "resume" },
+            queue: queue.name.as_str(),
+            job_id: None,
+            params: serde_json::json!({}),
+            result: outcome(&result),
+        },
+    )
+    .await;
+    result
+}
+
+/// Removes a queue's finished jobs (`kind`: completed, failed or all; absent means all);
+/// audited. Runs in bounded batches, so it has no overall deadline.
+pub async fn clear_queue(
+    state: &AppState,
+    principal: &crate::ssr::auth::Principal,
+    name: &str,
+    kind: Option<&str>,
+) -> Result<crate::model::ClearReply, AppError> {
+    use crate::ssr::bullmq::commands::{self, ClearType};
+    let kind = match kind {
+        None | Some("") => ClearType::All,
+        Some(text) => ClearType::parse(text).ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "type must be one of completed, failed, all (got `{}`)",
+                text.chars().take(40).collect::<String>()
+            ))
+        })?,
+    };
+    let queue = resolve_queue(state, name).await?;
+    let result = commands::clear(&state.redis, &state.settings.prefix, &queue, kind)
+        .await
+        .map(|cleared| crate::model::ClearReply {
+            success: true,
+            queue_name: queue.name.as_str().to_owned(),
+            kind: kind.as_str().to_owned(),
+            removed: cleared.completed + cleared.failed,
+            completed: cleared.completed,
+            failed: cleared.failed,
+        });
+    crate::ssr::audit::record(
+        &state.redis,
+        &state.settings.monitor_prefix,
+        crate::ssr::audit::Action {
+            principal,
+            action: "clear",
+            queue: queue.name.as_str(),
+            job_id: None,
+            params: serde_json::json!({"type": kind.as_str()}),
+            result: outcome(&result),
+        },
+    )
+    .await;
+    result
 }

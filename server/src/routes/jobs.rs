@@ -1,13 +1,14 @@
 //! The REST API under `/api/v1/admin/jobs`. Handlers are thin: extract and check the caller's
 //! role, call `app::ssr::service`, answer JSON. Errors are `AppError`, i.e. `{error, message}`.
 
-use app::model::{Metrics, Overview, StuckJob, Trend};
+use app::model::{AuditPage, ClearReply, Metrics, Overview, PauseReply, StuckJob, Trend};
 use app::ssr::auth::{AtLeastAdmin, AtLeastModerator, Require};
 use app::ssr::error::AppError;
 use app::ssr::service;
 use app::ssr::state::AppState;
+use axum::extract::Path;
 use axum::extract::{Query, State};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -22,7 +23,74 @@ pub fn router() -> Router<AppState> {
         .route("/alerts/stuck", get(stuck_alerts))
         .route("/live", get(super::live::all_queues))
         .route("/queue/{queue_name}/live", get(super::live::one_queue))
+        .route("/queue/{queue_name}/pause", patch(pause))
+        .route("/queue/{queue_name}/resume", patch(resume))
+        .route("/queue/{queue_name}/clear", delete(clear))
+        .route("/audit", get(audit))
         .method_not_allowed_fallback(super::api_method_not_allowed)
+}
+
+/// `PATCH /queue/{queueName}/pause` (ADMIN): real workers stop taking new jobs.
+async fn pause(
+    caller: Require<AtLeastAdmin>,
+    State(state): State<AppState>,
+    Path(queue_name): Path<String>,
+) -> Result<Json<PauseReply>, AppError> {
+    Ok(Json(
+        service::set_paused(&state, &caller.principal, &queue_name, true).await?,
+    ))
+}
+
+/// `PATCH /queue/{queueName}/resume` (ADMIN): workers take jobs again.
+async fn resume(
+    caller: Require<AtLeastAdmin>,
+    State(state): State<AppState>,
+    Path(queue_name): Path<String>,
+) -> Result<Json<PauseReply>, AppError> {
+    Ok(Json(
+        service::set_paused(&state, &caller.principal, &queue_name, false).await?,
+    ))
+}
+
+/// `DELETE /queue/{queueName}/clear?type=completed|failed|all` (ADMIN): removes finished jobs.
+async fn clear(
+    caller: Require<AtLeastAdmin>,
+    State(state): State<AppState>,
+    Path(queue_name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<ClearReply>, AppError> {
+    let kind = query.get("type").map(String::as_str);
+    Ok(Json(
+        service::clear_queue(&state, &caller.principal, &queue_name, kind).await?,
+    ))
+}
+
+/// `GET /audit?count=50&before=<id>` (ADMIN): the control actions, newest first.
+async fn audit(
+    _caller: Require<AtLeastAdmin>,
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<AuditPage>, AppError> {
+    let count = match query.get("count") {
+        None => 50,
+        Some(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=app::ssr::audit::AUDIT_MAX_PAGE).contains(n))
+            .ok_or_else(|| AppError::BadRequest("count must be a number from 1 to 500".into()))?,
+    };
+    let before = query
+        .get("before")
+        .map(|text| app::ssr::audit::parse_cursor(text))
+        .transpose()?;
+    let page = app::ssr::audit::page(
+        &state.redis,
+        &state.settings.monitor_prefix,
+        before.as_deref(),
+        count,
+    )
+    .await?;
+    Ok(Json(page))
 }
 
 /// `GET /metrics` (MODERATOR): counts, success rate and processing rate, per queue and in total.

@@ -64,6 +64,36 @@ pub const PROTECTED_ROUTES: &[ProtectedRoute] = &[
         min_role: Role::Moderator,
     },
     ProtectedRoute {
+        method: "PATCH",
+        path: "/api/v1/admin/jobs/queue/no-such-queue/pause",
+        min_role: Role::Admin,
+    },
+    ProtectedRoute {
+        method: "PATCH",
+        path: "/api/v1/admin/jobs/queue/no-such-queue/resume",
+        min_role: Role::Admin,
+    },
+    ProtectedRoute {
+        method: "DELETE",
+        path: "/api/v1/admin/jobs/queue/no-such-queue/clear?type=all",
+        min_role: Role::Admin,
+    },
+    ProtectedRoute {
+        method: "GET",
+        path: "/api/v1/admin/jobs/audit",
+        min_role: Role::Admin,
+    },
+    ProtectedRoute {
+        method: "POST",
+        path: "/api/fn/pause",
+        min_role: Role::Admin,
+    },
+    ProtectedRoute {
+        method: "POST",
+        path: "/api/fn/clear",
+        min_role: Role::Admin,
+    },
+    ProtectedRoute {
         method: "POST",
         path: "/api/fn/metrics",
         min_role: Role::Moderator,

@@ -1,30 +1,21 @@
 use crate::helpers::{unique_prefix, TestApp, TestOptions};
+use reqwest::Method;
 use serde_json::Value;
 
 #[tokio::test]
 async fn healthz_answers_without_credentials() {
     let app = TestApp::spawn("healthz").await;
-    let response = app
-        .client
-        .get(app.url("/healthz"))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.expect("json");
+    let (status, body) = app.anonymous(Method::GET, "/healthz").await;
+    assert_eq!(status, 200);
     assert_eq!(body["status"], "ok");
 }
 
 #[tokio::test]
 async fn readyz_is_ready_when_redis_answers() {
     let app = TestApp::spawn("readyz").await;
-    let response = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(response.status(), 200);
+    let (status, body) = app.anonymous(Method::GET, "/readyz").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "ready");
 }
 
 #[tokio::test]
@@ -72,27 +63,17 @@ async fn readyz_and_the_api_answer_503_json_when_redis_is_unreachable() {
 #[tokio::test]
 async fn unknown_api_paths_are_json_404() {
     let app = TestApp::spawn("api404").await;
-    let response = app
-        .client
-        .get(app.url("/api/v1/admin/jobs/nope"))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(response.status(), 404);
-    let body: Value = response.json().await.expect("json");
+    let (status, body) = app.anonymous(Method::GET, "/api/v1/admin/jobs/nope").await;
+    assert_eq!(status, 404);
     assert_eq!(body["error"], "not_found");
 }
 
 #[tokio::test]
 async fn a_known_api_path_with_the_wrong_method_is_json_405() {
     let app = TestApp::spawn("api405").await;
-    let response = app
-        .client
-        .delete(app.url("/api/v1/admin/jobs/metrics"))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(response.status(), 405);
-    let body: Value = response.json().await.expect("json");
+    let (status, body) = app
+        .anonymous(Method::DELETE, "/api/v1/admin/jobs/metrics")
+        .await;
+    assert_eq!(status, 405);
     assert_eq!(body["error"], "method_not_allowed");
 }

@@ -48,6 +48,8 @@ pub struct PrefixGuard {
 impl Drop for PrefixGuard {
     fn drop(&mut self) {
         delete_prefix_blocking(&self.prefix);
+        // The monitor's own keys (audit trail) of a test server live under `<prefix>-monitor`.
+        delete_prefix_blocking(&format!("{}-monitor", self.prefix));
     }
 }
 
@@ -139,6 +141,7 @@ impl TestApp {
         settings.redis_timeout = Duration::from_millis(800);
         settings.stuck_after = options.stuck_after;
         settings.live_interval = options.live_interval;
+        settings.monitor_prefix = format!("{}-monitor", options.prefix);
         let config = ServerConfig {
             settings,
             auth: auth_settings.clone(),
@@ -200,6 +203,18 @@ impl TestApp {
             .client
             .get(self.url(path))
             .bearer_auth(self.token(role))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `method path` without credentials; returns status and JSON body (`Null` if not JSON).
+    pub async fn anonymous(&self, method: reqwest::Method, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .request(method, self.url(path))
             .send()
             .await
             .expect("request");
@@ -383,5 +398,47 @@ impl SseClient {
                 _ => return None,
             }
         }
+    }
+}
+
+/// Runs a one-shot fixture command (`counts` or `add`) for this prefix and returns its report.
+pub async fn fixture(command: &str, prefix: &str, queues: Value) -> Value {
+    let spec = serde_json::json!({ "redis": redis_url(), "prefix": prefix, "queues": queues });
+    let output = tokio::time::timeout(
+        Duration::from_secs(60),
+        Command::new("node")
+            .arg("fixtures/world.mjs")
+            .arg(command)
+            .arg(spec.to_string())
+            .current_dir(end2end_dir())
+            .stderr(Stdio::inherit())
+            .output(),
+    )
+    .await
+    .expect("the fixture answers within 60 s")
+    .expect("node runs");
+    assert!(output.status.success(), "fixture {command} failed");
+    serde_json::from_slice(&output.stdout).expect("fixture report is JSON")
+}
+
+impl TestApp {
+    /// `method path` as `role`, with an optional JSON body; returns status and JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        role: Role,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(self.token(role));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
     }
 }

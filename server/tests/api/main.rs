@@ -3,6 +3,7 @@
 
 mod auth;
 mod cli;
+mod control;
 mod health;
 mod helpers;
 mod live;

@@ -97,6 +97,26 @@ impl QueueKeys {
     pub fn meta(&self) -> String {
         self.key("meta")
     }
+    /// Wake-up marker for workers.
+    pub fn marker(&self) -> String {
+        self.key("marker")
+    }
+    /// The queue's event stream.
+    pub fn events(&self) -> String {
+        self.key("events")
+    }
+    /// The job-id counter.
+    pub fn id(&self) -> String {
+        self.key("id")
+    }
+    /// The priority counter.
+    pub fn priority_counter(&self) -> String {
+        self.key("pc")
+    }
+    /// The prefix of every key of this queue (`prefix:queue:`), for scripts that build job keys.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
     /// A job's hash. `job_id` comes from BullMQ's own lists and sets (it may contain `:`, as
     /// scheduler job ids do); it is never taken from user input without validation.
     pub fn job(&self, job_id: &str) -> String {

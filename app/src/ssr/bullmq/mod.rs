@@ -7,11 +7,13 @@
 //! - [`counts`] — jobs per state for all queues in one pipelined round trip.
 //! - [`finished`] — success rates, processing rate and trends from the finished sets' scores.
 //! - [`active`] — active jobs and which of them are stuck.
+//! - [`commands`] — pause, resume and clear: atomic Lua scripts, bounded batches.
 //!
 //! The layout (v5 and v6) is summarised in `shared/docs/bullmq-redis-model.md` and checked by the
 //! integration tests against real BullMQ.
 
 pub mod active;
+pub mod commands;
 pub mod counts;
 pub mod discovery;
 pub mod finished;
