@@ -2,7 +2,9 @@
 //! bearer token), checks the minimum role, and calls the same service code as the REST API.
 
 use crate::error::ApiError;
-use crate::model::{ClearReply, Metrics, Overview, PauseReply, StuckJob, Trend, Viewer};
+use crate::model::{
+    ClearReply, Metrics, Overview, PauseReply, RetryReply, StuckJob, Trend, Viewer,
+};
 use leptos::prelude::*;
 
 /// Every queue with its counts. Minimum role: MODERATOR.
@@ -89,6 +91,23 @@ pub async fn clear_queue(
     let principal = require_role(Role::Admin).await?;
     let state = AppState::from_context().map_err(respond_with_error)?;
     service::clear_queue(&state, &principal, &queue_name, Some(&kind))
+        .await
+        .map_err(respond_with_error)
+}
+
+/// Retries a job with changes; `request` is the same JSON object the REST route takes (empty for
+/// none). Minimum role: ADMIN.
+#[server(name = RetryJob, prefix = "/api/fn", endpoint = "retry")]
+pub async fn retry_job(
+    #[server(default)] queue_name: String,
+    #[server(default)] job_id: String,
+    #[server(default)] request: String,
+) -> Result<RetryReply, ApiError> {
+    use crate::role::Role;
+    use crate::ssr::{auth::require_role, service, state::respond_with_error, state::AppState};
+    let principal = require_role(Role::Admin).await?;
+    let state = AppState::from_context().map_err(respond_with_error)?;
+    service::retry_job(&state, &principal, &queue_name, &job_id, request.as_bytes())
         .await
         .map_err(respond_with_error)
 }

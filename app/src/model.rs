@@ -324,3 +324,15 @@ pub struct AuditPage {
     /// Pass as `before` for the next (older) page; `null` at the end.
     pub next: Option<String>,
 }
+
+/// Reply of retry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryReply {
+    pub success: bool,
+    pub new_job_id: String,
+    pub message: String,
+    /// What happened to the original: `kept`, `removed` (it had finished) or `failed` (it was
+    /// active; its `failedReason` names the new job).
+    pub original: String,
+}

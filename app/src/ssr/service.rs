@@ -313,3 +313,48 @@ pub async fn clear_queue(
     .await;
     result
 }
+
+/// Retries a job with changes (`body`: the JSON request, empty for none); audited.
+pub async fn retry_job(
+    state: &AppState,
+    principal: &crate::ssr::auth::Principal,
+    queue_name: &str,
+    job_id: &str,
+    body: &[u8],
+) -> Result<crate::model::RetryReply, AppError> {
+    use crate::ssr::bullmq::retry::{self, RetryRequest};
+    let request = RetryRequest::parse(body)?;
+    let job_id = retry::parse_job_id(job_id)?;
+    let queue = resolve_queue(state, queue_name).await?;
+    let run = retry::retry(
+        &state.redis,
+        &state.settings.prefix,
+        &queue,
+        &job_id,
+        &request,
+    );
+    let result = within(state.settings.redis_timeout, run)
+        .await
+        .map(|retried| crate::model::RetryReply {
+            success: true,
+            message: format!("Job retried with ID {}", retried.new_job_id),
+            new_job_id: retried.new_job_id,
+            original: retried.original,
+        });
+    let params: serde_json::Value =
+        serde_json::from_slice(body).unwrap_or_else(|_| serde_json::json!({}));
+    crate::ssr::audit::record(
+        &state.redis,
+        &state.settings.monitor_prefix,
+        crate::ssr::audit::Action {
+            principal,
+            action: "retry",
+            queue: queue.name.as_str(),
+            job_id: Some(&job_id),
+            params,
+            result: outcome(&result),
+        },
+    )
+    .await;
+    result
+}

@@ -1,7 +1,9 @@
 //! The REST API under `/api/v1/admin/jobs`. Handlers are thin: extract and check the caller's
 //! role, call `app::ssr::service`, answer JSON. Errors are `AppError`, i.e. `{error, message}`.
 
-use app::model::{AuditPage, ClearReply, Metrics, Overview, PauseReply, StuckJob, Trend};
+use app::model::{
+    AuditPage, ClearReply, Metrics, Overview, PauseReply, RetryReply, StuckJob, Trend,
+};
 use app::ssr::auth::{AtLeastAdmin, AtLeastModerator, Require};
 use app::ssr::error::AppError;
 use app::ssr::service;
@@ -27,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/queue/{queue_name}/resume", patch(resume))
         .route("/queue/{queue_name}/clear", delete(clear))
         .route("/audit", get(audit))
+        .route("/retry/{queue_name}/{job_id}", post(retry))
         .method_not_allowed_fallback(super::api_method_not_allowed)
 }
 
@@ -62,6 +65,19 @@ async fn clear(
     let kind = query.get("type").map(String::as_str);
     Ok(Json(
         service::clear_queue(&state, &caller.principal, &queue_name, kind).await?,
+    ))
+}
+
+/// `POST /retry/{queueName}/{jobId}` (ADMIN): a new job from the original with the body's
+/// changes. The body is read raw so every malformed input gets our own 400 message.
+async fn retry(
+    caller: Require<AtLeastAdmin>,
+    State(state): State<AppState>,
+    Path((queue_name, job_id)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Json<RetryReply>, AppError> {
+    Ok(Json(
+        service::retry_job(&state, &caller.principal, &queue_name, &job_id, &body).await?,
     ))
 }
 

@@ -79,6 +79,16 @@ pub const PROTECTED_ROUTES: &[ProtectedRoute] = &[
         min_role: Role::Admin,
     },
     ProtectedRoute {
+        method: "POST",
+        path: "/api/v1/admin/jobs/retry/no-such-queue/1",
+        min_role: Role::Admin,
+    },
+    ProtectedRoute {
+        method: "POST",
+        path: "/api/fn/retry",
+        min_role: Role::Admin,
+    },
+    ProtectedRoute {
         method: "GET",
         path: "/api/v1/admin/jobs/audit",
         min_role: Role::Admin,

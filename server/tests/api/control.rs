@@ -298,3 +298,235 @@ async fn control_actions_are_audited_and_paged_newest_first() {
         .await;
     assert_eq!(status, 400);
 }
+
+/// One job hash field, straight from Redis.
+fn job_field(app: &TestApp, queue: &str, job_id: &str, field: &str) -> String {
+    let output = std::process::Command::new("redis-cli")
+        .args(["-u", &crate::helpers::redis_url(), "HGET"])
+        .arg(format!("{}:{queue}:{job_id}", app.prefix))
+        .arg(field)
+        .output()
+        .expect("redis-cli");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn first_failed_id(app: &TestApp, queue: &str) -> String {
+    let output = std::process::Command::new("redis-cli")
+        .args(["-u", &crate::helpers::redis_url(), "ZRANGE"])
+        .arg(format!("{}:{queue}:failed", app.prefix))
+        .args(["0", "0"])
+        .output()
+        .expect("redis-cli");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+async fn retry_runs_on_a_real_worker_with_the_changes(version: u8) {
+    let app = TestApp::spawn(&format!("retry-v{version}")).await;
+    let _world = app
+        .world(json!([{"name": "jobs", "bullmq": version, "failed": 1,
+                       "liveWorker": {"workMs": 1}}]))
+        .await;
+    let original = first_failed_id(&app, "jobs");
+
+    // Arrange + Act: retry the failed job with new data, priority, attempts and backoff.
+    let (status, reply) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/admin/jobs/retry/jobs/{original}"),
+            Role::Admin,
+            Some(
+                json!({"priority": 3, "attempts": 5, "backoff": {"type": "exponential", "delay": 5},
+                        "dataOverrides": {"customParam": "newValue"}, "removeOriginal": true}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    let new_id = reply["newJobId"].as_str().expect("new id").to_owned();
+    assert_ne!(new_id, original);
+    assert_eq!(reply["message"], format!("Job retried with ID {new_id}"));
+    assert_eq!(reply["original"], "removed");
+
+    // Assert: the real worker ran it with the new data and priority; the original is gone.
+    let returned = eventually(
+        Duration::from_secs(15),
+        "the retried job to complete",
+        || async {
+            let value = job_field(&app, "jobs", &new_id, "returnvalue");
+            (!value.is_empty()).then_some(value)
+        },
+    )
+    .await;
+    let returned: Value = serde_json::from_str(&returned).expect("returnvalue JSON");
+    assert_eq!(returned["data"]["customParam"], "newValue");
+    assert_eq!(
+        returned["data"]["kind"], "fail",
+        "the rest of the data is kept"
+    );
+    assert_eq!(returned["priority"], 3);
+    let opts: Value =
+        serde_json::from_str(&job_field(&app, "jobs", &new_id, "opts")).expect("opts");
+    assert_eq!(opts["attempts"], 5);
+    assert_eq!(opts["backoff"], json!({"type": "exponential", "delay": 5}));
+    assert_eq!(opts["retriedFrom"]["jobId"], original.as_str());
+    assert_eq!(
+        job_field(&app, "jobs", &original, "name"),
+        "",
+        "the original is removed"
+    );
+    let counts = bull_counts(&app, "jobs", version).await["counts"].clone();
+    assert_eq!(
+        (counts["failed"].as_u64(), counts["completed"].as_u64()),
+        (Some(0), Some(1))
+    );
+}
+
+#[tokio::test]
+async fn retrying_a_failed_v6_job_runs_it_with_the_new_parameters() {
+    retry_runs_on_a_real_worker_with_the_changes(6).await;
+}
+
+#[tokio::test]
+async fn retrying_a_failed_v5_job_runs_it_with_the_new_parameters() {
+    retry_runs_on_a_real_worker_with_the_changes(5).await;
+}
+
+#[tokio::test]
+async fn a_job_that_always_fails_runs_exactly_attempts_times() {
+    let app = TestApp::spawn("retry-attempts").await;
+    let _world = app
+        .world(json!([{"name": "flaky", "completed": 1, "liveWorker": {"workMs": 1}}]))
+        .await;
+    let output = std::process::Command::new("redis-cli")
+        .args(["-u", &crate::helpers::redis_url(), "ZRANGE"])
+        .arg(format!("{}:flaky:completed", app.prefix))
+        .args(["0", "0"])
+        .output()
+        .expect("redis-cli");
+    let original = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let (status, reply) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/admin/jobs/retry/flaky/{original}"),
+            Role::Admin,
+            Some(
+                json!({"attempts": 3, "backoff": {"type": "fixed", "delay": 5},
+                        "dataOverrides": {"fail": true}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["original"], "kept");
+    let new_id = reply["newJobId"].as_str().expect("id").to_owned();
+    let attempts = eventually(
+        Duration::from_secs(20),
+        "the job to fail for good",
+        || async {
+            let finished = job_field(&app, "flaky", &new_id, "finishedOn");
+            (!finished.is_empty()).then(|| job_field(&app, "flaky", &new_id, "atm"))
+        },
+    )
+    .await;
+    assert_eq!(attempts, "3");
+    assert_eq!(bull_counts(&app, "flaky", 6).await["counts"]["failed"], 1);
+}
+
+#[tokio::test]
+async fn retrying_a_stuck_active_job_fails_the_original_with_a_pointer_to_the_new_one() {
+    let app = TestApp::spawn("retry-stuck").await;
+    let _world = app
+        .world(json!([{"name": "stuck", "active": 1, "liveWorker": {"workMs": 1}}]))
+        .await;
+    let output = std::process::Command::new("redis-cli")
+        .args(["-u", &crate::helpers::redis_url(), "LRANGE"])
+        .arg(format!("{}:stuck:active", app.prefix))
+        .args(["0", "0"])
+        .output()
+        .expect("redis-cli");
+    let original = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    assert!(!original.is_empty());
+
+    let (status, reply) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/admin/jobs/retry/stuck/{original}"),
+            Role::Admin,
+            Some(json!({"removeOriginal": true, "dataOverrides": {"second": true}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["original"], "failed");
+    let new_id = reply["newJobId"].as_str().expect("id").to_owned();
+    let reason = job_field(&app, "stuck", &original, "failedReason");
+    assert!(reason.contains(&new_id), "{reason}");
+    // The original's lock is left alone; the new job runs on the free worker.
+    assert_eq!(
+        crate::helpers::count_keys_blocking(&format!("{}:stuck:{original}:lock", app.prefix)),
+        1
+    );
+    eventually(
+        Duration::from_secs(15),
+        "the new job to complete",
+        || async { (!job_field(&app, "stuck", &new_id, "returnvalue").is_empty()).then_some(()) },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn retry_refuses_bad_requests_with_named_fields() {
+    let app = TestApp::spawn("retry-bad").await;
+    let _world = app.world(json!([{"name": "q", "failed": 1}])).await;
+    let original = first_failed_id(&app, "q");
+    let path = format!("/api/v1/admin/jobs/retry/q/{original}");
+    for (body, needle) in [
+        (json!({"priority": "high"}), "priority"),
+        (json!({"attempts": 0}), "attempts"),
+        (
+            json!({"backoff": {"type": "linear", "delay": 1}}),
+            "backoff.type",
+        ),
+        (json!({"dataOverrides": "x"}), "dataOverrides"),
+        (json!({"surprise": 1}), "unknown field"),
+    ] {
+        let (status, reply) = app
+            .call(Method::POST, &path, Role::Admin, Some(body.clone()))
+            .await;
+        assert_eq!(status, 400, "{body}: {reply}");
+        assert!(
+            reply["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(needle)),
+            "{reply}"
+        );
+    }
+    let malformed = app
+        .client
+        .post(app.url(&path))
+        .bearer_auth(app.token(Role::Admin))
+        .header("content-type", "application/json")
+        .body("{\"priority\": ")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(malformed.status(), 400);
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/admin/jobs/retry/q/999999",
+            Role::Admin,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/admin/jobs/retry/nope/1",
+            Role::Admin,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 404);
+    // Nothing was created by the refused requests: the original is still the only failed job.
+    assert_eq!(bull_counts(&app, "q", 6).await["counts"]["failed"], 1);
+    assert_eq!(bull_counts(&app, "q", 6).await["counts"]["waiting"], 0);
+}

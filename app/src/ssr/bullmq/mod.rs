@@ -8,6 +8,7 @@
 //! - [`finished`] — success rates, processing rate and trends from the finished sets' scores.
 //! - [`active`] — active jobs and which of them are stuck.
 //! - [`commands`] — pause, resume and clear: atomic Lua scripts, bounded batches.
+//! - [`retry`] — retry with changes: validated request, a new job added the BullMQ way.
 //!
 //! The layout (v5 and v6) is summarised in `shared/docs/bullmq-redis-model.md` and checked by the
 //! integration tests against real BullMQ.
@@ -18,3 +19,4 @@ pub mod counts;
 pub mod discovery;
 pub mod finished;
 pub mod keys;
+pub mod retry;
