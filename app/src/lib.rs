@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod error;
+pub mod live;
 pub mod model;
 pub mod pages;
 pub mod role;

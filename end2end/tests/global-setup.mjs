@@ -62,6 +62,7 @@ export default async function globalSetup() {
     LEPTOS_SITE_ADDR: '127.0.0.1:0',
     LEPTOS_SITE_ROOT: siteRoot,
     LOG_FORMAT: 'text',
+    LIVE_INTERVAL_MS: '500',
     RUST_LOG: 'info',
     NO_COLOR: '1',
   };

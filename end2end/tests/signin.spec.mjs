@@ -43,3 +43,16 @@ test('signing out ends the session', async ({ page, tokens }) => {
   await page.goto('/');
   await expect(page).toHaveURL(/\/login$/);
 });
+
+test('the dashboard follows the live stream without a click', async ({ page, tokens, world }) => {
+  await signIn(page, tokens.MODERATOR);
+  await expect(page.locator('[data-connection="live"]')).toBeVisible();
+  const stamp = page.locator('time.timestamp');
+  const first = await stamp.textContent();
+  await expect(stamp).not.toHaveText(first);
+
+  // The header's totals are the sums of BullMQ's own counts.
+  const completed = Object.values(world.queues).reduce((sum, q) => sum + q.counts.completed, 0);
+  await expect(page.locator('[data-total="completed"]')).toHaveText(String(completed));
+  await expect(page.locator('[data-total="success-rate"]')).toContainText('%');
+});

@@ -6,6 +6,7 @@
 //! - [`Application`] — builds the state, binds the listener (port 0 works), runs until shutdown.
 //! - [`router`] — every route, in one place.
 //! - [`routes`] — handlers, one module per resource.
+//! - [`live`] — the live-stream hub: one Redis poller per topic, fanned out to every viewer.
 //! - [`telemetry`] — logging setup.
 
 pub mod cli;
@@ -137,13 +138,13 @@ pub fn router(state: AppState, http: HttpSettings) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .merge(routes::health::router())
-        .merge(routes::session::router(http))
+        .merge(routes::session::router(http.clone()))
         .nest("/api/v1/admin/jobs", routes::jobs::router())
         .leptos_routes(&state, leptos_routes, move || shell(options.clone()))
         .route("/api/{*rest}", axum::routing::any(routes::api_not_found))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            (state.clone(), http.cookie_secure),
             routes::session::page_guard,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(routes::MAX_BODY_BYTES))

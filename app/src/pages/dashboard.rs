@@ -1,10 +1,12 @@
-//! The dashboard (`/`): who is signed in and every queue with its counts. Rendered on the server
-//! with real numbers (the route waits for its data), then hydrated; "Refresh" re-reads through the
-//! server function.
+//! The dashboard (`/`): who is signed in, totals, success and processing rates, and every queue
+//! with its counts. Rendered on the server with real numbers (the route waits for its data), then
+//! hydrated; after that it follows the live stream, and "Refresh" re-reads through the server
+//! function.
 
-use crate::api::{get_overview, get_viewer};
+use crate::api::{get_metrics, get_viewer};
 use crate::error::ApiError;
-use crate::model::{Overview, QueueSummary, Viewer};
+use crate::live::use_live_metrics;
+use crate::model::{Metrics, QueueMetrics, Viewer};
 use leptos::prelude::*;
 
 /// `/`.
@@ -12,10 +14,25 @@ use leptos::prelude::*;
 pub fn DashboardPage() -> impl IntoView {
     let viewer = Resource::new(|| (), |_| get_viewer());
     let refresh = RwSignal::new(0_u32);
-    let overview = Resource::new(move || refresh.get(), |_| get_overview());
+    let fetched = Resource::new(move || refresh.get(), |_| get_metrics());
+    let (live, connection) = use_live_metrics();
+    // The newest of the live snapshot and the last fetch (by timestamp; both are RFC 3339 UTC).
+    let current = move || {
+        let fetched = fetched.get();
+        match (live.get(), fetched) {
+            (Some(live), Some(Ok(fetched))) if fetched.timestamp > live.timestamp => {
+                Some(Ok(fetched))
+            }
+            (Some(live), _) => Some(Ok(live)),
+            (None, fetched) => fetched,
+        }
+    };
     view! {
         <header class="topbar">
             <h1>"BullMQ monitor"</h1>
+            <span class="connection" data-connection=move || connection.get().as_str()>
+                {move || connection.get().label()}
+            </span>
             <Suspense fallback=|| ()>
                 {move || viewer.get().map(|result| match result {
                     Ok(viewer) => view! { <ViewerBadge viewer/> }.into_any(),
@@ -25,16 +42,13 @@ pub fn DashboardPage() -> impl IntoView {
         </header>
         <main class="dashboard">
             <div class="toolbar">
-                <button
-                    class="refresh"
-                    on:click=move |_| refresh.update(|n| *n += 1)
-                >
+                <button class="refresh" on:click=move |_| refresh.update(|n| *n += 1)>
                     "Refresh"
                 </button>
             </div>
             <Suspense fallback=|| view! { <p class="loading">"Loading queues…"</p> }>
-                {move || overview.get().map(|result| match result {
-                    Ok(overview) => view! { <QueueTable overview/> }.into_any(),
+                {move || current().map(|result| match result {
+                    Ok(metrics) => view! { <Summary metrics=metrics.clone()/> <QueueTable metrics/> }.into_any(),
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
                 })}
             </Suspense>
@@ -70,19 +84,43 @@ fn ErrorNotice(error: ApiError) -> impl IntoView {
     }
 }
 
+/// Totals and rates across all queues.
+#[component]
+fn Summary(metrics: Metrics) -> impl IntoView {
+    let totals = metrics.totals;
+    let success = match metrics.success_rate {
+        Some(rate) => format!("{rate:.2} %"),
+        None => "–".to_owned(),
+    };
+    view! {
+        <section class="summary" aria-label="Totals">
+            <div class="stat"><span class="label">"Waiting"</span><span class="value" data-total="waiting">{totals.waiting}</span></div>
+            <div class="stat"><span class="label">"Active"</span><span class="value" data-total="active">{totals.active}</span></div>
+            <div class="stat"><span class="label">"Delayed"</span><span class="value" data-total="delayed">{totals.delayed}</span></div>
+            <div class="stat"><span class="label">"Completed"</span><span class="value" data-total="completed">{totals.completed}</span></div>
+            <div class="stat"><span class="label">"Failed"</span><span class="value" data-total="failed">{totals.failed}</span></div>
+            <div class="stat">
+                <span class="label">"Success rate"</span>
+                <span class="value" data-total="success-rate">{success}</span>
+                <small>{format!("last {} finished", metrics.success_rate_sample)}</small>
+            </div>
+            <div class="stat">
+                <span class="label">"Processing"</span>
+                <span class="value" data-total="processing-rate">{format!("{:.1}/min", metrics.processing_rate)}</span>
+            </div>
+        </section>
+    }
+}
+
 /// Every queue with its counts.
 #[component]
-fn QueueTable(overview: Overview) -> impl IntoView {
-    let empty = overview.queues.is_empty();
-    let prefix = overview.prefix.clone();
+fn QueueTable(metrics: Metrics) -> impl IntoView {
+    let empty = metrics.queues.is_empty();
     view! {
         <p class="updated">
-            "Prefix " <code>{overview.prefix.clone()}</code>
-            " · last updated " <time class="timestamp">{overview.timestamp.clone()}</time>
+            "Last updated " <time class="timestamp">{metrics.timestamp.clone()}</time>
         </p>
-        {empty.then(|| view! {
-            <p class="empty">"No BullMQ queues found under prefix " <code>{prefix.clone()}</code> "."</p>
-        })}
+        {empty.then(|| view! { <p class="empty">"No BullMQ queues found under this prefix."</p> })}
         <table class="queues" class:hidden=empty>
             <thead>
                 <tr>
@@ -92,32 +130,39 @@ fn QueueTable(overview: Overview) -> impl IntoView {
                     <th>"Delayed"</th>
                     <th>"Completed"</th>
                     <th>"Failed"</th>
+                    <th>"Success"</th>
                     <th>"Status"</th>
                 </tr>
             </thead>
             <tbody>
-                {overview.queues.into_iter().map(|queue| view! { <QueueRow queue/> }).collect_view()}
+                {metrics.queues.into_iter().map(|queue| view! { <QueueRow queue/> }).collect_view()}
             </tbody>
         </table>
     }
 }
 
 #[component]
-fn QueueRow(queue: QueueSummary) -> impl IntoView {
-    let counts = queue.counts;
+fn QueueRow(queue: QueueMetrics) -> impl IntoView {
+    let summary = queue.summary;
+    let counts = summary.counts;
+    let success = queue
+        .success_rate
+        .map(|rate| format!("{rate:.1} %"))
+        .unwrap_or_else(|| "–".to_owned());
     view! {
-        <tr class="queue" data-queue=queue.queue_name.clone()>
+        <tr class="queue" data-queue=summary.queue_name.clone()>
             <th scope="row">
-                {queue.queue_name.clone()}
-                <small class="version">{queue.bullmq_version.unwrap_or_default()}</small>
+                {summary.queue_name.clone()}
+                <small class="version">{summary.bullmq_version.unwrap_or_default()}</small>
             </th>
             <td data-state="waiting">{counts.waiting}</td>
             <td data-state="active">{counts.active}</td>
             <td data-state="delayed">{counts.delayed}</td>
             <td data-state="completed">{counts.completed}</td>
             <td data-state="failed">{counts.failed}</td>
+            <td data-state="success-rate">{success}</td>
             <td>
-                {if queue.paused {
+                {if summary.paused {
                     view! { <span class="badge paused">"paused"</span> }.into_any()
                 } else {
                     view! { <span class="badge running">"running"</span> }.into_any()

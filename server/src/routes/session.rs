@@ -93,15 +93,19 @@ fn redirect(location: &'static str, cookie: Option<String>) -> Response {
 
 /// Sends visitors of dashboard pages who are not signed in (or whose session expired) to
 /// `/login`, before any page is rendered.
-pub async fn page_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn page_guard(
+    State((state, secure)): State<(AppState, bool)>,
+    request: Request,
+    next: Next,
+) -> Response {
     if request.method() != Method::GET || !PROTECTED_PAGES.contains(&request.uri().path()) {
         return next.run(request).await;
     }
     match authenticate(&state.auth, request.headers()) {
         Ok(_) => next.run(request).await,
-        Err(AppError::NoRole) => redirect("/login?error=no_role", Some(clear_cookie(false))),
+        Err(AppError::NoRole) => redirect("/login?error=no_role", Some(clear_cookie(secure))),
         Err(_) if session_cookie(request.headers()).is_some() => {
-            redirect("/login?error=session_expired", Some(clear_cookie(false)))
+            redirect("/login?error=session_expired", Some(clear_cookie(secure)))
         }
         Err(_) => redirect("/login", None),
     }
