@@ -4,7 +4,8 @@
 # tokens. Ctrl-C stops everything it started.
 # Run with: scripts/demo.sh
 # Optional: REDIS_URL (default redis://127.0.0.1:6379), BULLMQ_PREFIX (default demo),
-#           LEPTOS_SITE_ADDR (default 127.0.0.1:3000), JWT_SECRET (default: a fresh random one).
+#           LEPTOS_SITE_ADDR (default 127.0.0.1:3000), JWT_SECRET (default: a fresh random one),
+#           STUCK_AFTER_MS (default 60000 here, so the hanging job is reported within a minute).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -17,6 +18,8 @@ export LEPTOS_SITE_ADDR="${LEPTOS_SITE_ADDR:-127.0.0.1:3000}"
 export LEPTOS_SITE_ROOT="$PWD/target/site"
 export JWT_SECRET="${JWT_SECRET:-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
 export RUST_LOG="${RUST_LOG:-info}"
+# The demo's hanging job shows up as stuck after a minute instead of the default ten.
+export STUCK_AFTER_MS="${STUCK_AFTER_MS:-60000}"
 
 PIDS=()
 cleanup() {

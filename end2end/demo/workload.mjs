@@ -29,7 +29,7 @@ async function work(job, ms, failRate) {
     await sleep(ms / steps);
     await job.updateProgress(Math.round((step / steps) * 100));
   }
-  if (Math.random() < failRate) {
+  if (job.data.poison || Math.random() < failRate) {
     throw new Error(pick(['upstream timed out', 'rate limited by provider', 'invalid payload', 'connection reset']));
   }
   return { ok: true, tookMs: Math.round(ms) };
@@ -71,7 +71,12 @@ async function main() {
   const sync = await queue(bullmq6, 'youtube-sync');
   worker(bullmq6, 'youtube-sync', (job) => work(job, random(300, 2500), 0.12), { concurrency: 3 });
   every(300, 900, () =>
-    sync.add('sync-band', { bandId: `band-${Math.floor(random(1, 500))}`, full: Math.random() < 0.1 }, {
+    sync.add('sync-band', {
+      bandId: `band-${Math.floor(random(1, 500))}`,
+      full: Math.random() < 0.1,
+      // A few jobs fail on every attempt, so retries run out and failures pile up.
+      poison: Math.random() < 0.05,
+    }, {
       attempts: 3,
       backoff: { type: 'exponential', delay: 1000 },
       ...keep,
@@ -84,7 +89,8 @@ async function main() {
     const burst = Math.floor(random(1, 8));
     for (let i = 0; i < burst; i++) {
       const kind = pick(['welcome', 'receipt', 'password-reset', 'digest']);
-      await email.add(`send-${kind}`, { to: `user${Math.floor(random(1, 9999))}@example.com`, template: kind }, {
+      const to = `user${Math.floor(random(1, 9999))}@example.com`;
+      await email.add(`send-${kind}`, { to, template: kind, poison: Math.random() < 0.03 }, {
         priority: kind === 'password-reset' ? 1 : kind === 'digest' ? 10 : 5,
         attempts: 2,
         backoff: { type: 'fixed', delay: 2000 },
