@@ -63,6 +63,7 @@ export default async function globalSetup() {
     LEPTOS_SITE_ROOT: siteRoot,
     LOG_FORMAT: 'text',
     LIVE_INTERVAL_MS: '500',
+    STUCK_AFTER_MS: '1000',
     RUST_LOG: 'info',
     NO_COLOR: '1',
   };

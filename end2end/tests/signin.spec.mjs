@@ -56,3 +56,22 @@ test('the dashboard follows the live stream without a click', async ({ page, tok
   await expect(page.locator('[data-total="completed"]')).toHaveText(String(completed));
   await expect(page.locator('[data-total="success-rate"]')).toContainText('%');
 });
+
+test('a moderator sees the data and the stuck job, without controls', async ({ page, tokens }) => {
+  await signIn(page, tokens.MODERATOR);
+  await expect(page.locator('tr[data-queue="e2e-emails"]')).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Pause' })).toHaveCount(0);
+  const stuck = page.locator('.stuck-job', { hasText: 'e2e-emails' });
+  await expect(stuck).toContainText('worker still holds the lock');
+});
+
+test('an admin pauses and resumes a queue from its row', async ({ page, tokens }) => {
+  await signIn(page, tokens.ADMIN);
+  const row = page.locator('tr[data-queue="e2e-emails"]');
+  await row.getByRole('button', { name: 'Pause' }).click();
+  await expect(page.getByRole('status')).toHaveText('Paused e2e-emails');
+  await expect(row.locator('.badge')).toHaveText('paused');
+  await row.getByRole('button', { name: 'Resume' }).click();
+  await expect(page.getByRole('status')).toHaveText('Resumed e2e-emails');
+  await expect(row.locator('.badge')).toHaveText('running');
+});

@@ -3,10 +3,10 @@
 //! hydrated; after that it follows the live stream, and "Refresh" re-reads through the server
 //! function.
 
-use crate::api::{get_metrics, get_viewer};
+use crate::api::{get_metrics, get_stuck_alerts, get_viewer, set_queue_paused};
 use crate::error::ApiError;
 use crate::live::use_live_metrics;
-use crate::model::{Metrics, QueueMetrics, Viewer};
+use crate::model::{Metrics, QueueMetrics, StuckJob, Viewer};
 use leptos::prelude::*;
 
 /// `/`.
@@ -16,6 +16,24 @@ pub fn DashboardPage() -> impl IntoView {
     let refresh = RwSignal::new(0_u32);
     let fetched = Resource::new(move || refresh.get(), |_| get_metrics());
     let (live, connection) = use_live_metrics();
+    let stuck = Resource::new(move || refresh.get(), |_| get_stuck_alerts());
+    let can_operate = move || {
+        viewer
+            .get()
+            .and_then(Result::ok)
+            .is_some_and(|viewer| viewer.role.can_operate())
+    };
+    // Pause/resume, reported in place; a success re-reads at once (the live stream follows too).
+    let toggle =
+        Action::new(|(queue, pause): &(String, bool)| set_queue_paused(queue.clone(), *pause));
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = toggle.value().get() {
+            refresh.update(|n| *n += 1);
+        }
+    });
+    let on_toggle = Callback::new(move |request: (String, bool)| {
+        toggle.dispatch(request);
+    });
     // The newest of the live snapshot and the last fetch (by timestamp; both are RFC 3339 UTC).
     let current = move || {
         let fetched = fetched.get();
@@ -46,9 +64,28 @@ pub fn DashboardPage() -> impl IntoView {
                     "Refresh"
                 </button>
             </div>
+            {move || toggle.value().get().map(|result| match result {
+                Ok(reply) => view! {
+                    <p class="outcome" role="status">
+                        {if reply.paused { "Paused " } else { "Resumed " }}
+                        {reply.queue_name}
+                        {(!reply.changed).then_some(" (it already was)")}
+                    </p>
+                }.into_any(),
+                Err(error) => view! { <ErrorNotice error/> }.into_any(),
+            })}
             <Suspense fallback=|| view! { <p class="loading">"Loading queues…"</p> }>
                 {move || current().map(|result| match result {
-                    Ok(metrics) => view! { <Summary metrics=metrics.clone()/> <QueueTable metrics/> }.into_any(),
+                    Ok(metrics) => view! {
+                        <Summary metrics=metrics.clone()/>
+                        <QueueTable metrics can_operate=can_operate() on_toggle/>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                })}
+            </Suspense>
+            <Suspense fallback=|| ()>
+                {move || stuck.get().map(|result| match result {
+                    Ok(jobs) => view! { <StuckJobs jobs/> }.into_any(),
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
                 })}
             </Suspense>
@@ -112,9 +149,13 @@ fn Summary(metrics: Metrics) -> impl IntoView {
     }
 }
 
-/// Every queue with its counts.
+/// Every queue with its counts; pause/resume buttons for roles that may operate.
 #[component]
-fn QueueTable(metrics: Metrics) -> impl IntoView {
+fn QueueTable(
+    metrics: Metrics,
+    can_operate: bool,
+    on_toggle: Callback<(String, bool)>,
+) -> impl IntoView {
     let empty = metrics.queues.is_empty();
     view! {
         <p class="updated">
@@ -132,18 +173,29 @@ fn QueueTable(metrics: Metrics) -> impl IntoView {
                     <th>"Failed"</th>
                     <th>"Success"</th>
                     <th>"Status"</th>
+                    {can_operate.then(|| view! { <th>"Control"</th> })}
                 </tr>
             </thead>
             <tbody>
-                {metrics.queues.into_iter().map(|queue| view! { <QueueRow queue/> }).collect_view()}
+                {metrics
+                    .queues
+                    .into_iter()
+                    .map(|queue| view! { <QueueRow queue can_operate on_toggle/> })
+                    .collect_view()}
             </tbody>
         </table>
     }
 }
 
 #[component]
-fn QueueRow(queue: QueueMetrics) -> impl IntoView {
+fn QueueRow(
+    queue: QueueMetrics,
+    can_operate: bool,
+    on_toggle: Callback<(String, bool)>,
+) -> impl IntoView {
     let summary = queue.summary;
+    let name = summary.queue_name.clone();
+    let paused = summary.paused;
     let counts = summary.counts;
     let success = queue
         .success_rate
@@ -168,6 +220,49 @@ fn QueueRow(queue: QueueMetrics) -> impl IntoView {
                     view! { <span class="badge running">"running"</span> }.into_any()
                 }}
             </td>
+            {can_operate.then(|| view! {
+                <td>
+                    <button
+                        class="control"
+                        on:click=move |_| on_toggle.run((name.clone(), !paused))
+                    >
+                        {if paused { "Resume" } else { "Pause" }}
+                    </button>
+                </td>
+            })}
         </tr>
+    }
+}
+
+/// Active jobs running longer than the stuck threshold, longest first.
+#[component]
+fn StuckJobs(jobs: Vec<StuckJob>) -> impl IntoView {
+    let count = jobs.len();
+    view! {
+        <section class="stuck" aria-label="Stuck jobs">
+            <h2>"Stuck jobs " <span class="count">{count}</span></h2>
+            {(count == 0).then(|| view! { <p class="empty">"No job has been active longer than the threshold."</p> })}
+            <ul>
+                {jobs
+                    .into_iter()
+                    .map(|job| {
+                        let minutes = job.stuck_duration / 60_000;
+                        let seconds = (job.stuck_duration / 1000) % 60;
+                        let severity = format!("{:?}", job.severity).to_lowercase();
+                        let label = severity.clone();
+                        view! {
+                            <li class="stuck-job" data-severity=severity>
+                                <span class="severity">{label}</span>
+                                <strong>{job.job_name}</strong>
+                                " #" {job.job_id} " in " {job.queue_name}
+                                " · " {format!("{minutes} min {seconds} s")}
+                                " · "
+                                {if job.lock_held { "worker still holds the lock" } else { "no lock: the worker is gone" }}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        </section>
     }
 }
