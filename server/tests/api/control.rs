@@ -1,7 +1,7 @@
 //! Pause, resume and clear, judged by real BullMQ: a real worker must stop and start again, and
 //! BullMQ's own counts must show exactly the finished jobs gone. Every action is audited.
 
-use crate::helpers::{eventually, fixture, TestApp};
+use crate::helpers::{eventually, fixture, redis_cli, TestApp};
 use app::role::Role;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -301,23 +301,17 @@ async fn control_actions_are_audited_and_paged_newest_first() {
 
 /// One job hash field, straight from Redis.
 fn job_field(app: &TestApp, queue: &str, job_id: &str, field: &str) -> String {
-    let output = std::process::Command::new("redis-cli")
-        .args(["-u", &crate::helpers::redis_url(), "HGET"])
-        .arg(format!("{}:{queue}:{job_id}", app.prefix))
-        .arg(field)
-        .output()
-        .expect("redis-cli");
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    redis_cli(&["HGET", &format!("{}:{queue}:{job_id}", app.prefix), field])
 }
 
-fn first_failed_id(app: &TestApp, queue: &str) -> String {
-    let output = std::process::Command::new("redis-cli")
-        .args(["-u", &crate::helpers::redis_url(), "ZRANGE"])
-        .arg(format!("{}:{queue}:failed", app.prefix))
-        .args(["0", "0"])
-        .output()
-        .expect("redis-cli");
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+/// The first id in one of a queue's finished sets.
+fn first_finished_id(app: &TestApp, queue: &str, state: &str) -> String {
+    redis_cli(&[
+        "ZRANGE",
+        &format!("{}:{queue}:{state}", app.prefix),
+        "0",
+        "0",
+    ])
 }
 
 async fn retry_runs_on_a_real_worker_with_the_changes(version: u8) {
@@ -326,7 +320,7 @@ async fn retry_runs_on_a_real_worker_with_the_changes(version: u8) {
         .world(json!([{"name": "jobs", "bullmq": version, "failed": 1,
                        "liveWorker": {"workMs": 1}}]))
         .await;
-    let original = first_failed_id(&app, "jobs");
+    let original = first_finished_id(&app, "jobs", "failed");
 
     // Arrange + Act: retry the failed job with new data, priority, attempts and backoff.
     let (status, reply) = app
@@ -396,13 +390,7 @@ async fn a_job_that_always_fails_runs_exactly_attempts_times() {
     let _world = app
         .world(json!([{"name": "flaky", "completed": 1, "liveWorker": {"workMs": 1}}]))
         .await;
-    let output = std::process::Command::new("redis-cli")
-        .args(["-u", &crate::helpers::redis_url(), "ZRANGE"])
-        .arg(format!("{}:flaky:completed", app.prefix))
-        .args(["0", "0"])
-        .output()
-        .expect("redis-cli");
-    let original = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let original = first_finished_id(&app, "flaky", "completed");
     let (status, reply) = app
         .call(
             Method::POST,
@@ -436,13 +424,7 @@ async fn retrying_a_stuck_active_job_fails_the_original_with_a_pointer_to_the_ne
     let _world = app
         .world(json!([{"name": "stuck", "active": 1, "liveWorker": {"workMs": 1}}]))
         .await;
-    let output = std::process::Command::new("redis-cli")
-        .args(["-u", &crate::helpers::redis_url(), "LRANGE"])
-        .arg(format!("{}:stuck:active", app.prefix))
-        .args(["0", "0"])
-        .output()
-        .expect("redis-cli");
-    let original = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let original = redis_cli(&["LRANGE", &format!("{}:stuck:active", app.prefix), "0", "0"]);
     assert!(!original.is_empty());
 
     let (status, reply) = app
@@ -475,7 +457,7 @@ async fn retrying_a_stuck_active_job_fails_the_original_with_a_pointer_to_the_ne
 async fn retry_refuses_bad_requests_with_named_fields() {
     let app = TestApp::spawn("retry-bad").await;
     let _world = app.world(json!([{"name": "q", "failed": 1}])).await;
-    let original = first_failed_id(&app, "q");
+    let original = first_finished_id(&app, "q", "failed");
     let path = format!("/api/v1/admin/jobs/retry/q/{original}");
     for (body, needle) in [
         (json!({"priority": "high"}), "priority"),

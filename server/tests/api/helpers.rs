@@ -76,6 +76,17 @@ pub fn delete_prefix_blocking(prefix: &str) {
     }
 }
 
+/// Runs one `redis-cli` command against the test Redis and returns its trimmed output.
+pub fn redis_cli(args: &[&str]) -> String {
+    let output = std::process::Command::new("redis-cli")
+        .args(["-u", &redis_url()])
+        .args(args)
+        .output()
+        .expect("redis-cli runs");
+    assert!(output.status.success(), "redis-cli {args:?} failed");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
 /// Counts the keys under a prefix (to prove cleanup and key confinement).
 pub fn count_keys_blocking(pattern: &str) -> usize {
     let output = std::process::Command::new("redis-cli")

@@ -1,7 +1,7 @@
 //! `/metrics`, `/trends` and `/alerts/stuck` against worlds built by real BullMQ. Expected values
 //! come from BullMQ itself: its counts, and its jobs' `finishedOn`/`processedOn`.
 
-use crate::helpers::{eventually, redis_url, unique_prefix, TestApp, TestOptions};
+use crate::helpers::{eventually, redis_cli, unique_prefix, TestApp, TestOptions};
 use crate::queues::{assert_matches_bullmq, queue};
 use app::role::Role;
 use serde_json::{json, Value};
@@ -180,24 +180,9 @@ async fn trends_count_the_period_and_average_bullmq_processing_times() {
 
     // A job that finished two days ago counts for 7d but not for 24h.
     let completed_key = format!("{}:work:completed", app.prefix);
-    let output = std::process::Command::new("redis-cli")
-        .args(["-u", &redis_url(), "ZRANGE", &completed_key, "0", "0"])
-        .output()
-        .expect("redis-cli");
-    let job_id = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let job_id = redis_cli(&["ZRANGE", &completed_key, "0", "0"]);
     let two_days_ago = (chrono::Utc::now().timestamp_millis() - 2 * 86_400_000).to_string();
-    let moved = std::process::Command::new("redis-cli")
-        .args([
-            "-u",
-            &redis_url(),
-            "ZADD",
-            &completed_key,
-            &two_days_ago,
-            &job_id,
-        ])
-        .output()
-        .expect("redis-cli");
-    assert!(moved.status.success());
+    redis_cli(&["ZADD", &completed_key, &two_days_ago, &job_id]);
     let (_, day) = app
         .get_json("/api/v1/admin/jobs/trends?period=24h", Role::Moderator)
         .await;
@@ -282,22 +267,14 @@ async fn stuck_alerts_report_old_active_jobs_with_their_lock_state() {
     // The worker dies for one job (its lock disappears), another job gets non-JSON data, and a
     // dangling id (no hash) appears in the active list: all answered sensibly.
     let job_id = sync["jobId"].as_str().expect("id").to_owned();
-    let redis = |args: &[&str]| {
-        let output = std::process::Command::new("redis-cli")
-            .args(["-u", &redis_url()])
-            .args(args)
-            .output()
-            .expect("redis-cli");
-        assert!(output.status.success());
-    };
-    redis(&["DEL", &format!("{}:sync:{job_id}:lock", app.prefix)]);
-    redis(&[
+    redis_cli(&["DEL", &format!("{}:sync:{job_id}:lock", app.prefix)]);
+    redis_cli(&[
         "HSET",
         &format!("{}:sync:{job_id}", app.prefix),
         "data",
         "not json {",
     ]);
-    redis(&["LPUSH", &format!("{}:sync:active", app.prefix), "ghost-job"]);
+    redis_cli(&["LPUSH", &format!("{}:sync:active", app.prefix), "ghost-job"]);
     let (status, after) = app
         .get_json("/api/v1/admin/jobs/alerts/stuck", Role::Moderator)
         .await;

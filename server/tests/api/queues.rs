@@ -107,11 +107,7 @@ async fn discovery_ignores_other_prefixes_and_keys_that_are_not_queues() {
         format!("{}:real:repeat:abc:meta", app.prefix),
     ];
     for key in &decoys {
-        let status = std::process::Command::new("redis-cli")
-            .args(["-u", &crate::helpers::redis_url(), "HSET", key, "x", "1"])
-            .output()
-            .expect("redis-cli");
-        assert!(status.status.success());
+        crate::helpers::redis_cli(&["HSET", key, "x", "1"]);
     }
 
     let (status, overview) = app
