@@ -58,6 +58,8 @@ export default async function globalSetup() {
     ...process.env,
     REDIS_URL: redisUrl,
     BULLMQ_PREFIX: prefix,
+    // The monitor's own keys (audit trail) stay under the test's prefix too, and are deleted.
+    MONITOR_PREFIX: `${prefix}-monitor`,
     JWT_SECRET: secret,
     LEPTOS_SITE_ADDR: '127.0.0.1:0',
     LEPTOS_SITE_ROOT: siteRoot,
@@ -88,5 +90,6 @@ export default async function globalSetup() {
       new Promise((resolve) => world.once('exit', resolve)),
     ]);
     deletePrefix(redisUrl, prefix);
+    deletePrefix(redisUrl, `${prefix}-monitor`);
   };
 }
