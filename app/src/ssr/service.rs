@@ -198,10 +198,11 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-fn rfc3339(millis: i64) -> String {
+/// Milliseconds since the epoch as RFC 3339, UTC, with milliseconds (empty past the calendar).
+pub fn rfc3339(millis: i64) -> String {
     chrono::DateTime::from_timestamp_millis(millis)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// The current time as RFC 3339, UTC, milliseconds (`2026-01-22T10:30:00.000Z`).

@@ -6,7 +6,6 @@
 
 use crate::live::{Frame, LiveHub, Subscription, Topic};
 use app::ssr::auth::{AtLeastModerator, Require};
-use app::ssr::bullmq::keys::QueueName;
 use app::ssr::error::AppError;
 use app::ssr::state::AppState;
 use axum::extract::{Path, State};
@@ -41,13 +40,8 @@ pub async fn one_queue(
     Extension(hub): Extension<Arc<LiveHub>>,
     Path(queue_name): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
-    let name = QueueName::parse(&queue_name).map_err(AppError::BadRequest)?;
-    let queue = state
-        .registry
-        .find(&name)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("no queue named `{name}`")))?;
-    let subscription = hub.subscribe(Topic::Queue(name), Some(queue));
+    let queue = app::ssr::service::resolve_queue(&state, &queue_name).await?;
+    let subscription = hub.subscribe(Topic::Queue(queue.name.clone()), Some(queue));
     Ok(respond(
         subscription,
         caller.principal.expires_at,

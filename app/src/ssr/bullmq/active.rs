@@ -122,9 +122,7 @@ impl ActiveJob {
             job_name: self.name,
             stuck_duration: duration,
             severity: Severity::for_duration(duration),
-            started_at: chrono::DateTime::from_timestamp_millis(self.processed_on)
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-                .unwrap_or_default(),
+            started_at: crate::ssr::service::rfc3339(self.processed_on),
             data,
             data_truncated,
             attempts_made: self.attempts_made,
@@ -207,9 +205,7 @@ pub async fn active_jobs(
             Some(crate::model::ActiveJobView {
                 job_id: job.id,
                 job_name: job.name,
-                started_at: chrono::DateTime::from_timestamp_millis(job.processed_on)
-                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-                    .unwrap_or_default(),
+                started_at: crate::ssr::service::rfc3339(job.processed_on),
                 running_for,
                 progress,
                 attempts_made: job.attempts_made,

@@ -3,7 +3,7 @@
 //! running at the same time sees the queue before or after, never in between. Bulk work runs in
 //! bounded batches, one script call each, so Redis keeps serving others between them.
 
-use crate::ssr::bullmq::discovery::{BullVersion, QueueInfo};
+use crate::ssr::bullmq::discovery::QueueInfo;
 use crate::ssr::bullmq::keys::QueueKeys;
 use crate::ssr::error::AppError;
 use fred::prelude::*;
@@ -62,10 +62,7 @@ pub struct Cleared {
 /// `wait` → `paused` move), so real workers stop taking jobs. Returns whether it changed anything.
 pub async fn pause(pool: &Pool, prefix: &str, queue: &QueueInfo) -> Result<bool, AppError> {
     let keys = QueueKeys::new(prefix, &queue.name);
-    let mode = match queue.bull_version() {
-        BullVersion::V6 => "v6",
-        BullVersion::V5 | BullVersion::Unknown => "v5",
-    };
+    let mode = queue.bull_version().script_mode();
     let changed: i64 = Script::from_lua(PAUSE)
         .evalsha_with_reload(
             pool.next(),

@@ -28,6 +28,17 @@ pub enum BullVersion {
     Unknown,
 }
 
+impl BullVersion {
+    /// How our scripts must pause and add jobs for this generation: `v6` keeps paused jobs in
+    /// `wait`; `v5` (also when unknown, as BullMQ 5 would find it) uses the `paused` list.
+    pub fn script_mode(self) -> &'static str {
+        match self {
+            BullVersion::V6 => "v6",
+            BullVersion::V5 | BullVersion::Unknown => "v5",
+        }
+    }
+}
+
 /// A discovered queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueueInfo {
@@ -82,27 +93,15 @@ pub async fn discover(
             .hget(QueueKeys::new(prefix, name).meta(), "version")
             .await?;
     }
-    let versions: Vec<Result<Option<String>, Error>> = pipeline.try_all().await;
-    if versions.len() != names.len() {
-        // The whole pipeline failed (connection lost); its first error says why.
-        return Err(first_error(versions));
-    }
+    let versions = crate::ssr::bullmq::counts::run_pipeline(&pipeline, names.len()).await?;
     Ok(names
         .into_iter()
         .zip(versions)
         .map(|(name, version)| QueueInfo {
             name,
-            version: version.ok().flatten(),
+            version: version.ok().and_then(|v| v.into_string()),
         })
         .collect())
-}
-
-fn first_error<T>(results: Vec<Result<T, Error>>) -> AppError {
-    results
-        .into_iter()
-        .find_map(Result::err)
-        .map(AppError::from)
-        .unwrap_or_else(|| AppError::Internal("Redis pipeline returned too few replies".into()))
 }
 
 /// An empty discovery result is re-checked on request after this long, so a monitor started just

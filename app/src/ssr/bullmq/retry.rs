@@ -3,7 +3,7 @@
 //! way BullMQ adds jobs so a real worker picks it up at once. The request is validated field by
 //! field; the new job records where it came from (`opts.retriedFrom`).
 
-use crate::ssr::bullmq::discovery::{BullVersion, QueueInfo};
+use crate::ssr::bullmq::discovery::QueueInfo;
 use crate::ssr::bullmq::keys::QueueKeys;
 use crate::ssr::error::AppError;
 use fred::prelude::*;
@@ -184,10 +184,7 @@ pub async fn retry(
         "retriedFrom".into(),
         serde_json::json!({"queue": queue.name.as_str(), "jobId": job_id}),
     );
-    let mode = match queue.bull_version() {
-        BullVersion::V6 => "v6",
-        BullVersion::V5 | BullVersion::Unknown => "v5",
-    };
+    let mode = queue.bull_version().script_mode();
     let name = original.get("name").cloned().unwrap_or_default();
     let now = chrono::Utc::now().timestamp_millis().to_string();
     let reply: Vec<String> = Script::from_lua(RETRY)
