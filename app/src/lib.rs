@@ -2,17 +2,24 @@
 //!
 //! Layout:
 //! - [`shell`] and [`App`] — the HTML document and the router (server-rendered, then hydrated).
-//! - [`pages`] — one module per page (data components that own resources).
-//! - [`api`] — server functions, thin wrappers around auth and [`ssr::service`].
+//! - [`pages`] — one module per page: the dashboard, sign-in, and an embedding example.
+//! - [`components`] — the embeddable `JobMonitor` and its parts.
+//! - [`live`] — live data: the SSE stream read with `fetch`, back-off, polling fallback;
+//!   [`sse`] parses the stream.
+//! - [`api`] — server functions, thin wrappers around auth and [`ssr::service`]; [`client`]
+//!   sends them from the browser (base URL, `Authorization` header).
 //! - [`model`], [`error`], [`role`] — types shared by server and browser.
 //! - [`ssr`] (feature `ssr` only): configuration, auth, state and the Redis/BullMQ layer.
 
 pub mod api;
+pub mod client;
+pub mod components;
 pub mod error;
 pub mod live;
 pub mod model;
 pub mod pages;
 pub mod role;
+pub mod sse;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
@@ -59,6 +66,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                     <Route path=path!("/") view=pages::dashboard::DashboardPage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=pages::login::LoginPage/>
+                    <Route path=path!("/embed") view=pages::embed::EmbedPage/>
                 </Routes>
             </div>
         </Router>

@@ -1,23 +1,87 @@
-//! The dashboard's live connection: an `EventSource` on `/api/v1/admin/jobs/live` (authenticated
-//! by the same-origin session cookie) turned into signals. It exists only in the browser; during
-//! server rendering the signals keep their initial values and the page shows the first read.
+//! Live data for the dashboard: a stream first, polling when the stream keeps failing.
+//!
+//! The stream is one of the server's SSE routes read with `fetch` (so it can carry the
+//! `Authorization` header when the embedding app gives a token; with our own cookie session the
+//! browser sends the cookie). When it drops, it reconnects with exponential back-off; after
+//! [`FALLBACK_AFTER_FAILURES`] failures in a row it polls the matching server function every
+//! `refresh_interval` instead (not while the tab is hidden, and [`IDLE_SLOWDOWN`] times slower
+//! while no job is active) and tries the stream again every [`POLLS_BEFORE_STREAM_RETRY`] polls.
+//!
+//! Everything here that decides (delays, states) is plain code tested on the host; the browser
+//! part only does I/O. During server rendering nothing connects: the signals keep their initial
+//! values and the page shows what its resources read.
 
-use crate::model::Metrics;
+use crate::error::ApiError;
+use crate::model::{Metrics, QueueLive};
 use leptos::prelude::*;
+use serde::de::DeserializeOwned;
+use std::future::Future;
 
-/// What the dashboard knows about its live connection.
+/// Consecutive stream failures after which the feed polls instead.
+pub const FALLBACK_AFTER_FAILURES: u32 = 3;
+/// While polling, how many polls before the stream is tried again.
+pub const POLLS_BEFORE_STREAM_RETRY: u32 = 3;
+/// Polling is this many times slower while no job is active.
+pub const IDLE_SLOWDOWN: u32 = 3;
+/// First reconnect delay; doubles per failure up to [`MAX_RECONNECT_DELAY_MS`].
+pub const FIRST_RECONNECT_DELAY_MS: u32 = 500;
+/// The longest wait between reconnects.
+pub const MAX_RECONNECT_DELAY_MS: u32 = 30_000;
+/// A stream silent this long is treated as dead (the server sends keep-alives every 15 s).
+pub const STREAM_SILENCE_LIMIT_MS: u32 = 45_000;
+
+/// A snapshot a live feed carries.
+pub trait Snapshot: Clone + DeserializeOwned + Send + Sync + 'static {
+    /// When it was read (RFC 3339 UTC with milliseconds, so strings compare in time order).
+    fn timestamp(&self) -> &str;
+    /// Whether any job is running; polling slows down when none is.
+    fn busy(&self) -> bool;
+}
+
+impl Snapshot for Metrics {
+    fn timestamp(&self) -> &str {
+        &self.timestamp
+    }
+    fn busy(&self) -> bool {
+        self.totals.active > 0
+    }
+}
+
+impl Snapshot for QueueLive {
+    fn timestamp(&self) -> &str {
+        &self.timestamp
+    }
+    fn busy(&self) -> bool {
+        !self.active_jobs.is_empty()
+    }
+}
+
+/// The newer of two readings (by timestamp); ties go to `a`.
+pub fn newest<T: Snapshot>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) if b.timestamp() > a.timestamp() => Some(b),
+        (Some(a), _) => Some(a),
+        (None, b) => b,
+    }
+}
+
+/// What a feed knows about its connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Connection {
     /// Not connected yet (and always, during server rendering).
     Connecting,
-    /// Receiving snapshots.
+    /// Receiving snapshots from the stream.
     Live,
-    /// The connection dropped; the browser reconnects by itself.
+    /// The stream dropped; reconnecting after a back-off delay.
     Reconnecting,
+    /// The stream keeps failing; reading every `refresh_interval` instead.
+    Polling,
     /// Connected, but the server cannot read Redis; data resumes by itself.
     RedisDown,
-    /// The session ended (the token expired); sign in again.
+    /// The session is over (401): sign in again.
     Offline,
+    /// Auto-refresh is off: numbers change on "Refresh" only.
+    Manual,
 }
 
 impl Connection {
@@ -27,8 +91,10 @@ impl Connection {
             Connection::Connecting => "connecting",
             Connection::Live => "live",
             Connection::Reconnecting => "reconnecting",
+            Connection::Polling => "polling",
             Connection::RedisDown => "redis-down",
             Connection::Offline => "offline",
+            Connection::Manual => "manual",
         }
     }
 
@@ -38,86 +104,389 @@ impl Connection {
             Connection::Connecting => "connecting…",
             Connection::Live => "live",
             Connection::Reconnecting => "reconnecting…",
+            Connection::Polling => "polling",
             Connection::RedisDown => "Redis unavailable",
             Connection::Offline => "offline: sign in again",
+            Connection::Manual => "auto-refresh off",
         }
     }
 }
 
-/// The latest live snapshot and the connection state. Connects once the page is hydrated.
-pub fn use_live_metrics() -> (ReadSignal<Option<Metrics>>, ReadSignal<Connection>) {
-    let (metrics, set_metrics) = signal(None::<Metrics>);
-    let (connection, set_connection) = signal(Connection::Connecting);
-    // Effects run only in the browser, after hydration.
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        browser::connect(set_metrics, set_connection);
-        #[cfg(not(feature = "hydrate"))]
-        let _ = (set_metrics, set_connection);
-    });
-    (metrics, connection)
+/// How long to wait before reconnect number `failures` (1-based): 0.5 s, 1 s, 2 s, … 30 s.
+pub fn reconnect_delay_ms(failures: u32) -> u32 {
+    let doublings = failures.saturating_sub(1).min(16);
+    FIRST_RECONNECT_DELAY_MS
+        .saturating_mul(1 << doublings)
+        .min(MAX_RECONNECT_DELAY_MS)
+}
+
+/// How long to wait before the next poll.
+pub fn poll_delay_ms(refresh_interval_ms: u32, busy: bool) -> u32 {
+    let interval = refresh_interval_ms.max(250);
+    if busy {
+        interval
+    } else {
+        interval.saturating_mul(IDLE_SLOWDOWN)
+    }
+}
+
+/// Where a feed reads from and how often.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeedConfig {
+    /// The SSE route's URL (already joined with the API base URL).
+    pub stream_url: String,
+    /// `false`: no stream and no polling (state [`Connection::Manual`]).
+    pub auto_refresh: bool,
+    /// The polling interval in ms.
+    pub refresh_interval_ms: u32,
+}
+
+/// A live feed's signals.
+#[derive(Clone, Copy)]
+pub struct LiveFeed<T: Send + Sync + 'static> {
+    /// The newest snapshot from the stream or a poll (`None` until the first arrives).
+    pub latest: ReadSignal<Option<T>>,
+    pub connection: ReadSignal<Connection>,
+    /// How many snapshots arrived; other readings (stuck jobs) refresh on its changes.
+    pub updates: ReadSignal<u64>,
+}
+
+/// Starts a feed once the page is hydrated; it stops when the calling component is disposed.
+/// `poll` reads one snapshot through a server function (the fallback).
+pub fn use_live_feed<T, F, Fut>(config: FeedConfig, poll: F) -> LiveFeed<T>
+where
+    T: Snapshot,
+    F: Fn() -> Fut + 'static,
+    Fut: Future<Output = Result<T, ApiError>> + 'static,
+{
+    let (latest, set_latest) = signal(None::<T>);
+    let initial = if config.auto_refresh {
+        Connection::Connecting
+    } else {
+        Connection::Manual
+    };
+    let (connection, set_connection) = signal(initial);
+    let (updates, set_updates) = signal(0_u64);
+    #[cfg(feature = "hydrate")]
+    if config.auto_refresh {
+        let sink = browser::Sink {
+            latest: set_latest,
+            connection: set_connection,
+            updates: set_updates,
+        };
+        let stop = browser::Stop::default();
+        let stopper = send_wrapper::SendWrapper::new(stop.clone());
+        on_cleanup(move || stopper.stop());
+        // Effects run only in the browser, after hydration; this one has no dependencies, so
+        // it runs once.
+        let mut start = Some(browser::run(config, poll, sink, stop));
+        Effect::new(move |_| {
+            if let Some(run) = start.take() {
+                leptos::task::spawn_local(run);
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (config, poll, set_latest, set_connection, set_updates);
+    LiveFeed {
+        latest,
+        connection,
+        updates,
+    }
 }
 
 #[cfg(feature = "hydrate")]
 mod browser {
-    use super::Connection;
-    use crate::model::Metrics;
-    use leptos::prelude::*;
-    use wasm_bindgen::prelude::*;
-    use wasm_bindgen::JsCast;
-    use web_sys::{EventSource, MessageEvent};
+    use super::*;
+    use crate::client::current_token;
+    use crate::sse::SseParser;
+    use futures::future::{select, Either};
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
+    use wasm_bindgen::{JsCast, JsValue};
+    use wasm_bindgen_futures::JsFuture;
+    use web_sys::{AbortController, Headers, ReadableStreamDefaultReader, RequestInit, Response};
 
-    /// Opens the stream and wires its events to the signals. The page lives as long as the
-    /// connection, so the callbacks are kept for the page's lifetime.
-    pub fn connect(
-        set_metrics: WriteSignal<Option<Metrics>>,
-        set_connection: WriteSignal<Connection>,
-    ) {
-        let Ok(source) = EventSource::new("/api/v1/admin/jobs/live") else {
-            set_connection.set(Connection::Offline);
-            return;
-        };
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            let snapshot = event
-                .data()
-                .as_string()
-                .and_then(|text| serde_json::from_str::<Metrics>(&text).ok());
-            if let Some(snapshot) = snapshot {
-                set_metrics.set(Some(snapshot));
-                set_connection.set(Connection::Live);
+    /// Where a feed publishes.
+    pub struct Sink<T: Send + Sync + 'static> {
+        pub latest: WriteSignal<Option<T>>,
+        pub connection: WriteSignal<Connection>,
+        pub updates: WriteSignal<u64>,
+    }
+
+    impl<T: Snapshot> Sink<T> {
+        fn publish(&self, snapshot: T) {
+            let _ = self.latest.try_set(Some(snapshot));
+            let _ = self.updates.try_update(|n| *n += 1);
+        }
+        fn state(&self, state: Connection) {
+            let _ = self.connection.try_set(state);
+        }
+    }
+
+    /// Stops a feed: no new request starts, and the open stream is aborted.
+    #[derive(Clone, Default)]
+    pub struct Stop {
+        stopped: Rc<Cell<bool>>,
+        current: Rc<RefCell<Option<AbortController>>>,
+    }
+
+    impl Stop {
+        pub fn stop(&self) {
+            self.stopped.set(true);
+            if let Some(controller) = self.current.borrow_mut().take() {
+                controller.abort();
             }
-        });
-        source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        on_message.forget();
+        }
+        fn stopped(&self) -> bool {
+            self.stopped.get()
+        }
+    }
 
-        let on_status = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            let text = event.data().as_string().unwrap_or_default();
-            if text.contains("redis_unavailable") {
-                set_connection.set(Connection::RedisDown);
-            }
-        });
-        let _ =
-            source.add_event_listener_with_callback("status", on_status.as_ref().unchecked_ref());
-        on_status.forget();
+    /// How one stream connection ended.
+    enum End {
+        /// 401: the session is over.
+        Unauthorized,
+        /// It failed or ended; `received` tells whether any snapshot came first.
+        Dropped { received: bool },
+    }
 
-        let closing = source.clone();
-        let on_auth = Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| {
-            closing.close();
-            set_connection.set(Connection::Offline);
-        });
-        let _ = source.add_event_listener_with_callback("auth", on_auth.as_ref().unchecked_ref());
-        on_auth.forget();
-
-        // The browser reconnects by itself (honouring the stream's `retry:` hint).
-        let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
-            // `try_update`: the page may be gone already, then there is nothing to update.
-            let _ = set_connection.try_update(|state| {
-                if *state != Connection::Offline {
-                    *state = Connection::Reconnecting;
+    /// The feed's whole life: stream, back off, fall back to polling, try the stream again.
+    pub async fn run<T, F, Fut>(config: FeedConfig, poll: F, sink: Sink<T>, stop: Stop)
+    where
+        T: Snapshot,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        let mut failures = 0_u32;
+        let mut busy = true;
+        while !stop.stopped() {
+            match stream(&config.stream_url, &sink, &stop).await {
+                End::Unauthorized => return sink.state(Connection::Offline),
+                End::Dropped { received } => {
+                    failures = if received { 1 } else { failures + 1 };
                 }
+            }
+            if stop.stopped() {
+                return;
+            }
+            if failures < FALLBACK_AFTER_FAILURES {
+                sink.state(Connection::Reconnecting);
+                sleep(reconnect_delay_ms(failures)).await;
+                continue;
+            }
+            sink.state(Connection::Polling);
+            for _ in 0..POLLS_BEFORE_STREAM_RETRY {
+                wait_until_visible(&stop).await;
+                if stop.stopped() {
+                    return;
+                }
+                match poll().await {
+                    Ok(snapshot) => {
+                        busy = snapshot.busy();
+                        sink.publish(snapshot);
+                        sink.state(Connection::Polling);
+                    }
+                    Err(error) if error.is_unauthorized() => {
+                        return sink.state(Connection::Offline)
+                    }
+                    // Unreachable server or Redis down: keep polling; the state says polling.
+                    Err(_) => {}
+                }
+                sleep(poll_delay_ms(config.refresh_interval_ms, busy)).await;
+            }
+        }
+    }
+
+    /// One stream connection, until it fails, ends, or the feed stops.
+    async fn stream<T: Snapshot>(url: &str, sink: &Sink<T>, stop: &Stop) -> End {
+        let dropped = End::Dropped { received: false };
+        let Some(window) = web_sys::window() else {
+            return dropped;
+        };
+        let Ok(controller) = AbortController::new() else {
+            return dropped;
+        };
+        let init = RequestInit::new();
+        init.set_method("GET");
+        init.set_signal(Some(&controller.signal()));
+        if let Ok(headers) = Headers::new() {
+            let _ = headers.set("Accept", "text/event-stream");
+            if let Some(token) = current_token() {
+                let _ = headers.set("Authorization", &format!("Bearer {token}"));
+            }
+            init.set_headers(&headers);
+        }
+        *stop.current.borrow_mut() = Some(controller.clone());
+        let end = read_stream(&window, url, &init, sink, stop).await;
+        controller.abort();
+        stop.current.borrow_mut().take();
+        end
+    }
+
+    async fn read_stream<T: Snapshot>(
+        window: &web_sys::Window,
+        url: &str,
+        init: &RequestInit,
+        sink: &Sink<T>,
+        stop: &Stop,
+    ) -> End {
+        let mut received = false;
+        let Ok(response) = JsFuture::from(window.fetch_with_str_and_init(url, init)).await else {
+            return End::Dropped { received };
+        };
+        let Ok(response) = response.dyn_into::<Response>() else {
+            return End::Dropped { received };
+        };
+        if response.status() == 401 {
+            return End::Unauthorized;
+        }
+        let reader = response.body().filter(|_| response.ok()).and_then(|body| {
+            body.get_reader()
+                .dyn_into::<ReadableStreamDefaultReader>()
+                .ok()
+        });
+        let Some(reader) = reader else {
+            return End::Dropped { received };
+        };
+        let mut parser = SseParser::default();
+        while !stop.stopped() {
+            let read = JsFuture::from(reader.read());
+            let chunk = match select(Box::pin(read), Box::pin(sleep(STREAM_SILENCE_LIMIT_MS))).await
+            {
+                Either::Left((Ok(chunk), _)) => chunk,
+                // An error, or silence past the keep-alive interval: reconnect.
+                _ => break,
+            };
+            if field(&chunk, "done").as_bool().unwrap_or(true) {
+                break;
+            }
+            let Ok(bytes) = field(&chunk, "value").dyn_into::<js_sys::Uint8Array>() else {
+                break;
+            };
+            for event in parser.push(&bytes.to_vec()) {
+                match event.name.as_str() {
+                    "message" => {
+                        if let Ok(snapshot) = serde_json::from_str::<T>(&event.data) {
+                            received = true;
+                            sink.publish(snapshot);
+                            sink.state(Connection::Live);
+                        }
+                    }
+                    "status" if event.data.contains("redis_unavailable") => {
+                        sink.state(Connection::RedisDown)
+                    }
+                    // The token expired: the next connection asks for a fresh one (a cookie
+                    // session then gets 401 and goes offline).
+                    "auth" => return End::Dropped { received },
+                    _ => {}
+                }
+            }
+        }
+        End::Dropped { received }
+    }
+
+    fn field(object: &JsValue, name: &str) -> JsValue {
+        js_sys::Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+    }
+
+    /// Resolves after `ms` milliseconds. Dropped early (a stream read won the race), it clears
+    /// its timer, so a long watchdog per chunk leaves no timers behind.
+    pub fn sleep(ms: u32) -> impl Future<Output = ()> {
+        struct ClearOnDrop(Option<i32>);
+        impl Drop for ClearOnDrop {
+            fn drop(&mut self) {
+                if let (Some(handle), Some(window)) = (self.0, web_sys::window()) {
+                    window.clear_timeout_with_handle(handle);
+                }
+            }
+        }
+        let mut handle = None;
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            handle = web_sys::window().and_then(|window| {
+                window
+                    .set_timeout_with_callback_and_timeout_and_arguments_0(
+                        &resolve,
+                        i32::try_from(ms).unwrap_or(i32::MAX),
+                    )
+                    .ok()
             });
         });
-        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        on_error.forget();
+        let guard = ClearOnDrop(handle);
+        async move {
+            let _guard = guard;
+            let _ = JsFuture::from(promise).await;
+        }
+    }
+
+    /// Waits while the tab is hidden (nobody is looking, so nothing is read).
+    async fn wait_until_visible(stop: &Stop) {
+        let hidden = || {
+            web_sys::window()
+                .and_then(|window| window.document())
+                .is_some_and(|document| {
+                    document.visibility_state() == web_sys::VisibilityState::Hidden
+                })
+        };
+        while hidden() && !stop.stopped() {
+            sleep(500).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_delays_double_up_to_the_cap() {
+        let delays: Vec<u32> = (1..=9).map(reconnect_delay_ms).collect();
+        assert_eq!(
+            delays,
+            vec![500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
+        );
+        assert_eq!(reconnect_delay_ms(u32::MAX), MAX_RECONNECT_DELAY_MS);
+    }
+
+    #[test]
+    fn polling_slows_down_when_nothing_runs() {
+        assert_eq!(poll_delay_ms(5000, true), 5000);
+        assert_eq!(poll_delay_ms(5000, false), 15000);
+        assert_eq!(
+            poll_delay_ms(0, true),
+            250,
+            "a zero interval cannot hammer the server"
+        );
+    }
+
+    fn metrics(timestamp: &str, active: u64) -> Metrics {
+        Metrics {
+            timestamp: timestamp.to_owned(),
+            queues: vec![],
+            totals: crate::model::Totals {
+                active,
+                ..Default::default()
+            },
+            success_rate: None,
+            success_rate_sample: 0,
+            processing_rate: 0.0,
+        }
+    }
+
+    #[test]
+    fn the_newest_reading_wins() {
+        let old = metrics("2026-11-28T10:00:00.000Z", 0);
+        let new = metrics("2026-11-28T10:00:01.000Z", 1);
+        assert_eq!(
+            newest(Some(old.clone()), Some(new.clone())),
+            Some(new.clone())
+        );
+        assert_eq!(
+            newest(Some(new.clone()), Some(old.clone())),
+            Some(new.clone())
+        );
+        assert_eq!(newest(None, Some(old.clone())), Some(old.clone()));
+        assert_eq!(newest::<Metrics>(None, None), None);
+        assert!(new.busy() && !old.busy());
     }
 }

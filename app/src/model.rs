@@ -325,6 +325,11 @@ pub struct AuditPage {
     pub next: Option<String>,
 }
 
+/// BullMQ's highest job priority (2^21); a retry may ask for 0 to this.
+pub const MAX_PRIORITY: u64 = 2_097_152;
+/// The most attempts a retry may ask for.
+pub const MAX_ATTEMPTS: u64 = 1000;
+
 /// Reply of retry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -15,6 +15,12 @@ const root = path.resolve(end2end, '..');
 export const WORLD = [
   { name: 'e2e-emails', bullmq: 6, completed: 4, failed: 2, waiting: 3, active: 1, delayed: 1 },
   { name: 'e2e-legacy', bullmq: 5, completed: 1, waiting: 2, paused: true },
+  // Cleared by the clear test.
+  { name: 'e2e-clear', bullmq: 6, completed: 3, failed: 2, waiting: 1 },
+  // Its hanging job is retried through the form.
+  { name: 'e2e-stuck', bullmq: 6, active: 1, activeData: { to: 'old@example.com', template: 'welcome' } },
+  // Jobs are added to it while the page watches.
+  { name: 'e2e-live', bullmq: 6, waiting: 1 },
 ];
 
 function firstLineMatching(stream, pattern, ms, what) {
@@ -77,6 +83,7 @@ export default async function globalSetup() {
     execFileSync(serverBin, ['token', '--role', role, '--sub', sub, '--ttl', '1h'], { env }).toString().trim();
   process.env.BASE_URL = address;
   process.env.E2E_PREFIX = prefix;
+  process.env.E2E_REDIS = redisUrl;
   process.env.E2E_WORLD = report;
   process.env.TOKEN_MODERATOR = token('MODERATOR', 'maud');
   process.env.TOKEN_ADMIN = token('ADMIN', 'ada');

@@ -1,4 +1,4 @@
-//! Pages. Each page is a data component: it owns its resources and hands plain values to views.
-
+//! One module per page.
 pub mod dashboard;
+pub mod embed;
 pub mod login;

@@ -151,6 +151,32 @@ async fn the_queue_stream_shows_counts_and_active_jobs_and_unknown_queues_are_40
         assert_eq!(job["data"]["kind"], "hang");
     }
 
+    // The dashboard's polling fallback reads the same snapshot through its server function.
+    let polled = app
+        .client
+        .post(app.url("/api/fn/queue_live"))
+        .bearer_auth(&token)
+        .form(&[("queue_name", "sync")])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(polled.status(), 200);
+    let polled: Value = polled.json().await.expect("json");
+    assert_eq!(keys_of(&polled), keys_of(&snapshot));
+    assert_eq!(polled["queue"], snapshot["queue"]);
+    assert_eq!(polled["activeJobs"].as_array().map(Vec::len), Some(2));
+    let gone = app
+        .client
+        .post(app.url("/api/fn/queue_live"))
+        .bearer_auth(&token)
+        .form(&[("queue_name", "nope")])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(gone.status(), 404);
+    let body: Value = gone.json().await.expect("json");
+    assert_eq!(body["error"], "not_found");
+
     let missing = app
         .client
         .get(app.url("/api/v1/admin/jobs/queue/nope/live"))

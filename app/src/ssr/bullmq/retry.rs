@@ -13,10 +13,7 @@ use std::collections::HashMap;
 
 const RETRY: &str = include_str!("lua/retry.lua");
 
-/// BullMQ's highest priority value (2^21).
-pub const MAX_PRIORITY: u64 = 2_097_152;
-/// The most attempts a retry may ask for.
-pub const MAX_ATTEMPTS: u64 = 1000;
+pub use crate::model::{MAX_ATTEMPTS, MAX_PRIORITY};
 
 /// A validated retry request.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -1,0 +1,288 @@
+//! `JobMonitor`: the whole dashboard as one component, with the props of the React original so
+//! it can be embedded in another Leptos app pointing at a remote API.
+//!
+//! Reads and actions go through server functions (the same service code as the REST API); live
+//! numbers come from the `/live` stream with polling as the fallback (see [`crate::live`]).
+//! Rendered on the server with real numbers: the first readings are awaited inside a
+//! `Transition`, so the server waits for them and the browser hydrates from the same values;
+//! after that, everything arrives through signals, so live updates change numbers in place.
+
+use crate::api::{clear_queue, get_metrics, get_stuck_alerts, get_viewer, set_queue_paused};
+use crate::client::api_path;
+use crate::components::format::clock;
+use crate::components::notice::{ErrorNotice, Outcome};
+use crate::components::queue_detail::QueueDetail;
+use crate::components::queues::{ClearDialog, ClearKind, QueueTable, RowActions};
+use crate::components::stuck::StuckJobs;
+use crate::components::summary::Summary;
+use crate::components::trends::Trends;
+use crate::error::ApiError;
+use crate::live::{newest, use_live_feed, FeedConfig};
+use crate::model::{ClearReply, PauseReply};
+use leptos::prelude::*;
+
+/// Stuck jobs are re-read every this many live snapshots (every 20 s at the default 2 s).
+const STUCK_EVERY_UPDATES: u64 = 10;
+
+/// What a pause or resume did, in words.
+pub fn describe_pause(reply: &PauseReply) -> String {
+    let verb = if reply.paused { "Paused" } else { "Resumed" };
+    let already = if reply.changed {
+        ""
+    } else {
+        " (it already was)"
+    };
+    format!("{verb} {}{already}", reply.queue_name)
+}
+
+/// What a clear did, in words.
+pub fn describe_clear(reply: &ClearReply) -> String {
+    let jobs = if reply.removed == 1 { "job" } else { "jobs" };
+    format!(
+        "Removed {} {jobs} from {} ({} completed, {} failed)",
+        reply.removed, reply.queue_name, reply.completed, reply.failed
+    )
+}
+
+/// The BullMQ job monitor.
+#[component]
+pub fn JobMonitor(
+    /// Base URL of the API (e.g. `https://ops.example.com`); empty for the page's own origin.
+    #[prop(optional, into)]
+    api_url: String,
+    /// Yields the bearer token for every request and stream (`Authorization` header). Without
+    /// it, or when it yields `None`, the same-origin session cookie authenticates.
+    #[prop(optional, into)]
+    get_auth_token: Option<Callback<(), Option<String>>>,
+    /// Follow live data (stream, else polling). Off: numbers change on "Refresh" only.
+    #[prop(default = true)]
+    auto_refresh: bool,
+    /// The polling interval in ms, when the stream is unavailable.
+    #[prop(default = 5000)]
+    refresh_interval: u32,
+) -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    {
+        crate::client::set_api_url(&api_url);
+        crate::client::set_token_source(get_auth_token);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = get_auth_token;
+
+    // The first reading, for the first paint: read once, here, and awaited inside the
+    // Transition so the server waits for it and the browser hydrates from the same values.
+    // Everything after that arrives through signals (stream, polls, re-reads).
+    let viewer = Resource::new(|| (), |_| get_viewer());
+    let metrics = Resource::new(|| (), |_| get_metrics());
+    let stuck = Resource::new(|| (), |_| get_stuck_alerts());
+    let settings = Settings {
+        api_url,
+        auto_refresh,
+        refresh_interval,
+    };
+    view! {
+        <section class="job-monitor" aria-label="BullMQ job monitor">
+            <Transition fallback=|| view! { <p class="loading">"Loading queues…"</p> }>
+                {
+                    let settings = settings.clone();
+                    move || {
+                        let settings = settings.clone();
+                        Suspend::new(async move {
+                            let first = First {
+                                viewer: viewer.await,
+                                metrics: metrics.await,
+                                stuck: stuck.await,
+                            };
+                            view! { <MonitorBody first settings/> }
+                        })
+                    }
+                }
+            </Transition>
+        </section>
+    }
+    .into_any()
+}
+
+/// The component's props that the body needs.
+#[derive(Clone)]
+struct Settings {
+    api_url: String,
+    auto_refresh: bool,
+    refresh_interval: u32,
+}
+
+/// The first readings.
+struct First {
+    viewer: Result<crate::model::Viewer, ApiError>,
+    metrics: Result<crate::model::Metrics, ApiError>,
+    stuck: Result<Vec<crate::model::StuckJob>, ApiError>,
+}
+
+/// The monitor once its first readings are in.
+#[component]
+fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
+    let Settings {
+        api_url,
+        auto_refresh,
+        refresh_interval,
+    } = settings;
+    let can_operate = Signal::stored(
+        first
+            .viewer
+            .as_ref()
+            .is_ok_and(|viewer| viewer.role.can_operate()),
+    );
+    let feed = use_live_feed(
+        FeedConfig {
+            stream_url: api_path(&api_url, "/api/v1/admin/jobs/live"),
+            auto_refresh,
+            refresh_interval_ms: refresh_interval,
+        },
+        get_metrics,
+    );
+    // Explicit re-reads (Refresh, after an action) through the server functions.
+    let reread = Action::new(|_: &()| get_metrics());
+    let reread_stuck = Action::new(|_: &()| get_stuck_alerts());
+    let first_error = first.metrics.as_ref().err().cloned();
+    let first_metrics = first.metrics.ok();
+    let current = Memo::new(move |_| {
+        let newer = newest(first_metrics.clone(), feed.latest.get());
+        newest(newer, reread.value().get().and_then(Result::ok))
+    });
+    let first_stuck_error = first.stuck.as_ref().err().cloned();
+    let first_stuck = first.stuck.unwrap_or_default();
+    let stuck_jobs = Memo::new(move |_| match reread_stuck.value().get() {
+        Some(Ok(jobs)) => jobs,
+        _ => first_stuck.clone(),
+    });
+    // Stuck jobs follow the live feed, at a slower pace.
+    Effect::new(move |previous: Option<u64>| {
+        let tick = feed.updates.get() / STUCK_EVERY_UPDATES;
+        if previous.is_some_and(|previous| previous != tick) {
+            reread_stuck.dispatch(());
+        }
+        tick
+    });
+    let trends_refresh = RwSignal::new(0_u32);
+    let refresh_all = move || {
+        reread.dispatch(());
+        reread_stuck.dispatch(());
+        trends_refresh.update(|n| *n += 1);
+    };
+
+    // Control actions report in one status line; a success re-reads at once.
+    let (outcome, set_outcome) = signal(None::<Result<String, ApiError>>);
+    let report = move |result: Result<String, ApiError>| {
+        let ok = result.is_ok();
+        set_outcome.set(Some(result));
+        if ok {
+            reread.dispatch(());
+        }
+    };
+    let toggle = Action::new(move |(queue, pause): &(String, bool)| {
+        let (queue, pause) = (queue.clone(), *pause);
+        async move {
+            report(
+                set_queue_paused(queue, pause)
+                    .await
+                    .map(|r| describe_pause(&r)),
+            )
+        }
+    });
+    let clear = Action::new(move |(queue, kind): &(String, ClearKind)| {
+        let (queue, kind) = (queue.clone(), kind.as_str().to_owned());
+        async move { report(clear_queue(queue, kind).await.map(|r| describe_clear(&r))) }
+    });
+    let clearing = RwSignal::new(None::<String>);
+    let selected = RwSignal::new(None::<String>);
+    let actions = RowActions {
+        toggle: Callback::new(move |request| {
+            toggle.dispatch(request);
+        }),
+        clear: Callback::new(move |queue| clearing.set(Some(queue))),
+        details: Callback::new(move |queue| selected.set(Some(queue))),
+    };
+    let confirm_clear = Callback::new(move |request: (String, ClearKind)| {
+        clearing.set(None);
+        clear.dispatch(request);
+    });
+    let updated = move || {
+        current.with(|c| {
+            c.as_ref()
+                .map(|c| (c.timestamp.clone(), clock(&c.timestamp)))
+        })
+    };
+    let reread_error = move || match reread.value().get() {
+        Some(Err(error)) => Some(view! { <ErrorNotice error/> }),
+        _ => None,
+    };
+    view! {
+        <div class="monitor-bar">
+            <span class="connection" aria-live="polite" data-connection=move || feed.connection.get().as_str()>
+                {move || feed.connection.get().label()}
+            </span>
+            <span class="updated">
+                {move || updated().map(|(full, short)| view! {
+                    "updated " <time class="timestamp" datetime=full.clone() title=full>{short}</time>
+                })}
+            </span>
+            <button type="button" class="refresh" on:click=move |_| refresh_all()>
+                "Refresh"
+            </button>
+        </div>
+        <Outcome outcome/>
+        {reread_error}
+        {first_error.map(|error| view! { <ErrorNotice error/> })}
+        <Summary metrics=current/>
+        <QueueTable metrics=current can_operate actions/>
+        {move || clearing.get().map(|queue| view! {
+            <ClearDialog queue metrics=current on_confirm=confirm_clear
+                on_cancel=Callback::new(move |()| clearing.set(None))/>
+        })}
+        {
+            let api_url = api_url.clone();
+            move || selected.get().map(|name| view! {
+                <QueueDetail name api_url=api_url.clone() auto_refresh refresh_interval
+                    on_close=Callback::new(move |()| selected.set(None))/>
+            })
+        }
+        {first_stuck_error.map(|error| view! { <ErrorNotice error/> })}
+        <StuckJobs jobs=stuck_jobs can_operate/>
+        <Trends refresh=trends_refresh/>
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_read_as_sentences() {
+        let pause = PauseReply {
+            success: true,
+            queue_name: "mails".into(),
+            paused: true,
+            changed: true,
+        };
+        assert_eq!(describe_pause(&pause), "Paused mails");
+        let resume = PauseReply {
+            paused: false,
+            changed: false,
+            ..pause
+        };
+        assert_eq!(describe_pause(&resume), "Resumed mails (it already was)");
+        let clear = ClearReply {
+            success: true,
+            queue_name: "mails".into(),
+            kind: "all".into(),
+            removed: 5,
+            completed: 4,
+            failed: 1,
+        };
+        assert_eq!(
+            describe_clear(&clear),
+            "Removed 5 jobs from mails (4 completed, 1 failed)"
+        );
+    }
+}

@@ -1,0 +1,12 @@
+//! The dashboard's building blocks. [`job_monitor::JobMonitor`] is the embeddable whole; the
+//! other modules are its parts, each named after what it shows.
+
+pub mod format;
+pub mod job_monitor;
+pub mod notice;
+pub mod queue_detail;
+pub mod queues;
+pub mod retry_form;
+pub mod stuck;
+pub mod summary;
+pub mod trends;

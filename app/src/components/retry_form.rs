@@ -1,0 +1,377 @@
+//! The Retry form of a stuck job: priority, attempts, back-off, `dataOverrides` as JSON and
+//! "remove original". The fields are checked here before anything is sent (the server checks
+//! again; its limits are the same), so a typo in the JSON is pointed out at the field.
+
+use crate::api::retry_job;
+use crate::components::format::path_segment;
+use crate::components::notice::ErrorNotice;
+use crate::model::{RetryReply, StuckJob, MAX_ATTEMPTS, MAX_PRIORITY};
+use leptos::prelude::*;
+use serde_json::{Map, Value};
+
+/// What the form's fields hold, as typed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RetryFields {
+    pub priority: String,
+    pub attempts: String,
+    /// `""` (keep the job's own), `fixed` or `exponential`.
+    pub backoff_type: String,
+    pub backoff_delay: String,
+    pub data_overrides: String,
+    pub remove_original: bool,
+}
+
+/// A field the form refuses, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's `name` (`priority`, `attempts`, `backoffDelay`, `dataOverrides`).
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn integer(
+    text: &str,
+    field: &'static str,
+    label: &str,
+    min: u64,
+    max: u64,
+) -> Result<Option<u64>, FieldError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse::<u64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .map(Some)
+        .ok_or_else(|| FieldError {
+            field,
+            message: format!("{label} must be a whole number from {min} to {max}"),
+        })
+}
+
+impl RetryFields {
+    /// The JSON body the retry endpoint takes, or the first field that is wrong.
+    pub fn to_request(&self) -> Result<String, FieldError> {
+        let mut request = Map::new();
+        if let Some(priority) = integer(&self.priority, "priority", "Priority", 0, MAX_PRIORITY)? {
+            request.insert("priority".into(), priority.into());
+        }
+        if let Some(attempts) = integer(&self.attempts, "attempts", "Attempts", 1, MAX_ATTEMPTS)? {
+            request.insert("attempts".into(), attempts.into());
+        }
+        let delay = integer(
+            &self.backoff_delay,
+            "backoffDelay",
+            "Back-off delay",
+            0,
+            u64::from(u32::MAX),
+        )?;
+        match self.backoff_type.as_str() {
+            "" if delay.is_some() => {
+                return Err(FieldError {
+                    field: "backoffDelay",
+                    message: "choose a back-off type for the delay".into(),
+                })
+            }
+            "" => {}
+            kind @ ("fixed" | "exponential") => {
+                request.insert(
+                    "backoff".into(),
+                    serde_json::json!({ "type": kind, "delay": delay.unwrap_or(0) }),
+                );
+            }
+            _ => {
+                return Err(FieldError {
+                    field: "backoffType",
+                    message: "back-off is fixed or exponential".into(),
+                })
+            }
+        }
+        let overrides = self.data_overrides.trim();
+        if !overrides.is_empty() {
+            match serde_json::from_str::<Value>(overrides) {
+                Ok(Value::Object(fields)) => {
+                    request.insert("dataOverrides".into(), Value::Object(fields));
+                }
+                Ok(_) => {
+                    return Err(FieldError {
+                        field: "dataOverrides",
+                        message: "data overrides must be a JSON object, like {\"to\": \"a@b.c\"}"
+                            .into(),
+                    })
+                }
+                Err(error) => {
+                    return Err(FieldError {
+                        field: "dataOverrides",
+                        message: format!("data overrides are not valid JSON: {error}"),
+                    })
+                }
+            }
+        }
+        if self.remove_original {
+            request.insert("removeOriginal".into(), true.into());
+        }
+        Ok(Value::Object(request).to_string())
+    }
+}
+
+/// What the server did with a retry, in words.
+pub fn describe(reply: &RetryReply) -> String {
+    let original = match reply.original.as_str() {
+        "removed" => "the original was removed",
+        "failed" => "the original was moved to failed",
+        _ => "the original was kept",
+    };
+    format!("Retried as job {}; {original}.", reply.new_job_id)
+}
+
+/// The form, under its stuck job. `on_close` hides it.
+#[component]
+pub fn RetryForm(job: StuckJob, on_close: Callback<()>) -> impl IntoView {
+    let priority = RwSignal::new(String::new());
+    let attempts = RwSignal::new(String::new());
+    let backoff_type = RwSignal::new(String::new());
+    let backoff_delay = RwSignal::new(String::new());
+    let data_overrides = RwSignal::new(String::new());
+    let remove_original = RwSignal::new(false);
+    let invalid = RwSignal::new(None::<FieldError>);
+    let queue_name = job.queue_name.clone();
+    let job_id = job.job_id.clone();
+    let send = Action::new(move |request: &String| {
+        retry_job(queue_name.clone(), job_id.clone(), request.clone())
+    });
+    let pending = send.pending();
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let fields = RetryFields {
+            priority: priority.get_untracked(),
+            attempts: attempts.get_untracked(),
+            backoff_type: backoff_type.get_untracked(),
+            backoff_delay: backoff_delay.get_untracked(),
+            data_overrides: data_overrides.get_untracked(),
+            remove_original: remove_original.get_untracked(),
+        };
+        match fields.to_request() {
+            Ok(request) => {
+                invalid.set(None);
+                send.dispatch(request);
+            }
+            Err(error) => invalid.set(Some(error)),
+        }
+    };
+    // Typing into a field withdraws the complaint about it until the next submit.
+    let edit = move |field: RwSignal<String>, value: String| {
+        field.set(value);
+        invalid.set(None);
+    };
+    let id = format!(
+        "retry-{}",
+        path_segment(&format!("{}-{}", job.queue_name, job.job_id))
+    );
+    let field_id = move |name: &str| format!("{id}-{name}");
+    let is_invalid = move |name: &'static str| {
+        move || {
+            invalid
+                .with(|e| e.as_ref().is_some_and(|e| e.field == name))
+                .to_string()
+        }
+    };
+    let field_note = move |name: &'static str| {
+        move || {
+            invalid.with(|e| {
+                e.as_ref()
+                    .filter(|e| e.field == name)
+                    .map(|e| view! { <p class="field-error" role="alert">{e.message.clone()}</p> })
+            })
+        }
+    };
+    let title = format!("Retry job {} of {}", job.job_id, job.queue_name);
+    let heading = title.clone();
+    view! {
+        <form class="retry-form" aria-label=title on:submit=submit>
+            <h3>{heading}</h3>
+            <div class="fields">
+                <label for=field_id("priority")>"Priority"
+                    <input id=field_id("priority") name="priority" type="number" min="0" max=MAX_PRIORITY.to_string()
+                        inputmode="numeric" placeholder="as before"
+                        aria-invalid=is_invalid("priority")
+                        prop:value=move || priority.get()
+                        on:input=move |ev| edit(priority, event_target_value(&ev))/>
+                </label>
+                <label for=field_id("attempts")>"Attempts"
+                    <input id=field_id("attempts") name="attempts" type="number" min="1" max=MAX_ATTEMPTS.to_string()
+                        inputmode="numeric" placeholder="as before"
+                        aria-invalid=is_invalid("attempts")
+                        prop:value=move || attempts.get()
+                        on:input=move |ev| edit(attempts, event_target_value(&ev))/>
+                </label>
+                <label for=field_id("backoff-type")>"Back-off"
+                    <select id=field_id("backoff-type") name="backoffType"
+                        on:change=move |ev| backoff_type.set(event_target_value(&ev))>
+                        <option value="">"as before"</option>
+                        <option value="fixed">"fixed"</option>
+                        <option value="exponential">"exponential"</option>
+                    </select>
+                </label>
+                <label for=field_id("backoff-delay")>"Back-off delay (ms)"
+                    <input id=field_id("backoff-delay") name="backoffDelay" type="number" min="0"
+                        inputmode="numeric" placeholder="0"
+                        aria-invalid=is_invalid("backoffDelay")
+                        prop:value=move || backoff_delay.get()
+                        on:input=move |ev| edit(backoff_delay, event_target_value(&ev))/>
+                </label>
+            </div>
+            {field_note("priority")}
+            {field_note("attempts")}
+            {field_note("backoffDelay")}
+            {field_note("backoffType")}
+            <label for=field_id("data") class="wide">"Data overrides (JSON object, merged into the job's data)"
+                <textarea id=field_id("data") name="dataOverrides" rows="3" spellcheck="false"
+                    placeholder="{\"key\": \"new value\"}"
+                    aria-invalid=is_invalid("dataOverrides")
+                    prop:value=move || data_overrides.get()
+                    on:input=move |ev| edit(data_overrides, event_target_value(&ev))></textarea>
+            </label>
+            {field_note("dataOverrides")}
+            <label class="check">
+                <input type="checkbox" name="removeOriginal"
+                    prop:checked=move || remove_original.get()
+                    on:change=move |ev| remove_original.set(event_target_checked(&ev))/>
+                "Remove the original (an active original is moved to failed instead)"
+            </label>
+            <div class="actions">
+                <button type="submit" class="primary" disabled=move || pending.get()>
+                    {move || if pending.get() { "Retrying…" } else { "Retry job" }}
+                </button>
+                <button type="button" on:click=move |_| on_close.run(())>"Close"</button>
+            </div>
+            <div class="form-outcome" aria-live="polite">
+                {move || send.value().get().map(|result| match result {
+                    Ok(reply) => view! { <p class="ok">{describe(&reply)}</p> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                })}
+            </div>
+        </form>
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields() -> RetryFields {
+        RetryFields::default()
+    }
+
+    #[test]
+    fn an_empty_form_retries_as_it_was() {
+        assert_eq!(fields().to_request().expect("valid"), "{}");
+    }
+
+    #[test]
+    fn every_field_reaches_the_request() {
+        let request = RetryFields {
+            priority: "5".into(),
+            attempts: " 3 ".into(),
+            backoff_type: "exponential".into(),
+            backoff_delay: "2000".into(),
+            data_overrides: r#"{"to": "ops@example.com", "n": 2}"#.into(),
+            remove_original: true,
+        }
+        .to_request()
+        .expect("valid");
+        let value: Value = serde_json::from_str(&request).expect("JSON");
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "priority": 5, "attempts": 3,
+                "backoff": {"type": "exponential", "delay": 2000},
+                "dataOverrides": {"to": "ops@example.com", "n": 2},
+                "removeOriginal": true
+            })
+        );
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let check = |f: RetryFields, field: &str| {
+            assert_eq!(f.to_request().expect_err("refused").field, field)
+        };
+        check(
+            RetryFields {
+                priority: "-1".into(),
+                ..fields()
+            },
+            "priority",
+        );
+        check(
+            RetryFields {
+                priority: "2097153".into(),
+                ..fields()
+            },
+            "priority",
+        );
+        check(
+            RetryFields {
+                attempts: "0".into(),
+                ..fields()
+            },
+            "attempts",
+        );
+        check(
+            RetryFields {
+                attempts: "1.5".into(),
+                ..fields()
+            },
+            "attempts",
+        );
+        check(
+            RetryFields {
+                backoff_delay: "100".into(),
+                ..fields()
+            },
+            "backoffDelay",
+        );
+        check(
+            RetryFields {
+                data_overrides: "{\"a\": }".into(),
+                ..fields()
+            },
+            "dataOverrides",
+        );
+        check(
+            RetryFields {
+                data_overrides: "[1, 2]".into(),
+                ..fields()
+            },
+            "dataOverrides",
+        );
+        let message = RetryFields {
+            data_overrides: "{oops".into(),
+            ..fields()
+        }
+        .to_request()
+        .expect_err("refused")
+        .message;
+        assert!(
+            message.starts_with("data overrides are not valid JSON"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn replies_read_as_sentences() {
+        let reply = RetryReply {
+            success: true,
+            new_job_id: "42".into(),
+            message: String::new(),
+            original: "failed".into(),
+        };
+        assert_eq!(
+            describe(&reply),
+            "Retried as job 42; the original was moved to failed."
+        );
+    }
+}

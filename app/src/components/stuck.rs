@@ -1,0 +1,81 @@
+//! Stuck jobs: active longer than the server's threshold, longest first, with severity (colour
+//! and word), how long, name and id, a data preview and whether a worker still holds the lock.
+//! Operators get a Retry… button that opens the retry form below the list; the form lives
+//! outside the list so a refresh of the list never closes it or loses its outcome.
+
+use crate::components::format::{duration, preview};
+use crate::components::retry_form::RetryForm;
+use crate::model::StuckJob;
+use leptos::prelude::*;
+
+/// How many characters of a job's data the list shows.
+const PREVIEW_CHARS: usize = 160;
+
+fn key(job: &StuckJob) -> String {
+    format!("{}\u{0}{}", job.queue_name, job.job_id)
+}
+
+/// The stuck-jobs panel.
+#[component]
+pub fn StuckJobs(jobs: Memo<Vec<StuckJob>>, can_operate: Signal<bool>) -> impl IntoView {
+    let retrying = RwSignal::new(None::<StuckJob>);
+    let count = move || jobs.with(Vec::len);
+    view! {
+        <section class="stuck" aria-labelledby="stuck-title">
+            <h2 id="stuck-title">"Stuck jobs " <span class="count">{count}</span></h2>
+            <Show when=move || count() == 0>
+                <p class="empty">"No job has been active longer than the threshold."</p>
+            </Show>
+            <ul>
+                <For each=move || jobs.get() key=key let:job>
+                    <StuckItem job can_operate on_retry=Callback::new(move |job| retrying.set(Some(job)))/>
+                </For>
+            </ul>
+            {move || retrying.get().map(|job| view! {
+                <RetryForm job on_close=Callback::new(move |()| retrying.set(None))/>
+            })}
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn StuckItem(
+    job: StuckJob,
+    can_operate: Signal<bool>,
+    on_retry: Callback<StuckJob>,
+) -> impl IntoView {
+    let severity = format!("{:?}", job.severity).to_lowercase();
+    let severity_text = severity.clone();
+    let data = preview(&job.data, PREVIEW_CHARS);
+    let truncated = job.data_truncated || data.ends_with('…');
+    let lock = if job.lock_held {
+        "worker still holds the lock"
+    } else {
+        "no lock: the worker is gone"
+    };
+    let label = format!("Retry job {} of {}…", job.job_id, job.queue_name);
+    let for_retry = job.clone();
+    view! {
+        <li class="stuck-job" data-severity=severity data-job=job.job_id.clone()>
+            <span class="severity">{severity_text}</span>
+            <div class="what">
+                <strong>{job.job_name.clone()}</strong>
+                " #" {job.job_id.clone()} " in " {job.queue_name.clone()}
+                " · active for " <span class="duration">{duration(job.stuck_duration)}</span>
+                " · " <span class="lock" data-lock=job.lock_held.to_string()>{lock}</span>
+                <code class="data" title=if truncated { "preview, cut" } else { "data" }>{data}</code>
+            </div>
+            <Show when=move || can_operate.get()>
+                <button type="button" class="control" aria-label=label.clone()
+                    on:click={
+                        let job = for_retry.clone();
+                        move |_| on_retry.run(job.clone())
+                    }>
+                    "Retry…"
+                </button>
+            </Show>
+        </li>
+    }
+    .into_any()
+}

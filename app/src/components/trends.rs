@@ -1,0 +1,130 @@
+//! Trends over 24 h, 7 d or 30 d: per queue successful and failed jobs, success rate and average
+//! processing time, with a bar per queue (successful and failed, to the scale of the busiest
+//! queue) so the odd one out shows at a glance. The numbers sit beside the bars, so colour is
+//! never the only signal.
+
+use crate::api::get_trends;
+use crate::components::format::{duration, percent};
+use crate::components::notice::ErrorNotice;
+use crate::model::{Period, Trend};
+use leptos::prelude::*;
+
+/// The trends panel; `refresh` re-reads it.
+#[component]
+pub fn Trends(refresh: RwSignal<u32>) -> impl IntoView {
+    let period = RwSignal::new(Period::Day);
+    let trends = Resource::new(
+        move || (period.get(), refresh.get()),
+        |(period, _)| get_trends(period.as_str().to_owned()),
+    );
+    view! {
+        <section class="trends" aria-labelledby="trends-title">
+            <div class="section-head">
+                <h2 id="trends-title">"Trends"</h2>
+                <div class="segmented" role="group" aria-label="Period">
+                    {Period::ALL.into_iter().map(|choice| view! {
+                        <button type="button"
+                            aria-pressed=move || (period.get() == choice).to_string()
+                            on:click=move |_| period.set(choice)>
+                            {choice.as_str()}
+                        </button>
+                    }).collect_view()}
+                </div>
+            </div>
+            <Transition fallback=|| view! { <p class="loading">"Loading trends…"</p> }>
+                {move || trends.get().map(|result| match result {
+                    Ok(trends) => view! { <TrendTable trends/> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                })}
+            </Transition>
+        </section>
+    }
+    .into_any()
+}
+
+/// A bar's two parts as percentages of the widest bar.
+pub fn bar_widths(trend: &Trend, widest: u64) -> (f64, f64) {
+    if widest == 0 {
+        return (0.0, 0.0);
+    }
+    let scale = |n: u64| n as f64 * 100.0 / widest as f64;
+    (scale(trend.successful), scale(trend.failed))
+}
+
+#[component]
+fn TrendTable(trends: Vec<Trend>) -> impl IntoView {
+    let widest = trends.iter().map(|t| t.total).max().unwrap_or(0);
+    let period = trends.first().map(|t| t.period.as_str()).unwrap_or("24h");
+    if trends.is_empty() {
+        return view! { <p class="empty">"No queues to show."</p> }.into_any();
+    }
+    view! {
+        <div class="table-scroll">
+            <table class="trend-table">
+                <caption class="visually-hidden">{format!("Finished jobs per queue, last {period}")}</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Queue"</th>
+                        <th scope="col">"Successful"</th>
+                        <th scope="col">"Failed"</th>
+                        <th scope="col">"Success rate"</th>
+                        <th scope="col">"Avg processing"</th>
+                        <th scope="col" class="chart-col">"Finished jobs"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {trends.into_iter().map(|trend| {
+                        let (ok, bad) = bar_widths(&trend, widest);
+                        let avg = match trend.avg_processing_time {
+                            Some(ms) => format!("{} ({} jobs)", duration(ms), trend.avg_processing_time_sample),
+                            None => "–".to_owned(),
+                        };
+                        let described = format!("{} successful, {} failed", trend.successful, trend.failed);
+                        view! {
+                            <tr data-trend=trend.queue_name.clone()>
+                                <th scope="row">{trend.queue_name.clone()}</th>
+                                <td data-field="successful">{trend.successful}</td>
+                                <td data-field="failed">{trend.failed}</td>
+                                <td data-field="success-rate">{percent(trend.success_rate, 1)}</td>
+                                <td data-field="avg">{avg}</td>
+                                <td class="chart-col">
+                                    <div class="bar" role="img" aria-label=described.clone() title=described>
+                                        <span class="ok" style=format!("width: {ok:.2}%")></span>
+                                        <span class="bad" style=format!("width: {bad:.2}%")></span>
+                                    </div>
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <p class="legend"><span class="swatch ok"></span>" successful " <span class="swatch bad"></span>" failed (striped)"</p>
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trend(successful: u64, failed: u64) -> Trend {
+        Trend {
+            queue_name: "q".into(),
+            period: Period::Day,
+            successful,
+            failed,
+            total: successful + failed,
+            success_rate: None,
+            avg_processing_time: None,
+            avg_processing_time_sample: 0,
+        }
+    }
+
+    #[test]
+    fn bars_are_scaled_to_the_busiest_queue() {
+        assert_eq!(bar_widths(&trend(30, 10), 40), (75.0, 25.0));
+        assert_eq!(bar_widths(&trend(5, 5), 40), (12.5, 12.5));
+        assert_eq!(bar_widths(&trend(0, 0), 0), (0.0, 0.0));
+    }
+}
