@@ -35,8 +35,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-echo "demo: building the release (cargo leptos build --release)"
-cargo leptos build --release
+echo "demo: building the release (scripts/release.sh)"
+scripts/release.sh
 
 ensure_redis
 

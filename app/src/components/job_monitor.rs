@@ -232,7 +232,12 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
         </div>
         <Outcome outcome/>
         {reread_error}
-        {first_error.map(|error| view! { <ErrorNotice error/> })}
+        // The first reading's error stays only until data arrives some other way.
+        {move || {
+            current
+                .with(Option::is_none)
+                .then(|| first_error.clone().map(|error| view! { <ErrorNotice error/> }))
+        }}
         <Summary metrics=current/>
         <QueueTable metrics=current can_operate actions/>
         {move || clearing.get().map(|queue| view! {
@@ -246,7 +251,11 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
                     on_close=Callback::new(move |()| selected.set(None))/>
             })
         }
-        {first_stuck_error.map(|error| view! { <ErrorNotice error/> })}
+        {move || match reread_stuck.value().get() {
+            Some(Err(error)) => Some(view! { <ErrorNotice error/> }),
+            Some(Ok(_)) => None,
+            None => first_stuck_error.clone().map(|error| view! { <ErrorNotice error/> }),
+        }}
         <StuckJobs jobs=stuck_jobs can_operate/>
         <Trends refresh=trends_refresh/>
     }
