@@ -186,26 +186,35 @@ pub fn RetryForm(job: StuckJob, on_close: Callback<()>) -> impl IntoView {
             })
         }
     };
+    let number_field = {
+        let field_id = field_id.clone();
+        move |label: &'static str,
+              name: &'static str,
+              min: u64,
+              max: Option<u64>,
+              placeholder: &'static str,
+              value: RwSignal<String>| {
+            let id = field_id(name);
+            let label_for = id.clone();
+            view! {
+                <label for=label_for>{label}
+                    <input id=id name=name type="number" min=min.to_string() max=max.map(|m| m.to_string())
+                        inputmode="numeric" placeholder=placeholder
+                        aria-invalid=is_invalid(name)
+                        prop:value=move || value.get()
+                        on:input=move |ev| edit(value, event_target_value(&ev))/>
+                </label>
+            }
+        }
+    };
     let title = format!("Retry job {} of {}", job.job_id, job.queue_name);
     let heading = title.clone();
     view! {
         <form class="retry-form" aria-label=title on:submit=submit>
             <h3>{heading}</h3>
             <div class="fields">
-                <label for=field_id("priority")>"Priority"
-                    <input id=field_id("priority") name="priority" type="number" min="0" max=MAX_PRIORITY.to_string()
-                        inputmode="numeric" placeholder="as before"
-                        aria-invalid=is_invalid("priority")
-                        prop:value=move || priority.get()
-                        on:input=move |ev| edit(priority, event_target_value(&ev))/>
-                </label>
-                <label for=field_id("attempts")>"Attempts"
-                    <input id=field_id("attempts") name="attempts" type="number" min="1" max=MAX_ATTEMPTS.to_string()
-                        inputmode="numeric" placeholder="as before"
-                        aria-invalid=is_invalid("attempts")
-                        prop:value=move || attempts.get()
-                        on:input=move |ev| edit(attempts, event_target_value(&ev))/>
-                </label>
+                {number_field("Priority", "priority", 0, Some(MAX_PRIORITY), "as before", priority)}
+                {number_field("Attempts", "attempts", 1, Some(MAX_ATTEMPTS), "as before", attempts)}
                 <label for=field_id("backoff-type")>"Back-off"
                     <select id=field_id("backoff-type") name="backoffType"
                         on:change=move |ev| backoff_type.set(event_target_value(&ev))>
@@ -214,13 +223,7 @@ pub fn RetryForm(job: StuckJob, on_close: Callback<()>) -> impl IntoView {
                         <option value="exponential">"exponential"</option>
                     </select>
                 </label>
-                <label for=field_id("backoff-delay")>"Back-off delay (ms)"
-                    <input id=field_id("backoff-delay") name="backoffDelay" type="number" min="0"
-                        inputmode="numeric" placeholder="0"
-                        aria-invalid=is_invalid("backoffDelay")
-                        prop:value=move || backoff_delay.get()
-                        on:input=move |ev| edit(backoff_delay, event_target_value(&ev))/>
-                </label>
+                {number_field("Back-off delay (ms)", "backoffDelay", 0, None, "0", backoff_delay)}
             </div>
             {field_note("priority")}
             {field_note("attempts")}
