@@ -341,3 +341,44 @@ pub struct RetryReply {
     /// active; its `failedReason` names the new job).
     pub original: String,
 }
+
+/// One bucket of `GET /history`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryPoint {
+    /// The bucket's start, RFC 3339 UTC.
+    pub t: String,
+    /// Jobs that completed in the bucket.
+    pub completed: u64,
+    /// Jobs that failed for the last time in the bucket.
+    pub failed: u64,
+    /// Mean processing time (ms) of the timed jobs; `null` when none was timed.
+    pub avg_processing_time: Option<u64>,
+    pub min_processing_time: Option<u64>,
+    pub max_processing_time: Option<u64>,
+    /// How many of the bucket's jobs have a processing time (a job whose start was read
+    /// before the collector ran and whose hash is gone is counted but not timed).
+    pub timed_jobs: u64,
+    /// Mean time (ms) from added to the start of the finishing attempt.
+    pub avg_wait_time: Option<u64>,
+    pub max_wait_time: Option<u64>,
+}
+
+/// `GET /history`: a series for charts, from the monitor's own collector.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct History {
+    /// The queue, or `null` for all queues summed.
+    pub queue_name: Option<String>,
+    /// `minute` or `hour`.
+    pub step: String,
+    pub from: String,
+    pub to: String,
+    /// Always `collector`: these numbers come from the monitor's buckets, not from the jobs
+    /// BullMQ still retains.
+    pub source: String,
+    /// Gaps detected so far in the covered queues' streams (events trimmed before they were
+    /// read: those jobs are missing from the series).
+    pub gaps: u64,
+    pub points: Vec<HistoryPoint>,
+}

@@ -102,6 +102,28 @@ struct Options {
         global = true
     )]
     monitor_prefix: String,
+    /// Run the history collector (`false`: this instance never collects; another may).
+    #[arg(long, env = "COLLECTOR", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    collector: bool,
+    /// How often the history collector reads the event streams, in milliseconds.
+    #[arg(
+        long,
+        env = "COLLECTOR_INTERVAL_MS",
+        default_value_t = 2_000,
+        global = true
+    )]
+    collector_interval_ms: u64,
+    /// Keep minute buckets of the history this many hours.
+    #[arg(
+        long,
+        env = "HISTORY_MINUTE_HOURS",
+        default_value_t = 48,
+        global = true
+    )]
+    history_minute_hours: u64,
+    /// Keep hour buckets of the history this many days.
+    #[arg(long, env = "HISTORY_HOUR_DAYS", default_value_t = 90, global = true)]
+    history_hour_days: u64,
     /// Mark the session cookie `Secure` (set this when serving over HTTPS).
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false, global = true)]
     cookie_secure: bool,
@@ -195,6 +217,18 @@ impl Options {
             return Err("MONITOR_PREFIX must be non-empty and outside BULLMQ_PREFIX's keys".into());
         }
         settings.monitor_prefix = self.monitor_prefix.clone();
+        if !(100..=60_000).contains(&self.collector_interval_ms) {
+            return Err("COLLECTOR_INTERVAL_MS must be from 100 to 60000".into());
+        }
+        if self.history_minute_hours == 0 || self.history_hour_days == 0 {
+            return Err("HISTORY_MINUTE_HOURS and HISTORY_HOUR_DAYS must be at least 1".into());
+        }
+        settings.collector = self.collector;
+        settings.collector_interval = Duration::from_millis(self.collector_interval_ms);
+        // The lease outlives several missed renewals, and at least 5 s.
+        settings.collector_lease = (settings.collector_interval * 5).max(Duration::from_secs(5));
+        settings.history_minute_ttl = Duration::from_secs(self.history_minute_hours * 3600);
+        settings.history_hour_ttl = Duration::from_secs(self.history_hour_days * 86_400);
         Ok(ServerConfig {
             settings,
             auth,

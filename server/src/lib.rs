@@ -97,6 +97,14 @@ impl Application {
             .state
             .registry
             .spawn_refresher(self.state.settings.discovery_interval);
+        let collector = self.state.settings.collector.then(|| {
+            app::ssr::history::collector::Collector::new(
+                self.state.redis.clone(),
+                self.state.registry.clone(),
+                &self.state.settings,
+            )
+            .spawn(self.state.settings.collector_interval)
+        });
         let router = router(self.state, self.http).layer(axum::Extension(self.hub));
         let stopping = self.stopping;
         let result = axum::serve(self.listener, router)
@@ -108,6 +116,11 @@ impl Application {
             .await
             .map_err(|e| format!("server error: {e}"));
         refresher.abort();
+        // Not releasing the lease on purpose: a stand-by takes over when it expires, which is
+        // also what happens when an instance is killed.
+        if let Some(collector) = collector {
+            collector.abort();
+        }
         result
     }
 }

@@ -22,8 +22,18 @@ pub struct Settings {
     pub stuck_after: Duration,
     /// How often the live streams' pollers read Redis.
     pub live_interval: Duration,
-    /// The monitor's own key namespace (audit trail), never a BullMQ prefix.
+    /// The monitor's own key namespace (audit trail, history), never a BullMQ prefix.
     pub monitor_prefix: String,
+    /// Whether this server runs the history collector (one instance collects at a time).
+    pub collector: bool,
+    /// How often the collector reads the event streams.
+    pub collector_interval: Duration,
+    /// How long the collector's lease lives without renewal (a stand-by takes over after it).
+    pub collector_lease: Duration,
+    /// How long minute buckets are kept.
+    pub history_minute_ttl: Duration,
+    /// How long hour buckets are kept.
+    pub history_hour_ttl: Duration,
 }
 
 impl Settings {
@@ -38,6 +48,11 @@ impl Settings {
             stuck_after: Duration::from_secs(600),
             live_interval: Duration::from_secs(2),
             monitor_prefix: "bullmq-monitor".into(),
+            collector: true,
+            collector_interval: Duration::from_secs(2),
+            collector_lease: Duration::from_secs(10),
+            history_minute_ttl: Duration::from_secs(48 * 3600),
+            history_hour_ttl: Duration::from_secs(90 * 86_400),
         }
     }
 }
@@ -53,6 +68,11 @@ impl fmt::Debug for Settings {
             .field("stuck_after", &self.stuck_after)
             .field("live_interval", &self.live_interval)
             .field("monitor_prefix", &self.monitor_prefix)
+            .field("collector", &self.collector)
+            .field("collector_interval", &self.collector_interval)
+            .field("collector_lease", &self.collector_lease)
+            .field("history_minute_ttl", &self.history_minute_ttl)
+            .field("history_hour_ttl", &self.history_hour_ttl)
             .finish()
     }
 }

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod bullmq;
 pub mod config;
 pub mod error;
+pub mod history;
 pub mod redis;
 pub mod service;
 pub mod state;

@@ -3,7 +3,7 @@
 //! each runs its Redis reads under one overall deadline.
 
 use crate::model::{
-    Metrics, Overview, Period, QueueMetrics, StuckJob, Totals, Trend,
+    History, Metrics, Overview, Period, QueueMetrics, StuckJob, Totals, Trend,
     PROCESSING_RATE_WINDOW_MINUTES, SUCCESS_RATE_SAMPLE,
 };
 use crate::ssr::bullmq::active::stuck_jobs;
@@ -178,6 +178,97 @@ pub async fn stuck_alerts(state: &AppState) -> Result<Vec<StuckJob>, AppError> {
         now_ms(),
     );
     within(state.settings.redis_timeout, read).await
+}
+
+/// `GET /history?queue=&from=&to=&step=`: the collector's series for one queue (or all queues
+/// summed). `from`/`to` are RFC 3339 or epoch milliseconds (default: the last 24 h); `step` is
+/// `minute` or `hour` (default: minute up to 48 h, else hour).
+pub async fn history(
+    state: &AppState,
+    queue: Option<&str>,
+    from: Option<&str>,
+    to: Option<&str>,
+    step: Option<&str>,
+) -> Result<History, AppError> {
+    use crate::ssr::history::keys::{HistoryKeys, Step};
+    use crate::ssr::history::read::{series, MAX_POINTS, MAX_READS};
+    const DAY_MS: u64 = 86_400_000;
+    fn given(value: Option<&str>) -> Option<&str> {
+        value.filter(|v| !v.is_empty())
+    }
+    let now = u64::try_from(now_ms()).unwrap_or(0);
+    let to_ms = given(to)
+        .map(|t| parse_time(t, "to"))
+        .transpose()?
+        .unwrap_or(now);
+    let from_ms = given(from)
+        .map(|t| parse_time(t, "from"))
+        .transpose()?
+        .unwrap_or(to_ms.saturating_sub(DAY_MS));
+    if from_ms > to_ms {
+        return Err(AppError::BadRequest("`from` must not be after `to`".into()));
+    }
+    let step = match given(step) {
+        None if to_ms - from_ms <= 2 * DAY_MS => Step::Minute,
+        None => Step::Hour,
+        Some(text) => Step::parse(text)
+            .ok_or_else(|| AppError::BadRequest("`step` must be minute or hour".into()))?,
+    };
+    let points = (step.bucket_start(to_ms) - step.bucket_start(from_ms)) / step.millis() + 1;
+    if points > MAX_POINTS {
+        return Err(AppError::BadRequest(format!(
+            "{points} {}s asked; at most {MAX_POINTS} points per request (use a larger step or a shorter range)",
+            step.as_str()
+        )));
+    }
+    let mut queues: Vec<QueueInfo> = match given(queue) {
+        Some(name) => vec![resolve_queue(state, name).await?],
+        None => state.registry.queues().await?.to_vec(),
+    };
+    queues.sort_by(|a, b| a.name.cmp(&b.name));
+    if points * queues.len() as u64 > MAX_READS {
+        return Err(AppError::BadRequest(format!(
+            "{points} points × {} queues is more than {MAX_READS} bucket reads; ask for one queue or fewer points",
+            queues.len()
+        )));
+    }
+    let keys = HistoryKeys::new(&state.settings.monitor_prefix, &state.settings.prefix);
+    let read = async {
+        let points = series(&state.redis, &keys, &queues, step, from_ms, to_ms).await?;
+        let gaps: u64 = if queues.is_empty() {
+            0
+        } else {
+            let names: Vec<&str> = queues.iter().map(|q| q.name.as_str()).collect();
+            let counts: Vec<Option<u64>> = state.redis.hmget(keys.gaps(), names).await?;
+            counts.into_iter().flatten().sum()
+        };
+        Ok::<_, AppError>((points, gaps))
+    };
+    let (points, gaps) = within(state.settings.redis_timeout, read).await?;
+    Ok(History {
+        queue_name: given(queue).map(str::to_owned),
+        step: step.as_str().to_owned(),
+        from: rfc3339(i64::try_from(from_ms).unwrap_or(i64::MAX)),
+        to: rfc3339(i64::try_from(to_ms).unwrap_or(i64::MAX)),
+        source: "collector".into(),
+        gaps,
+        points,
+    })
+}
+
+/// A time given as epoch milliseconds or RFC 3339.
+fn parse_time(text: &str, field: &str) -> Result<u64, AppError> {
+    if let Ok(ms) = text.parse::<u64>() {
+        return Ok(ms);
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .and_then(|t| u64::try_from(t.timestamp_millis()).ok())
+        .ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "`{field}` must be RFC 3339 (2026-11-28T10:00:00Z) or epoch milliseconds"
+            ))
+        })
 }
 
 /// Parses a `period` query value; absent means 24h.

@@ -2,7 +2,7 @@
 //! role, call `app::ssr::service`, answer JSON. Errors are `AppError`, i.e. `{error, message}`.
 
 use app::model::{
-    AuditPage, ClearReply, Metrics, Overview, PauseReply, RetryReply, StuckJob, Trend,
+    AuditPage, ClearReply, History, Metrics, Overview, PauseReply, RetryReply, StuckJob, Trend,
 };
 use app::ssr::auth::{AtLeastAdmin, AtLeastModerator, Require};
 use app::ssr::error::AppError;
@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/queues/refresh", post(refresh_queues))
         .route("/metrics", get(metrics))
         .route("/trends", get(trends))
+        .route("/history", get(history))
         .route("/alerts/stuck", get(stuck_alerts))
         .route("/live", get(super::live::all_queues))
         .route("/queue/{queue_name}/live", get(super::live::one_queue))
@@ -125,6 +126,18 @@ async fn trends(
 ) -> Result<Json<Vec<Trend>>, AppError> {
     let period = service::parse_period(query.get("period").map(String::as_str))?;
     Ok(Json(service::trends(&state, period).await?))
+}
+
+/// `GET /history?queue=&from=&to=&step=` (MODERATOR): the history collector's series.
+async fn history(
+    _caller: Require<AtLeastModerator>,
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<History>, AppError> {
+    let get = |name: &str| query.get(name).map(String::as_str);
+    Ok(Json(
+        service::history(&state, get("queue"), get("from"), get("to"), get("step")).await?,
+    ))
 }
 
 /// `GET /alerts/stuck` (MODERATOR): active jobs older than `STUCK_AFTER_MS`, longest first.

@@ -129,6 +129,11 @@ pub const PROTECTED_ROUTES: &[ProtectedRoute] = &[
         min_role: Role::Moderator,
     },
     ProtectedRoute {
+        method: "GET",
+        path: "/api/v1/admin/jobs/history",
+        min_role: Role::Moderator,
+    },
+    ProtectedRoute {
         method: "POST",
         path: "/api/fn/queue_live",
         min_role: Role::Moderator,

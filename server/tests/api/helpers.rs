@@ -106,6 +106,8 @@ pub struct TestOptions {
     pub queue_allow_list: Option<Vec<String>>,
     pub stuck_after: Duration,
     pub live_interval: Duration,
+    /// Run the history collector (off unless a test is about it).
+    pub collector: bool,
 }
 
 impl TestOptions {
@@ -116,6 +118,7 @@ impl TestOptions {
             queue_allow_list: None,
             stuck_after: Duration::from_secs(600),
             live_interval: Duration::from_millis(200),
+            collector: false,
         }
     }
 }
@@ -153,6 +156,9 @@ impl TestApp {
         settings.stuck_after = options.stuck_after;
         settings.live_interval = options.live_interval;
         settings.monitor_prefix = format!("{}-monitor", options.prefix);
+        settings.collector = options.collector;
+        settings.collector_interval = Duration::from_millis(100);
+        settings.collector_lease = Duration::from_secs(1);
         let config = ServerConfig {
             settings,
             auth: auth_settings.clone(),
@@ -231,6 +237,11 @@ impl TestApp {
             .expect("request");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Has the server discover queues now (instead of at the next periodic refresh).
+    pub async fn rediscover(&self) {
+        self.registry.refresh().await.expect("rediscovery");
     }
 
     /// Builds a world with real BullMQ under this app's prefix, then has the server discover

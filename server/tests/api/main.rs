@@ -6,6 +6,7 @@ mod cli;
 mod control;
 mod health;
 mod helpers;
+mod history;
 mod live;
 mod metrics;
 mod queues;

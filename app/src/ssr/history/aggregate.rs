@@ -1,0 +1,323 @@
+//! From a queue's event stream to bucket statistics.
+//!
+//! A stream entry's id is Redis's clock in milliseconds, so the stream alone times a job: its
+//! `added` entry, its `active` entry (the start of the attempt that finished) and its
+//! `completed`/`failed` entry. When the `active` entry was read before this collector started,
+//! the job hash's `processedOn`/`timestamp` stand in, if the hash still exists
+//! (`removeOnComplete` deletes it; the job is then counted without times).
+//!
+//! Processing time = finish − start of the finishing attempt; wait time = that start − added
+//! (so it includes delays and earlier attempts).
+
+use crate::ssr::history::keys::Step;
+use std::collections::{BTreeMap, HashMap};
+
+/// In-flight jobs remembered at most; beyond it the memory is dropped (jobs then get their times
+/// from their hashes, or none).
+pub const MAX_TRACKED_JOBS: usize = 200_000;
+
+/// What an entry says, as far as the history cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Added,
+    Active,
+    Completed,
+    Failed,
+    Other,
+}
+
+impl EventKind {
+    pub fn parse(name: &str) -> EventKind {
+        match name {
+            "added" => EventKind::Added,
+            "active" => EventKind::Active,
+            "completed" => EventKind::Completed,
+            "failed" => EventKind::Failed,
+            _ => EventKind::Other,
+        }
+    }
+}
+
+/// One stream entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamEvent {
+    /// The entry id, `<ms>-<seq>`.
+    pub id: String,
+    /// Its milliseconds part.
+    pub ms: u64,
+    pub kind: EventKind,
+    pub job_id: Option<String>,
+}
+
+/// Splits a stream id into its two numbers.
+pub fn parse_id(id: &str) -> Option<(u64, u64)> {
+    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    Some((ms.parse().ok()?, seq.parse().ok()?))
+}
+
+/// Sum, min, max and count of durations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timing {
+    pub sum: u64,
+    pub min: u64,
+    pub max: u64,
+    pub count: u64,
+}
+
+impl Timing {
+    pub fn add(&mut self, ms: u64) {
+        self.min = if self.count == 0 {
+            ms
+        } else {
+            self.min.min(ms)
+        };
+        self.max = self.max.max(ms);
+        self.sum += ms;
+        self.count += 1;
+    }
+
+    pub fn merge(&mut self, other: &Timing) {
+        if other.count == 0 {
+            return;
+        }
+        self.min = if self.count == 0 {
+            other.min
+        } else {
+            self.min.min(other.min)
+        };
+        self.max = self.max.max(other.max);
+        self.sum += other.sum;
+        self.count += other.count;
+    }
+
+    /// The mean, when there is one.
+    pub fn mean(&self) -> Option<u64> {
+        (self.count > 0).then(|| self.sum / self.count)
+    }
+}
+
+/// One bucket's numbers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub completed: u64,
+    pub failed: u64,
+    pub processing: Timing,
+    pub wait: Timing,
+}
+
+impl Stats {
+    pub fn merge(&mut self, other: &Stats) {
+        self.completed += other.completed;
+        self.failed += other.failed;
+        self.processing.merge(&other.processing);
+        self.wait.merge(&other.wait);
+    }
+}
+
+/// A job's times from its hash: `timestamp` (added) and `processedOn` (started).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JobTimes {
+    pub added: Option<u64>,
+    pub started: Option<u64>,
+}
+
+/// Per-queue memory of jobs seen added or started but not finished yet.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    added: HashMap<String, u64>,
+    started: HashMap<String, u64>,
+}
+
+impl Tracker {
+    /// The finished jobs in `events` whose start this tracker will not know (read their hashes).
+    pub fn unknown_starts(&self, events: &[StreamEvent]) -> Vec<String> {
+        let mut started_here: Vec<&str> = Vec::new();
+        let mut unknown = Vec::new();
+        for event in events {
+            let Some(job) = event.job_id.as_deref() else {
+                continue;
+            };
+            match event.kind {
+                EventKind::Active => started_here.push(job),
+                EventKind::Completed | EventKind::Failed
+                    if !self.started.contains_key(job) && !started_here.contains(&job) =>
+                {
+                    unknown.push(job.to_owned())
+                }
+                _ => {}
+            }
+        }
+        unknown
+    }
+
+    /// Folds `events` (in stream order) into bucket statistics, minute and hour.
+    pub fn fold(
+        &mut self,
+        events: &[StreamEvent],
+        from_hashes: &HashMap<String, JobTimes>,
+    ) -> BTreeMap<(Step, u64), Stats> {
+        let mut buckets: BTreeMap<(Step, u64), Stats> = BTreeMap::new();
+        for event in events {
+            let Some(job) = event.job_id.clone() else {
+                continue;
+            };
+            match event.kind {
+                EventKind::Added => {
+                    self.added.insert(job, event.ms);
+                }
+                EventKind::Active => {
+                    self.started.insert(job, event.ms);
+                }
+                EventKind::Completed | EventKind::Failed => {
+                    let hash = from_hashes.get(&job).copied().unwrap_or_default();
+                    let started = self.started.remove(&job).or(hash.started);
+                    let added = self.added.remove(&job).or(hash.added);
+                    let mut stats = Stats::default();
+                    if event.kind == EventKind::Completed {
+                        stats.completed = 1;
+                    } else {
+                        stats.failed = 1;
+                    }
+                    if let Some(started) = started.filter(|s| *s <= event.ms) {
+                        stats.processing.add(event.ms - started);
+                        if let Some(added) = added.filter(|a| *a <= started) {
+                            stats.wait.add(started - added);
+                        }
+                    }
+                    for step in Step::ALL {
+                        buckets
+                            .entry((step, step.bucket_start(event.ms)))
+                            .or_default()
+                            .merge(&stats);
+                    }
+                }
+                EventKind::Other => {}
+            }
+        }
+        if self.added.len() + self.started.len() > MAX_TRACKED_JOBS {
+            self.added.clear();
+            self.started.clear();
+        }
+        buckets
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(ms: u64, kind: EventKind, job: &str) -> StreamEvent {
+        StreamEvent {
+            id: format!("{ms}-0"),
+            ms,
+            kind,
+            job_id: Some(job.to_owned()),
+        }
+    }
+
+    #[test]
+    fn the_stream_alone_times_a_job() {
+        let mut tracker = Tracker::default();
+        let events = [
+            event(1_000, EventKind::Added, "1"),
+            event(1_500, EventKind::Active, "1"),
+            event(1_700, EventKind::Added, "2"),
+            event(1_800, EventKind::Active, "2"),
+            event(2_000, EventKind::Completed, "1"),
+            event(61_000, EventKind::Failed, "2"),
+        ];
+        assert!(tracker.unknown_starts(&events).is_empty());
+        let buckets = tracker.fold(&events, &HashMap::new());
+        let first = buckets[&(Step::Minute, 0)];
+        assert_eq!((first.completed, first.failed), (1, 0));
+        assert_eq!(
+            first.processing,
+            Timing {
+                sum: 500,
+                min: 500,
+                max: 500,
+                count: 1
+            }
+        );
+        assert_eq!(
+            first.wait,
+            Timing {
+                sum: 500,
+                min: 500,
+                max: 500,
+                count: 1
+            }
+        );
+        let second = buckets[&(Step::Minute, 60_000)];
+        assert_eq!((second.completed, second.failed), (0, 1));
+        assert_eq!(second.processing.sum, 59_200);
+        let hour = buckets[&(Step::Hour, 0)];
+        assert_eq!((hour.completed, hour.failed), (1, 1));
+        assert_eq!(
+            hour.processing,
+            Timing {
+                sum: 59_700,
+                min: 500,
+                max: 59_200,
+                count: 2
+            }
+        );
+    }
+
+    #[test]
+    fn a_start_read_earlier_comes_from_the_hash_or_is_left_out() {
+        let mut tracker = Tracker::default();
+        let events = [
+            event(5_000, EventKind::Completed, "7"),
+            event(6_000, EventKind::Completed, "8"),
+        ];
+        assert_eq!(
+            tracker.unknown_starts(&events),
+            vec!["7".to_owned(), "8".to_owned()]
+        );
+        let hashes = HashMap::from([(
+            "7".to_owned(),
+            JobTimes {
+                added: Some(1_000),
+                started: Some(4_000),
+            },
+        )]);
+        let buckets = tracker.fold(&events, &hashes);
+        let stats = buckets[&(Step::Minute, 0)];
+        assert_eq!(stats.completed, 2, "both count");
+        assert_eq!(
+            stats.processing,
+            Timing {
+                sum: 1_000,
+                min: 1_000,
+                max: 1_000,
+                count: 1
+            }
+        );
+        assert_eq!(stats.wait.sum, 3_000);
+    }
+
+    #[test]
+    fn a_retried_job_is_timed_by_its_last_attempt_and_counted_once() {
+        let mut tracker = Tracker::default();
+        let events = [
+            event(0, EventKind::Added, "1"),
+            event(100, EventKind::Active, "1"),
+            event(300, EventKind::Other, "1"),
+            event(1_000, EventKind::Active, "1"),
+            event(1_200, EventKind::Completed, "1"),
+        ];
+        let stats = tracker.fold(&events, &HashMap::new())[&(Step::Minute, 0)];
+        assert_eq!(stats.completed, 1);
+        assert_eq!(stats.processing.sum, 200);
+        assert_eq!(stats.wait.sum, 1_000);
+    }
+
+    #[test]
+    fn ids_and_means() {
+        assert_eq!(parse_id("1700000000000-3"), Some((1_700_000_000_000, 3)));
+        assert_eq!(parse_id("0"), Some((0, 0)));
+        assert_eq!(parse_id("x-1"), None);
+        assert_eq!(Timing::default().mean(), None);
+    }
+}

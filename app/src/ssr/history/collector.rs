@@ -1,0 +1,439 @@
+//! The history collector: a background task in every server; the one holding the lease
+//! collects, the others stand by and take over when the lease expires (the holder renews it
+//! every tick, so it expires only when the holder is gone or stuck).
+//!
+//! Each tick, for each queue, it reads the events after the queue's stored cursor (at most
+//! [`BATCH`] per step), folds them into minute and hour buckets, and writes the increments and
+//! the new cursor with one script that first checks the lease token and the cursor. A batch is
+//! therefore applied exactly once: a collector that dies before the script leaves nothing half
+//! done, and one that lost its lease (or raced another) is refused and re-reads.
+//!
+//! A gap (events trimmed from the stream before they were read, e.g. the monitor was down
+//! while more than `maxLenEvents` events happened) is detected exactly: the cursor stores the
+//! ordinal number of its entry, and the stream's `entries-added − length` tells how many entries
+//! were ever trimmed. It is logged and counted per queue (`gaps` in `/history`), in the same
+//! script as the batch after it, so it is counted once too.
+
+use crate::ssr::bullmq::counts::run_pipeline;
+use crate::ssr::bullmq::discovery::{QueueInfo, QueueRegistry};
+use crate::ssr::bullmq::keys::QueueKeys;
+use crate::ssr::config::Settings;
+use crate::ssr::error::AppError;
+use crate::ssr::history::aggregate::{parse_id, EventKind, JobTimes, Stats, StreamEvent, Tracker};
+use crate::ssr::history::keys::{HistoryKeys, Step};
+use fred::prelude::*;
+use fred::types::scripts::Script;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+const APPLY: &str = include_str!("lua/apply.lua");
+const LEASE: &str = include_str!("lua/lease.lua");
+const READ: &str = include_str!("lua/read.lua");
+
+/// Events read and applied per step (one script call).
+pub const BATCH: u64 = 1000;
+
+/// Where a queue's history stands: the last applied entry and its ordinal number in the
+/// stream (1 = the first entry ever added). Stored as `"<id> <ordinal>"`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub id: String,
+    pub ordinal: u64,
+}
+
+impl Cursor {
+    pub fn parse(text: &str) -> Option<Cursor> {
+        let (id, ordinal) = text.split_once(' ')?;
+        parse_id(id)?;
+        Some(Cursor {
+            id: id.to_owned(),
+            ordinal: ordinal.parse().ok()?,
+        })
+    }
+
+    pub fn to_text(&self) -> String {
+        format!("{} {}", self.id, self.ordinal)
+    }
+}
+
+/// A queue's collection state while this collector leads.
+#[derive(Default)]
+struct QueueState {
+    /// The last applied entry; `None`: nothing applied yet (start at the stream's start).
+    cursor: Option<Cursor>,
+    tracker: Tracker,
+}
+
+/// One read: the entries after the cursor, and how many entries were trimmed between the
+/// cursor and the first of them (a gap).
+struct Batch {
+    events: Vec<StreamEvent>,
+    /// The ordinal number of `events[0]` (or of the next entry, when there are none).
+    first_ordinal: u64,
+    missed: u64,
+}
+
+/// The collector of one server.
+pub struct Collector {
+    pool: Pool,
+    registry: QueueRegistry,
+    prefix: String,
+    keys: HistoryKeys,
+    token: String,
+    lease: Duration,
+    ttl: [(Step, Duration); 2],
+    leader: bool,
+    queues: HashMap<String, QueueState>,
+}
+
+/// How a batch ended.
+enum Applied {
+    Yes,
+    LeaseLost,
+    CursorMoved,
+}
+
+fn unique_token() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}-{nanos}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl Collector {
+    pub fn new(pool: Pool, registry: QueueRegistry, settings: &Settings) -> Self {
+        Self {
+            pool,
+            registry,
+            prefix: settings.prefix.clone(),
+            keys: HistoryKeys::new(&settings.monitor_prefix, &settings.prefix),
+            token: unique_token(),
+            lease: settings.collector_lease,
+            ttl: [
+                (Step::Minute, settings.history_minute_ttl),
+                (Step::Hour, settings.history_hour_ttl),
+            ],
+            leader: false,
+            queues: HashMap::new(),
+        }
+    }
+
+    /// Runs a tick every `interval` until the task is aborted. Errors are logged; the next tick
+    /// starts again from what Redis holds.
+    pub fn spawn(mut self, interval: Duration) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                if let Err(error) = self.tick().await {
+                    tracing::warn!(error.message = %error, "history collection failed; retrying");
+                    self.queues.clear();
+                }
+            }
+        })
+    }
+
+    /// One round: hold the lease, then bring every queue's buckets up to its stream's end.
+    pub async fn tick(&mut self) -> Result<(), AppError> {
+        let holds: i64 = Script::from_lua(LEASE)
+            .evalsha_with_reload(
+                self.pool.next(),
+                vec![self.keys.lease()],
+                vec![self.token.clone(), self.lease.as_millis().to_string()],
+            )
+            .await?;
+        if holds != 1 {
+            if self.leader {
+                tracing::info!("history collector: another instance holds the lease now");
+            }
+            self.leader = false;
+            self.queues.clear();
+            return Ok(());
+        }
+        if !self.leader {
+            tracing::info!("history collector: this instance collects");
+            self.leader = true;
+            self.queues.clear();
+        }
+        let queues = self.registry.queues().await?;
+        for queue in queues.iter() {
+            if !self.collect(queue).await? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies every pending event of one queue. `false` when the lease was lost.
+    async fn collect(&mut self, queue: &QueueInfo) -> Result<bool, AppError> {
+        let name = queue.name.as_str().to_owned();
+        if !self.queues.contains_key(&name) {
+            let stored: Option<String> = self.pool.get(self.keys.cursor(&queue.name)).await?;
+            self.queues.insert(
+                name.clone(),
+                QueueState {
+                    cursor: stored.as_deref().and_then(Cursor::parse),
+                    tracker: Tracker::default(),
+                },
+            );
+        }
+        let events_key = QueueKeys::new(&self.prefix, &queue.name).events();
+        loop {
+            let cursor = self.queues.get(&name).and_then(|s| s.cursor.clone());
+            let batch = self.read(&events_key, cursor.as_ref()).await?;
+            if batch.events.is_empty() && batch.missed == 0 {
+                return Ok(true);
+            }
+            if batch.missed > 0 {
+                tracing::warn!(
+                    queue = %queue.name,
+                    missed_events = batch.missed,
+                    after = cursor.as_ref().map(|c| c.id.as_str()).unwrap_or_default(),
+                    "history gap: events were trimmed from the stream before they were read; their jobs are not counted"
+                );
+            }
+            let new_cursor = match batch.events.last() {
+                Some(last) => Cursor {
+                    id: last.id.clone(),
+                    ordinal: batch.first_ordinal + batch.events.len() as u64 - 1,
+                },
+                // Only a gap: the position moves past it, the id stays.
+                None => Cursor {
+                    id: cursor
+                        .as_ref()
+                        .map(|c| c.id.clone())
+                        .unwrap_or_else(|| "0-0".into()),
+                    ordinal: batch.first_ordinal - 1,
+                },
+            };
+            let unknown = self
+                .queues
+                .get(&name)
+                .map(|s| s.tracker.unknown_starts(&batch.events))
+                .unwrap_or_default();
+            let hashes = self.job_times(queue, &unknown).await?;
+            let Some(state) = self.queues.get_mut(&name) else {
+                return Ok(true);
+            };
+            let buckets = state.tracker.fold(&batch.events, &hashes);
+            match self
+                .apply(queue, cursor.as_ref(), &new_cursor, batch.missed, &buckets)
+                .await?
+            {
+                Applied::Yes => {
+                    if let Some(state) = self.queues.get_mut(&name) {
+                        state.cursor = Some(new_cursor);
+                    }
+                }
+                Applied::LeaseLost => {
+                    self.leader = false;
+                    self.queues.clear();
+                    return Ok(false);
+                }
+                Applied::CursorMoved => {
+                    // Someone else applied this range: start over from what Redis holds.
+                    self.queues.remove(&name);
+                    return Ok(true);
+                }
+            }
+            if (batch.events.len() as u64) < BATCH {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// The entries after `cursor` (at most [`BATCH`]), with their position and any gap.
+    async fn read(&self, events_key: &str, cursor: Option<&Cursor>) -> Result<Batch, AppError> {
+        let start = match cursor {
+            Some(cursor) => format!("({}", cursor.id),
+            None => "-".to_owned(),
+        };
+        let reply: Value = Script::from_lua(READ)
+            .evalsha_with_reload(
+                self.pool.next(),
+                vec![events_key.to_owned()],
+                vec![start, BATCH.to_string()],
+            )
+            .await?;
+        let Value::Array(mut parts) = reply else {
+            return Err(AppError::Internal(
+                "unexpected reply from the history read".into(),
+            ));
+        };
+        let entries = if parts.len() == 3 {
+            parts.pop().unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        };
+        let number = |i: usize| parts.get(i).and_then(|v| v.as_u64()).unwrap_or(0);
+        let (added, length) = (number(0), number(1));
+        // The ordinal of the oldest entry still in the stream (all before it were trimmed).
+        let oldest = added.saturating_sub(length) + 1;
+        let (first_ordinal, missed) = match cursor {
+            None => (oldest, 0),
+            Some(cursor) => {
+                let next = cursor.ordinal + 1;
+                (next.max(oldest), oldest.saturating_sub(next))
+            }
+        };
+        Ok(Batch {
+            events: parse_entries(entries),
+            first_ordinal,
+            missed,
+        })
+    }
+
+    /// `timestamp` and `processedOn` of jobs whose start the tracker does not know.
+    async fn job_times(
+        &self,
+        queue: &QueueInfo,
+        jobs: &[String],
+    ) -> Result<HashMap<String, JobTimes>, AppError> {
+        if jobs.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let keys = QueueKeys::new(&self.prefix, &queue.name);
+        let pipeline = self.pool.next().pipeline();
+        for job in jobs {
+            let _: () = pipeline
+                .hmget(keys.job(job), vec!["timestamp", "processedOn"])
+                .await?;
+        }
+        let replies = run_pipeline(&pipeline, jobs.len()).await?;
+        let mut times = HashMap::new();
+        for (job, reply) in jobs.iter().zip(replies) {
+            let Ok(Value::Array(values)) = reply else {
+                continue;
+            };
+            let number = |i: usize| values.get(i).and_then(|v| v.as_u64());
+            times.insert(
+                job.clone(),
+                JobTimes {
+                    added: number(0),
+                    started: number(1),
+                },
+            );
+        }
+        Ok(times)
+    }
+
+    async fn apply(
+        &self,
+        queue: &QueueInfo,
+        expected: Option<&Cursor>,
+        new_cursor: &Cursor,
+        missed: u64,
+        buckets: &BTreeMap<(Step, u64), Stats>,
+    ) -> Result<Applied, AppError> {
+        let mut args: Vec<String> = vec![
+            self.token.clone(),
+            expected.map(Cursor::to_text).unwrap_or_default(),
+            new_cursor.to_text(),
+            queue.name.as_str().to_owned(),
+            missed.to_string(),
+            buckets.len().to_string(),
+        ];
+        for ((step, start), stats) in buckets {
+            let ttl = self
+                .ttl
+                .iter()
+                .find(|(s, _)| s == step)
+                .map(|(_, ttl)| ttl.as_secs().max(1))
+                .unwrap_or(1);
+            args.push(self.keys.bucket(&queue.name, *step, *start));
+            args.push(ttl.to_string());
+            args.push(stats.completed.to_string());
+            args.push(stats.failed.to_string());
+            for timing in [stats.processing, stats.wait] {
+                args.push(timing.sum.to_string());
+                args.push(timing.min.to_string());
+                args.push(timing.max.to_string());
+                args.push(timing.count.to_string());
+            }
+        }
+        let result: i64 = Script::from_lua(APPLY)
+            .evalsha_with_reload(
+                self.pool.next(),
+                vec![
+                    self.keys.lease(),
+                    self.keys.cursor(&queue.name),
+                    self.keys.gaps(),
+                ],
+                args,
+            )
+            .await?;
+        Ok(match result {
+            1 => Applied::Yes,
+            -1 => Applied::LeaseLost,
+            _ => Applied::CursorMoved,
+        })
+    }
+}
+
+/// A field of a map-shaped reply (RESP3 map or RESP2 flat pairs).
+fn field<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
+    match value {
+        Value::Map(map) => map
+            .iter()
+            .find(|(k, _)| k.as_str().is_some_and(|k| k == name))
+            .map(|(_, v)| v),
+        Value::Array(items) => items
+            .chunks(2)
+            .find(|pair| {
+                pair.first()
+                    .and_then(|k| k.as_string())
+                    .is_some_and(|k| k == name)
+            })
+            .and_then(|pair| pair.get(1)),
+        _ => None,
+    }
+}
+
+/// XRANGE's reply as events (entries it cannot read are skipped).
+fn parse_entries(reply: Value) -> Vec<StreamEvent> {
+    let Value::Array(entries) = reply else {
+        return Vec::new();
+    };
+    entries
+        .into_iter()
+        .filter_map(|entry| {
+            let Value::Array(parts) = entry else {
+                return None;
+            };
+            let id = parts.first()?.as_string()?;
+            let (ms, _) = parse_id(&id)?;
+            let fields = parts.get(1)?;
+            let text = |name: &str| field(fields, name).and_then(|v| v.as_string());
+            Some(StreamEvent {
+                ms,
+                kind: EventKind::parse(&text("event").unwrap_or_default()),
+                job_id: text("jobId"),
+                id,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let cursor = Cursor {
+            id: "1700000000000-2".into(),
+            ordinal: 42,
+        };
+        assert_eq!(Cursor::parse(&cursor.to_text()), Some(cursor));
+        assert_eq!(Cursor::parse("1700000000000-2"), None);
+        assert_eq!(Cursor::parse("x 1"), None);
+    }
+}

@@ -1,0 +1,104 @@
+//! Key names of the history. Everything sits under
+//! `<MONITOR_PREFIX>:history:<BULLMQ_PREFIX>`, so monitors of different BullMQ prefixes can share
+//! one monitor namespace without mixing their numbers.
+
+use crate::ssr::bullmq::keys::QueueName;
+
+/// A bucket width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Step {
+    Minute,
+    Hour,
+}
+
+impl Step {
+    pub const ALL: [Step; 2] = [Step::Minute, Step::Hour];
+
+    /// The width in milliseconds.
+    pub fn millis(self) -> u64 {
+        match self {
+            Step::Minute => 60_000,
+            Step::Hour => 3_600_000,
+        }
+    }
+
+    /// The wire spelling (`minute`, `hour`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Minute => "minute",
+            Step::Hour => "hour",
+        }
+    }
+
+    /// Parses `minute` or `hour`.
+    pub fn parse(text: &str) -> Option<Step> {
+        Step::ALL.into_iter().find(|step| step.as_str() == text)
+    }
+
+    /// The start of the bucket holding `ms`.
+    pub fn bucket_start(self, ms: u64) -> u64 {
+        ms - ms % self.millis()
+    }
+
+    fn letter(self) -> char {
+        match self {
+            Step::Minute => 'm',
+            Step::Hour => 'h',
+        }
+    }
+}
+
+/// The history's keys for one monitor namespace and one BullMQ prefix.
+#[derive(Clone, Debug)]
+pub struct HistoryKeys {
+    base: String,
+}
+
+impl HistoryKeys {
+    pub fn new(monitor_prefix: &str, bullmq_prefix: &str) -> Self {
+        Self {
+            base: format!("{monitor_prefix}:history:{bullmq_prefix}"),
+        }
+    }
+
+    /// Who collects (`SET NX PX` with a random token).
+    pub fn lease(&self) -> String {
+        format!("{}:lease", self.base)
+    }
+
+    /// The id of the last event of a queue's stream that the buckets include.
+    pub fn cursor(&self, queue: &QueueName) -> String {
+        format!("{}:{queue}:cursor", self.base)
+    }
+
+    /// One bucket hash.
+    pub fn bucket(&self, queue: &QueueName, step: Step, start_ms: u64) -> String {
+        format!("{}:{queue}:{}:{start_ms}", self.base, step.letter())
+    }
+
+    /// Per queue, how many gaps (events trimmed before they were read) were detected.
+    pub fn gaps(&self) -> String {
+        format!("{}:gaps", self.base)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_buckets() {
+        let keys = HistoryKeys::new("mon", "bull");
+        let queue = QueueName::parse("mails").expect("valid");
+        assert_eq!(keys.lease(), "mon:history:bull:lease");
+        assert_eq!(keys.cursor(&queue), "mon:history:bull:mails:cursor");
+        assert_eq!(
+            keys.bucket(&queue, Step::Hour, 7_200_000),
+            "mon:history:bull:mails:h:7200000"
+        );
+        assert_eq!(Step::Minute.bucket_start(125_000), 120_000);
+        assert_eq!(Step::Hour.bucket_start(3_599_999), 0);
+        assert_eq!(Step::parse("hour"), Some(Step::Hour));
+        assert_eq!(Step::parse("day"), None);
+    }
+}

@@ -1,0 +1,51 @@
+-- Applies one batch of the history atomically: every bucket's increments and the queue's new
+-- cursor, but only if the caller still holds the lease and the cursor is still where the caller
+-- read from. So a batch is counted once, whoever collects and whenever one dies.
+-- KEYS[1] lease, KEYS[2] cursor, KEYS[3] gaps hash
+-- ARGV[1] lease token, ARGV[2] expected cursor ('' = none yet), ARGV[3] new cursor,
+-- ARGV[4] queue name, ARGV[5] events missed in a gap before this batch (0: none),
+-- ARGV[6] number of buckets, then per bucket 12 values:
+--   key, ttl seconds, completed, failed,
+--   processing sum, min, max, count, wait sum, min, max, count
+-- Returns 1 (applied), -1 (lease lost), -2 (cursor moved).
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return -1
+end
+local cursor = redis.call('GET', KEYS[2])
+if (cursor or '') ~= ARGV[2] then
+  return -2
+end
+
+local function timing(key, name, sum, min, max, count)
+  if tonumber(count) == 0 then
+    return
+  end
+  redis.call('HINCRBY', key, name .. 'Sum', sum)
+  redis.call('HINCRBY', key, name .. 'Count', count)
+  local old_min = redis.call('HGET', key, name .. 'Min')
+  if (not old_min) or tonumber(min) < tonumber(old_min) then
+    redis.call('HSET', key, name .. 'Min', min)
+  end
+  local old_max = redis.call('HGET', key, name .. 'Max')
+  if (not old_max) or tonumber(max) > tonumber(old_max) then
+    redis.call('HSET', key, name .. 'Max', max)
+  end
+end
+
+if tonumber(ARGV[5]) > 0 then
+  redis.call('HINCRBY', KEYS[3], ARGV[4], 1)
+  redis.call('HINCRBY', KEYS[3], ARGV[4] .. ':events', ARGV[5])
+end
+
+local i = 7
+for _ = 1, tonumber(ARGV[6]) do
+  local key = ARGV[i]
+  redis.call('HINCRBY', key, 'completed', ARGV[i + 2])
+  redis.call('HINCRBY', key, 'failed', ARGV[i + 3])
+  timing(key, 'processing', ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7])
+  timing(key, 'wait', ARGV[i + 8], ARGV[i + 9], ARGV[i + 10], ARGV[i + 11])
+  redis.call('EXPIRE', key, ARGV[i + 1])
+  i = i + 12
+end
+redis.call('SET', KEYS[2], ARGV[3])
+return 1

@@ -1,0 +1,264 @@
+//! The history collector against real BullMQ workers: counts equal what the workers finished,
+//! also when BullMQ removed the jobs (`removeOnComplete`), with two instances collecting, and
+//! when the collecting instance dies mid-stream.
+
+use crate::helpers::{eventually, fixture, redis_cli, unique_prefix, TestApp, TestOptions};
+use app::role::Role;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Sums of `/history` for one queue over the last 24 h: (completed, failed, timed jobs);
+/// `None` while the server does not know the queue yet.
+async fn try_history_sums(app: &TestApp, queue: &str) -> Option<(u64, u64, u64)> {
+    let path = format!("/api/v1/admin/jobs/history?queue={queue}");
+    let (status, body) = app.get_json(&path, Role::Moderator).await;
+    if status == 404 {
+        return None;
+    }
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["source"], "collector");
+    let points = body["points"].as_array().cloned().unwrap_or_default();
+    let sum = |field: &str| points.iter().filter_map(|p| p[field].as_u64()).sum::<u64>();
+    Some((sum("completed"), sum("failed"), sum("timedJobs")))
+}
+
+async fn history_sums(app: &TestApp, queue: &str) -> (u64, u64, u64) {
+    try_history_sums(app, queue)
+        .await
+        .expect("the server knows the queue")
+}
+
+fn collecting(prefix: &str) -> TestOptions {
+    let mut options = TestOptions::new(prefix);
+    options.collector = true;
+    options
+}
+
+/// The last id of a queue's event stream.
+fn last_event_id(prefix: &str, queue: &str) -> String {
+    let out = redis_cli(&[
+        "XREVRANGE",
+        &format!("{prefix}:{queue}:events"),
+        "+",
+        "-",
+        "COUNT",
+        "1",
+    ]);
+    out.lines().next().unwrap_or_default().trim().to_owned()
+}
+
+/// The id part of a queue's stored history cursor (`"<id> <ordinal>"`).
+fn cursor(prefix: &str, queue: &str) -> String {
+    redis_cli(&[
+        "GET",
+        &format!("{prefix}-monitor:history:{prefix}:{queue}:cursor"),
+    ])
+    .split_whitespace()
+    .next()
+    .unwrap_or_default()
+    .to_owned()
+}
+
+#[tokio::test]
+async fn the_collector_counts_every_job_the_workers_finished_even_when_bullmq_removed_them() {
+    let app = TestApp::spawn_with(collecting(&unique_prefix("history-remove"))).await;
+    let report = fixture(
+        "work",
+        &app.prefix,
+        json!([{"name": "mails", "completed": 120, "failed": 30, "remove": true, "workMs": 2}]),
+    )
+    .await;
+    let done = &report["queues"]["mails"];
+    let (completed, failed) = (done["completed"].as_u64(), done["failed"].as_u64());
+    assert_eq!((completed, failed), (Some(120), Some(30)));
+    // BullMQ itself no longer has them.
+    let counts = fixture("counts", &app.prefix, json!([{"name": "mails"}])).await;
+    assert_eq!(counts["queues"]["mails"]["counts"]["completed"], 0);
+    assert_eq!(counts["queues"]["mails"]["counts"]["failed"], 0);
+
+    app.rediscover().await;
+    let sums = eventually(
+        Duration::from_secs(15),
+        "the collector to catch up",
+        || async {
+            let sums = history_sums(&app, "mails").await;
+            (sums.0 + sums.1 >= 150).then_some(sums)
+        },
+    )
+    .await;
+    // Every job once, each timed from the stream alone (its hash is gone).
+    assert_eq!(sums, (120, 30, 150));
+    let (_, body) = app
+        .get_json(
+            "/api/v1/admin/jobs/history?queue=mails&step=hour",
+            Role::Moderator,
+        )
+        .await;
+    let point = body["points"]
+        .as_array()
+        .and_then(|points| points.iter().find(|p| p["completed"].as_u64() > Some(0)))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert!(point["avgProcessingTime"].as_u64().is_some(), "{body}");
+    assert!(point["maxProcessingTime"].as_u64() >= point["minProcessingTime"].as_u64());
+    assert!(point["avgWaitTime"].as_u64().is_some(), "{body}");
+    assert_eq!(body["gaps"], 0);
+}
+
+#[tokio::test]
+async fn two_instances_count_each_job_once() {
+    let prefix = unique_prefix("history-two");
+    let first = TestApp::spawn_with(collecting(&prefix)).await;
+    let second = TestApp::spawn_with(collecting(&prefix)).await;
+    let mut expected = (0, 0);
+    for round in 0..2 {
+        let report = fixture(
+            "work",
+            &prefix,
+            json!([{"name": "sync", "completed": 60, "failed": 15, "remove": round == 0}]),
+        )
+        .await;
+        expected.0 += report["queues"]["sync"]["completed"].as_u64().unwrap_or(0);
+        expected.1 += report["queues"]["sync"]["failed"].as_u64().unwrap_or(0);
+        first.rediscover().await;
+        second.rediscover().await;
+        // Once the stored cursor is at the stream's last event, everything has been applied.
+        let last = last_event_id(&prefix, "sync");
+        eventually(
+            Duration::from_secs(15),
+            "the cursor to reach the stream's end",
+            || async { (cursor(&prefix, "sync") == last).then_some(()) },
+        )
+        .await;
+        for app in [&first, &second] {
+            let (completed, failed, _) = history_sums(app, "sync").await;
+            assert_eq!((completed, failed), expected, "round {round}");
+        }
+    }
+    assert_eq!(expected, (120, 30));
+}
+
+#[tokio::test]
+async fn killing_the_collecting_instance_mid_stream_loses_and_doubles_nothing() {
+    let prefix = unique_prefix("history-kill");
+    let mut first = TestApp::spawn_with(collecting(&prefix)).await;
+    // A slow workload, so the first instance dies while events are still coming.
+    let work = tokio::spawn({
+        let prefix = prefix.clone();
+        async move {
+            fixture(
+                "work",
+                &prefix,
+                json!([{"name": "video", "completed": 160, "failed": 40, "workMs": 15, "concurrency": 2, "remove": true}]),
+            )
+            .await
+        }
+    });
+    eventually(
+        Duration::from_secs(20),
+        "the first instance to collect some",
+        || async {
+            first.rediscover().await;
+            let (completed, failed, _) = try_history_sums(&first, "video").await?;
+            (completed + failed > 0).then_some(())
+        },
+    )
+    .await;
+    assert!(
+        !work.is_finished(),
+        "the workload is still running when the collecting instance dies"
+    );
+    first.stop();
+    let second = TestApp::spawn_with(collecting(&prefix)).await;
+    let report = work.await.expect("workload");
+    let done = &report["queues"]["video"];
+    let expected = (
+        done["completed"].as_u64().unwrap_or(0),
+        done["failed"].as_u64().unwrap_or(0),
+    );
+    assert_eq!(expected, (160, 40));
+    second.rediscover().await;
+    let last = last_event_id(&prefix, "video");
+    eventually(
+        Duration::from_secs(20),
+        "the second instance to take over and catch up",
+        || async { (cursor(&prefix, "video") == last).then_some(()) },
+    )
+    .await;
+    let (completed, failed, _) = history_sums(&second, "video").await;
+    assert_eq!((completed, failed), expected);
+    drop(first);
+}
+
+#[tokio::test]
+async fn bad_history_queries_are_refused_with_a_reason() {
+    let app = TestApp::spawn("history-bad").await;
+    for (query, needle) in [
+        ("step=day", "step"),
+        ("from=yesterday", "from"),
+        ("from=2026-11-28T10:00:00Z&to=2026-11-27T10:00:00Z", "after"),
+        ("from=0&to=86400000000&step=minute", "points"),
+        ("queue=a:b", "queue"),
+    ] {
+        let (status, body) = app
+            .get_json(
+                &format!("/api/v1/admin/jobs/history?{query}"),
+                Role::Moderator,
+            )
+            .await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["error"], "bad_request", "{query}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(needle),
+            "{query}: {body}"
+        );
+    }
+    let (status, body) = app
+        .get_json("/api/v1/admin/jobs/history?queue=nope", Role::Moderator)
+        .await;
+    assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
+}
+
+#[tokio::test]
+async fn events_trimmed_before_they_were_read_are_reported_as_a_gap() {
+    let prefix = unique_prefix("history-gap");
+    let mut first = TestApp::spawn_with(collecting(&prefix)).await;
+    fixture("work", &prefix, json!([{"name": "feed", "completed": 20}])).await;
+    first.rediscover().await;
+    let last = last_event_id(&prefix, "feed");
+    eventually(
+        Duration::from_secs(15),
+        "the collector to catch up",
+        || async { (cursor(&prefix, "feed") == last).then_some(()) },
+    )
+    .await;
+    first.stop();
+    // While no collector runs, more jobs finish and the stream is trimmed past the cursor.
+    fixture("work", &prefix, json!([{"name": "feed", "completed": 10}])).await;
+    redis_cli(&["XTRIM", &format!("{prefix}:feed:events"), "MAXLEN", "0"]);
+    let second = TestApp::spawn_with(collecting(&prefix)).await;
+    second.rediscover().await;
+    let body = eventually(
+        Duration::from_secs(15),
+        "the gap to be reported",
+        || async {
+            let (_, body) = second
+                .get_json("/api/v1/admin/jobs/history?queue=feed", Role::Moderator)
+                .await;
+            (body["gaps"] == 1).then_some(body)
+        },
+    )
+    .await;
+    let completed: u64 = body["points"]
+        .as_array()
+        .map(|points| points.iter().filter_map(|p| p["completed"].as_u64()).sum())
+        .unwrap_or(0);
+    assert_eq!(
+        completed, 20,
+        "the trimmed jobs are missing, and said to be"
+    );
+    drop(first);
+}
