@@ -182,6 +182,10 @@ pub struct Trend {
     pub avg_processing_time: Option<u64>,
     /// How many of the most recent jobs of the period the average is based on.
     pub avg_processing_time_sample: u64,
+    /// Where the numbers come from: `collector` (the monitor's history covers the whole period:
+    /// exact even when BullMQ removed the jobs) or `jobs` (the finished jobs BullMQ still
+    /// retains).
+    pub source: String,
 }
 
 /// How bad a stuck job is, by how long it has been active.

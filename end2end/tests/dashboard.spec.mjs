@@ -141,6 +141,8 @@ test('trends per period with a chart, from BullMQ\'s finished jobs', async ({ pa
   await expect(emails.locator('[data-field="successful"]')).toHaveText(String(world.queues['e2e-emails'].counts.completed));
   await expect(emails.locator('[data-field="failed"]')).toHaveText(String(world.queues['e2e-emails'].counts.failed));
   await expect(emails.getByRole('img')).toHaveAttribute('aria-label', /successful, .* failed/);
+  // The monitor's history began with this test run, so 24 h come from BullMQ's retained jobs.
+  await expect(trends.locator('[data-sources]')).toHaveAttribute('data-sources', 'jobs');
 
   const week = trends.getByRole('button', { name: '7d' });
   await week.click();

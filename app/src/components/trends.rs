@@ -55,6 +55,19 @@ pub fn bar_widths(trend: &Trend, widest: u64) -> (f64, f64) {
 fn TrendTable(trends: Vec<Trend>) -> impl IntoView {
     let widest = trends.iter().map(|t| t.total).max().unwrap_or(0);
     let period = trends.first().map(|t| t.period.as_str()).unwrap_or("24h");
+    // Where the numbers come from: the monitor's history (exact) or BullMQ's retained jobs.
+    let from_jobs = trends.iter().filter(|t| t.source != "collector").count();
+    let sources = match (from_jobs, trends.len() - from_jobs) {
+        (0, _) => "collector",
+        (_, 0) => "jobs",
+        _ => "mixed",
+    }
+    .to_owned();
+    let sources_note = match sources.as_str() {
+        "collector" => "From the monitor's own history: exact, even for jobs BullMQ has removed.",
+        "jobs" => "From the finished jobs BullMQ still retains (the monitor's history does not cover this period yet).",
+        _ => "Partly from the monitor's history, partly from the jobs BullMQ still retains.",
+    };
     if trends.is_empty() {
         return view! { <p class="empty">"No queues to show."</p> }.into_any();
     }
@@ -100,6 +113,7 @@ fn TrendTable(trends: Vec<Trend>) -> impl IntoView {
             </table>
         </div>
         <p class="legend"><span class="swatch ok"></span>" successful " <span class="swatch bad"></span>" failed (striped)"</p>
+        <p class="note" data-sources=sources.clone()>{sources_note}</p>
     }
     .into_any()
 }
@@ -118,6 +132,7 @@ mod tests {
             success_rate: None,
             avg_processing_time: None,
             avg_processing_time_sample: 0,
+            source: "jobs".into(),
         }
     }
 

@@ -154,15 +154,37 @@ pub async fn queue_live(
 
 /// `GET /trends`: per queue, what finished inside `period`.
 pub async fn trends(state: &AppState, period: Period) -> Result<Vec<Trend>, AppError> {
+    use crate::ssr::history::{keys::HistoryKeys, read};
     let mut queues: Vec<QueueInfo> = state.registry.queues().await?.to_vec();
     queues.sort_by(|a, b| a.name.cmp(&b.name));
-    let read = finished::trends(
-        &state.redis,
-        &state.settings.prefix,
-        &queues,
-        period,
-        now_ms(),
-    );
+    let now = now_ms();
+    let now_u = u64::try_from(now).unwrap_or(0);
+    let start = now_u.saturating_sub(u64::try_from(period.millis()).unwrap_or(0));
+    let keys = HistoryKeys::new(&state.settings.monitor_prefix, &state.settings.prefix);
+    let minute_ttl = u64::try_from(state.settings.history_minute_ttl.as_millis()).unwrap_or(0);
+    let prefix = &state.settings.prefix;
+    let read = async {
+        // Queues whose history covers the whole period are answered from the buckets (exact
+        // whatever BullMQ retained); the others from the jobs BullMQ still has.
+        let since = read::coverage(&state.redis, &keys, &queues).await?;
+        let (covered, rest): (Vec<QueueInfo>, Vec<QueueInfo>) = {
+            let mut covered = Vec::new();
+            let mut rest = Vec::new();
+            for (queue, since) in queues.iter().zip(since) {
+                if since.is_some_and(|since| since <= start) {
+                    covered.push(queue.clone());
+                } else {
+                    rest.push(queue.clone());
+                }
+            }
+            (covered, rest)
+        };
+        let mut trends =
+            read::trends(&state.redis, &keys, &covered, period, now_u, minute_ttl).await?;
+        trends.extend(finished::trends(&state.redis, prefix, &rest, period, now).await?);
+        trends.sort_by(|a, b| a.queue_name.cmp(&b.queue_name));
+        Ok::<_, AppError>(trends)
+    };
     within(state.settings.redis_timeout, read).await
 }
 

@@ -262,3 +262,69 @@ async fn events_trimmed_before_they_were_read_are_reported_as_a_gap() {
     );
     drop(first);
 }
+
+#[tokio::test]
+async fn trends_come_from_the_history_once_it_covers_the_period() {
+    let app = TestApp::spawn_with(collecting(&unique_prefix("history-trends"))).await;
+    fixture(
+        "work",
+        &app.prefix,
+        json!([{"name": "pdf", "completed": 40, "failed": 10, "remove": true}]),
+    )
+    .await;
+    app.rediscover().await;
+    let last = last_event_id(&app.prefix, "pdf");
+    eventually(
+        Duration::from_secs(15),
+        "the collector to catch up",
+        || async { (cursor(&app.prefix, "pdf") == last).then_some(()) },
+    )
+    .await;
+    let trend = |body: &Value| {
+        body.as_array()
+            .and_then(|t| t.iter().find(|t| t["queueName"] == "pdf"))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    // The history began minutes ago: a 24 h trend still comes from BullMQ's retained jobs,
+    // which `removeOnComplete` took away.
+    let (_, body) = app
+        .get_json("/api/v1/admin/jobs/trends?period=24h", Role::Moderator)
+        .await;
+    assert_eq!(trend(&body)["source"], "jobs");
+    assert_eq!(trend(&body)["successful"], 0);
+
+    // As if the collector had been running for two days (the marker of where the history
+    // starts is the only thing moved back): the same request is answered from the buckets.
+    let since_key = format!("{0}-monitor:history:{0}:since", app.prefix);
+    let since: i64 = redis_cli(&["HGET", &since_key, "pdf"]).parse().unwrap_or(0);
+    assert!(
+        since > 0 && since <= chrono_now_ms(),
+        "the collector marks where the queue's history starts"
+    );
+    let two_days_ago = (chrono_now_ms() - 2 * 86_400_000).to_string();
+    redis_cli(&["HSET", &since_key, "pdf", &two_days_ago]);
+    let (_, body) = app
+        .get_json("/api/v1/admin/jobs/trends?period=24h", Role::Moderator)
+        .await;
+    let pdf = trend(&body);
+    assert_eq!(pdf["source"], "collector", "{body}");
+    assert_eq!(
+        (pdf["successful"].as_u64(), pdf["failed"].as_u64()),
+        (Some(40), Some(10))
+    );
+    assert_eq!(pdf["successRate"], 80.0);
+    assert_eq!(pdf["avgProcessingTimeSample"], 50);
+    // A 30-day trend is not covered yet (two days of history).
+    let (_, body) = app
+        .get_json("/api/v1/admin/jobs/trends?period=30d", Role::Moderator)
+        .await;
+    assert_eq!(trend(&body)["source"], "jobs");
+}
+
+fn chrono_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

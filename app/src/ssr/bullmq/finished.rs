@@ -361,6 +361,7 @@ pub async fn trends(
             avg_processing_time: (measured > 0 && total > 0)
                 .then(|| (sum as f64 / measured as f64).round() as u64),
             avg_processing_time_sample: measured,
+            source: "jobs".into(),
         });
     }
     Ok(trends)

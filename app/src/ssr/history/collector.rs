@@ -225,7 +225,7 @@ impl Collector {
             };
             let buckets = state.tracker.fold(&batch.events, &hashes);
             match self
-                .apply(queue, cursor.as_ref(), &new_cursor, batch.missed, &buckets)
+                .apply(queue, cursor.as_ref(), &new_cursor, &batch, &buckets)
                 .await?
             {
                 Applied::Yes => {
@@ -330,7 +330,7 @@ impl Collector {
         queue: &QueueInfo,
         expected: Option<&Cursor>,
         new_cursor: &Cursor,
-        missed: u64,
+        batch: &Batch,
         buckets: &BTreeMap<(Step, u64), Stats>,
     ) -> Result<Applied, AppError> {
         let mut args: Vec<String> = vec![
@@ -338,8 +338,13 @@ impl Collector {
             expected.map(Cursor::to_text).unwrap_or_default(),
             new_cursor.to_text(),
             queue.name.as_str().to_owned(),
-            missed.to_string(),
+            batch.missed.to_string(),
             buckets.len().to_string(),
+            batch
+                .events
+                .first()
+                .map(|e| e.ms.to_string())
+                .unwrap_or_default(),
         ];
         for ((step, start), stats) in buckets {
             let ttl = self
@@ -366,6 +371,7 @@ impl Collector {
                     self.keys.lease(),
                     self.keys.cursor(&queue.name),
                     self.keys.gaps(),
+                    self.keys.since(),
                 ],
                 args,
             )

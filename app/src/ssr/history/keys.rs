@@ -76,6 +76,12 @@ impl HistoryKeys {
         format!("{}:{queue}:{}:{start_ms}", self.base, step.letter())
     }
 
+    /// Per queue, the time (ms) of the first event the history counted: it is complete from
+    /// then on (gaps aside).
+    pub fn since(&self) -> String {
+        format!("{}:since", self.base)
+    }
+
     /// Per queue, how many gaps (events trimmed before they were read) were detected.
     pub fn gaps(&self) -> String {
         format!("{}:gaps", self.base)

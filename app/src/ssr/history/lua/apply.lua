@@ -1,10 +1,11 @@
 -- Applies one batch of the history atomically: every bucket's increments and the queue's new
 -- cursor, but only if the caller still holds the lease and the cursor is still where the caller
 -- read from. So a batch is counted once, whoever collects and whenever one dies.
--- KEYS[1] lease, KEYS[2] cursor, KEYS[3] gaps hash
+-- KEYS[1] lease, KEYS[2] cursor, KEYS[3] gaps hash, KEYS[4] since hash
 -- ARGV[1] lease token, ARGV[2] expected cursor ('' = none yet), ARGV[3] new cursor,
 -- ARGV[4] queue name, ARGV[5] events missed in a gap before this batch (0: none),
--- ARGV[6] number of buckets, then per bucket 12 values:
+-- ARGV[6] number of buckets, ARGV[7] time (ms) of the batch's first event, then per bucket
+-- 12 values:
 --   key, ttl seconds, completed, failed,
 --   processing sum, min, max, count, wait sum, min, max, count
 -- Returns 1 (applied), -1 (lease lost), -2 (cursor moved).
@@ -37,7 +38,12 @@ if tonumber(ARGV[5]) > 0 then
   redis.call('HINCRBY', KEYS[3], ARGV[4] .. ':events', ARGV[5])
 end
 
-local i = 7
+-- The first batch of a queue marks where its history starts.
+if ARGV[2] == '' and ARGV[7] ~= '' then
+  redis.call('HSETNX', KEYS[4], ARGV[4], ARGV[7])
+end
+
+local i = 8
 for _ = 1, tonumber(ARGV[6]) do
   local key = ARGV[i]
   redis.call('HINCRBY', key, 'completed', ARGV[i + 2])
