@@ -234,7 +234,7 @@ pub async fn history(
         None if to_ms - from_ms <= 2 * DAY_MS => Step::Minute,
         None => Step::Hour,
         Some(text) => Step::parse(text)
-            .ok_or_else(|| AppError::BadRequest("`step` must be minute or hour".into()))?,
+            .ok_or_else(|| AppError::BadRequest("`step` must be minute, hour or day".into()))?,
     };
     let points = (step.bucket_start(to_ms) - step.bucket_start(from_ms)) / step.millis() + 1;
     if points > MAX_POINTS {

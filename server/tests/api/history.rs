@@ -194,7 +194,7 @@ async fn killing_the_collecting_instance_mid_stream_loses_and_doubles_nothing() 
 async fn bad_history_queries_are_refused_with_a_reason() {
     let app = TestApp::spawn("history-bad").await;
     for (query, needle) in [
-        ("step=day", "step"),
+        ("step=week", "step"),
         ("from=yesterday", "from"),
         ("from=2026-11-28T10:00:00Z&to=2026-11-27T10:00:00Z", "after"),
         ("from=0&to=86400000000&step=minute", "points"),

@@ -81,7 +81,7 @@ pub struct Collector {
     keys: HistoryKeys,
     token: String,
     lease: Duration,
-    ttl: [(Step, Duration); 2],
+    ttl: [(Step, Duration); 3],
     leader: bool,
     queues: HashMap<String, QueueState>,
 }
@@ -119,6 +119,7 @@ impl Collector {
             ttl: [
                 (Step::Minute, settings.history_minute_ttl),
                 (Step::Hour, settings.history_hour_ttl),
+                (Step::Day, settings.history_hour_ttl),
             ],
             leader: false,
             queues: HashMap::new(),

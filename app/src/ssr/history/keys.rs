@@ -9,16 +9,19 @@ use crate::ssr::bullmq::keys::QueueName;
 pub enum Step {
     Minute,
     Hour,
+    /// Days (UTC), so long trends read 30 buckets per queue, not 720.
+    Day,
 }
 
 impl Step {
-    pub const ALL: [Step; 2] = [Step::Minute, Step::Hour];
+    pub const ALL: [Step; 3] = [Step::Minute, Step::Hour, Step::Day];
 
     /// The width in milliseconds.
     pub fn millis(self) -> u64 {
         match self {
             Step::Minute => 60_000,
             Step::Hour => 3_600_000,
+            Step::Day => 86_400_000,
         }
     }
 
@@ -27,6 +30,7 @@ impl Step {
         match self {
             Step::Minute => "minute",
             Step::Hour => "hour",
+            Step::Day => "day",
         }
     }
 
@@ -44,6 +48,7 @@ impl Step {
         match self {
             Step::Minute => 'm',
             Step::Hour => 'h',
+            Step::Day => 'd',
         }
     }
 }
@@ -105,6 +110,7 @@ mod tests {
         assert_eq!(Step::Minute.bucket_start(125_000), 120_000);
         assert_eq!(Step::Hour.bucket_start(3_599_999), 0);
         assert_eq!(Step::parse("hour"), Some(Step::Hour));
-        assert_eq!(Step::parse("day"), None);
+        assert_eq!(Step::parse("day"), Some(Step::Day));
+        assert_eq!(Step::parse("week"), None);
     }
 }

@@ -89,25 +89,29 @@ pub async fn coverage(
 }
 
 /// The buckets that cover `[start_ms, now_ms]`: minute buckets up to the first full hour when
-/// they are still kept (`minutes_kept_from_ms`), then hour buckets. So a 24 h trend is exact to
-/// the minute, longer ones to the hour (their first hour is counted whole).
+/// they are still kept (`minutes_kept_from_ms`), hour buckets up to the first full day, then day
+/// buckets (the last one holds the day so far: buckets never contain the future). So a 24 h trend
+/// is exact to the minute, longer ones to the hour (their first hour is counted whole), and 30
+/// days cost about 30 + 24 reads per queue.
 pub fn covering_buckets(start_ms: u64, now_ms: u64, minutes_kept_from_ms: u64) -> Vec<(Step, u64)> {
-    let hour = Step::Hour.millis();
-    let minute = Step::Minute.millis();
     let mut buckets = Vec::new();
-    let mut first_hour = Step::Hour.bucket_start(start_ms);
-    if start_ms >= minutes_kept_from_ms && first_hour < start_ms {
-        first_hour += hour;
+    let mut t = Step::Hour.bucket_start(start_ms);
+    if start_ms >= minutes_kept_from_ms && t < start_ms {
+        t += Step::Hour.millis();
         let mut m = Step::Minute.bucket_start(start_ms);
-        while m < first_hour && m <= now_ms {
+        while m < t && m <= now_ms {
             buckets.push((Step::Minute, m));
-            m += minute;
+            m += Step::Minute.millis();
         }
     }
-    let mut h = first_hour;
-    while h <= now_ms {
-        buckets.push((Step::Hour, h));
-        h += hour;
+    while t <= now_ms {
+        let step = if Step::Day.bucket_start(t) == t {
+            Step::Day
+        } else {
+            Step::Hour
+        };
+        buckets.push((step, t));
+        t += step.millis();
     }
     buckets
 }
@@ -196,19 +200,30 @@ mod tests {
 
     #[test]
     fn a_day_is_covered_to_the_minute_and_longer_periods_to_the_hour() {
-        let now = 1000 * HOUR + 30 * MIN + 5_000;
+        const DAY: u64 = 24 * HOUR;
+        let now = 1000 * HOUR + 30 * MIN + 5_000; // day 41, 16:30:05
         let day = covering_buckets(now - 24 * HOUR, now, now - 48 * HOUR);
         assert_eq!(day.first(), Some(&(Step::Minute, 976 * HOUR + 30 * MIN)));
-        assert_eq!(day.iter().filter(|(s, _)| *s == Step::Minute).count(), 30);
-        assert_eq!(day.iter().filter(|(s, _)| *s == Step::Hour).count(), 24);
-        assert_eq!(day.last(), Some(&(Step::Hour, 1000 * HOUR)));
+        let count = |buckets: &[(Step, u64)], step: Step| {
+            buckets.iter().filter(|(s, _)| *s == step).count()
+        };
+        assert_eq!(count(&day, Step::Minute), 30);
+        // 977 h to 984 h (a day boundary) in hours, then the current day whole.
+        assert_eq!(count(&day, Step::Hour), 7);
+        assert_eq!(day.last(), Some(&(Step::Day, 41 * DAY)));
 
-        let week = covering_buckets(now - 168 * HOUR, now, now - 48 * HOUR);
-        assert!(
-            week.iter().all(|(s, _)| *s == Step::Hour),
+        let month = covering_buckets(now - 30 * DAY, now, now - 48 * HOUR);
+        assert_eq!(
+            count(&month, Step::Minute),
+            0,
             "minute buckets are gone by then"
         );
-        assert_eq!(week.first(), Some(&(Step::Hour, 832 * HOUR)));
-        assert_eq!(week.len(), 169);
+        assert_eq!(month.first(), Some(&(Step::Hour, 280 * HOUR)));
+        assert_eq!(count(&month, Step::Hour), 8);
+        assert_eq!(count(&month, Step::Day), 30);
+        // Contiguous: each bucket starts where the one before ends.
+        for pair in month.windows(2) {
+            assert_eq!(pair[0].1 + pair[0].0.millis(), pair[1].1);
+        }
     }
 }
