@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 mod common;
 
 const CLIENTS: [usize; 3] = [1, 100, 1000];
-const SECRET: &str = "benchmark-secret-0123456789";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -37,7 +36,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut server = std::process::Command::new(&binary)
         .env("REDIS_URL", redis.url())
         .env("BULLMQ_PREFIX", "live")
-        .env("JWT_SECRET", SECRET)
+        .env("JWT_SECRET", common::SECRET)
+        // Only the live streams are measured: no history collector adding its own commands.
+        .env("COLLECTOR", "false")
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
@@ -68,7 +69,7 @@ async fn run(
     window: Duration,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let token = Authenticator::new(&AuthSettings {
-        secret: Some(SECRET.into()),
+        secret: Some(common::SECRET.into()),
         ..Default::default()
     })?
     .issue(Role::Moderator, "bench", Duration::from_secs(3600))?;

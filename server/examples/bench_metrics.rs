@@ -8,18 +8,13 @@
 //! success-rate search runs), and stops it at the end. `BENCH_REQUESTS` sets requests per size
 //! (default 50).
 
-use app::role::Role;
-use app::ssr::auth::{AuthSettings, Authenticator};
 use app::ssr::config::Settings;
 use fred::prelude::*;
-use server::config::ServerConfig;
-use server::Application;
 use std::time::{Duration, Instant};
 
 mod common;
 
 const SIZES: [usize; 3] = [10, 100, 1000];
-const SECRET: &str = "benchmark-secret-0123456789";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -54,8 +49,8 @@ async fn run(url: &str, requests: usize) -> Result<(), Box<dyn std::error::Error
         println!(
             "{:>7} {:>10.2} {:>10.2} {:>10.2} {:>12} {:>14.0}",
             size,
-            percentile(&latencies, 0.50),
-            percentile(&latencies, 0.99),
+            common::percentile(&latencies, 0.50),
+            common::percentile(&latencies, 0.99),
             latencies.iter().sum::<f64>() / latencies.len() as f64,
             round_trips,
             commands
@@ -71,30 +66,13 @@ async fn measure(
     redis: &Client,
     requests: usize,
 ) -> Result<(Vec<f64>, f64), Box<dyn std::error::Error>> {
-    let auth = AuthSettings {
-        secret: Some(SECRET.into()),
-        ..Default::default()
-    };
     let mut settings = Settings::new(url, prefix);
     settings.discovery_interval = Duration::from_secs(3600);
-    let config = ServerConfig {
-        settings,
-        auth: auth.clone(),
-        site_addr: "127.0.0.1:0".parse()?,
-        site_root: "target/site".into(),
-        cookie_secure: false,
-    };
-    let application = Application::build(config).await?;
-    let address = format!(
-        "http://{}/api/v1/admin/jobs/metrics",
-        application.local_addr()
-    );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(application.run_until(async move {
-        let _ = stopped.await;
-    }));
-    let token =
-        Authenticator::new(&auth)?.issue(Role::Moderator, "bench", Duration::from_secs(600))?;
+    // Only `/metrics` is measured: no history collector adding its own commands.
+    settings.collector = false;
+    let server = common::serve(settings).await?;
+    let address = format!("{}/api/v1/admin/jobs/metrics", server.base);
+    let token = server.token.clone();
     let http = reqwest::Client::new();
     // Warm-up: discovery, connections.
     for _ in 0..3 {
@@ -118,18 +96,9 @@ async fn measure(
         latencies.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     let after = common::total_commands(redis).await?;
-    let _ = stop.send(());
-    let _ = server.await;
+    server.stop().await;
     // The INFO call that reads the counter counts itself once.
     let commands = (after.saturating_sub(before + 1)) as f64 / requests as f64;
     latencies.sort_by(f64::total_cmp);
     Ok((latencies, commands))
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
 }

@@ -9,14 +9,10 @@
 //! the last 48 h, hour buckets for all 30 days) plus the marker of where the history starts.
 //! `BENCH_REQUESTS` sets requests per case (default 20).
 
-use app::role::Role;
-use app::ssr::auth::{AuthSettings, Authenticator};
 use app::ssr::config::Settings;
 use app::ssr::history::aggregate::Stats;
 use app::ssr::history::keys::{HistoryKeys, Step};
 use fred::prelude::*;
-use server::config::ServerConfig;
-use server::Application;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -25,7 +21,6 @@ mod common;
 const QUEUES: usize = 10;
 const JOBS_PER_QUEUE: i64 = 100_000;
 const DAY: i64 = 86_400_000;
-const SECRET: &str = "benchmark-secret-0123456789";
 const PREFIX: &str = "bench";
 const MONITOR: &str = "bench-monitor";
 
@@ -58,33 +53,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("redis used_memory: {}", used.trim());
     }
 
-    let auth = AuthSettings {
-        secret: Some(SECRET.into()),
-        ..Default::default()
-    };
     let mut settings = Settings::new(url.clone(), PREFIX);
     settings.monitor_prefix = MONITOR.into();
     settings.collector = false;
     settings.redis_timeout = Duration::from_secs(30);
     settings.discovery_interval = Duration::from_secs(3600);
-    let application = Application::build(ServerConfig {
-        settings,
-        auth: auth.clone(),
-        site_addr: "127.0.0.1:0".parse()?,
-        site_root: "target/site".into(),
-        cookie_secure: false,
-    })
-    .await?;
-    let address = format!(
-        "http://{}/api/v1/admin/jobs/trends?period=30d",
-        application.local_addr()
-    );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(application.run_until(async move {
-        let _ = stopped.await;
-    }));
-    let token =
-        Authenticator::new(&auth)?.issue(Role::Moderator, "bench", Duration::from_secs(3600))?;
+    let server = common::serve(settings).await?;
+    let address = format!("{}/api/v1/admin/jobs/trends?period=30d", server.base);
+    let token = server.token.clone();
     let http = reqwest::Client::new();
     let keys = HistoryKeys::new(MONITOR, PREFIX);
 
@@ -137,13 +113,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!(
             "{:<34} {:>10.2} {:>10.2} {:>16}  (source: {source})",
             case,
-            percentile(&latencies, 0.50),
-            percentile(&latencies, 0.99),
+            common::percentile(&latencies, 0.50),
+            common::percentile(&latencies, 0.99),
             completed
         );
     }
-    let _ = stop.send(());
-    let _ = server.await;
+    server.stop().await;
     Ok(())
 }
 
@@ -243,12 +218,4 @@ async fn fill_queue(client: &Client, queue: usize, now: i64) -> Result<(), Error
     }
     let _: Vec<Value> = pipeline.all().await?;
     Ok(())
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
 }

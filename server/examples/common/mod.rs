@@ -119,3 +119,67 @@ pub async fn total_commands(client: &Client) -> Result<u64, Error> {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0))
 }
+
+/// The server in-process on a free port, with a MODERATOR token, for a benchmark's requests.
+pub struct BenchServer {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// A bearer token for MODERATOR, valid for an hour.
+    pub token: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+/// The benchmarks' JWT secret.
+pub const SECRET: &str = "benchmark-secret-0123456789";
+
+/// Starts the real server (router, auth, Redis pool) for `settings`.
+pub async fn serve(
+    settings: app::ssr::config::Settings,
+) -> Result<BenchServer, Box<dyn std::error::Error>> {
+    let auth = app::ssr::auth::AuthSettings {
+        secret: Some(SECRET.into()),
+        ..Default::default()
+    };
+    let application = server::Application::build(server::config::ServerConfig {
+        settings,
+        auth: auth.clone(),
+        site_addr: "127.0.0.1:0".parse()?,
+        site_root: "target/site".into(),
+        cookie_secure: false,
+    })
+    .await?;
+    let base = format!("http://{}", application.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(application.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let token = app::ssr::auth::Authenticator::new(&auth)?.issue(
+        app::role::Role::Moderator,
+        "bench",
+        Duration::from_secs(3600),
+    )?;
+    Ok(BenchServer {
+        base,
+        token,
+        stop,
+        task,
+    })
+}
+
+impl BenchServer {
+    /// Stops the server and waits for it.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// The `p` quantile (0 to 1) of sorted values.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
