@@ -152,13 +152,7 @@ async fn fill_queue(client: &Client, queue: usize, now: i64) -> Result<(), Error
             let _: () = pipeline
                 .hset(
                     format!("{base}:{id}"),
-                    vec![
-                        ("name", "bench".to_owned()),
-                        ("data", "{}".to_owned()),
-                        ("timestamp", (finished - processing - 10).to_string()),
-                        ("processedOn", (finished - processing).to_string()),
-                        ("finishedOn", finished.to_string()),
-                    ],
+                    common::finished_job(finished, processing),
                 )
                 .await?;
             let ok = i % 10 != 0;
@@ -202,18 +196,8 @@ async fn fill_queue(client: &Client, queue: usize, now: i64) -> Result<(), Error
     }
     let pipeline = client.pipeline();
     for ((step, start), stats) in &buckets {
-        let mut fields = vec![
-            ("completed".to_owned(), stats.completed.to_string()),
-            ("failed".to_owned(), stats.failed.to_string()),
-        ];
-        for (name, timing) in [("processing", stats.processing), ("wait", stats.wait)] {
-            fields.push((format!("{name}Sum"), timing.sum.to_string()));
-            fields.push((format!("{name}Count"), timing.count.to_string()));
-            fields.push((format!("{name}Min"), timing.min.to_string()));
-            fields.push((format!("{name}Max"), timing.max.to_string()));
-        }
         let _: () = pipeline
-            .hset(keys.bucket(&queue_name, *step, *start), fields)
+            .hset(keys.bucket(&queue_name, *step, *start), stats.to_fields())
             .await?;
     }
     let _: Vec<Value> = pipeline.all().await?;

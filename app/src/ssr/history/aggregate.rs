@@ -105,7 +105,45 @@ pub struct Stats {
     pub wait: Timing,
 }
 
+/// A bucket hash's fields, in the order `apply.lua` writes them: the one place (besides the
+/// script) that names them.
+const TIMINGS: [&str; 2] = ["processing", "wait"];
+
 impl Stats {
+    /// Reads a bucket hash (missing fields are 0).
+    pub fn from_fields(fields: &HashMap<String, u64>) -> Stats {
+        let get = |name: &str| fields.get(name).copied().unwrap_or(0);
+        let timing = |name: &str| Timing {
+            sum: get(&format!("{name}Sum")),
+            min: get(&format!("{name}Min")),
+            max: get(&format!("{name}Max")),
+            count: get(&format!("{name}Count")),
+        };
+        Stats {
+            completed: get("completed"),
+            failed: get("failed"),
+            processing: timing(TIMINGS[0]),
+            wait: timing(TIMINGS[1]),
+        }
+    }
+
+    /// The bucket hash `apply.lua` would hold for these numbers (benchmarks write it directly).
+    pub fn to_fields(&self) -> Vec<(String, String)> {
+        let mut fields = vec![
+            ("completed".to_owned(), self.completed.to_string()),
+            ("failed".to_owned(), self.failed.to_string()),
+        ];
+        for (name, timing) in TIMINGS.iter().zip([self.processing, self.wait]) {
+            if timing.count > 0 {
+                fields.push((format!("{name}Sum"), timing.sum.to_string()));
+                fields.push((format!("{name}Count"), timing.count.to_string()));
+                fields.push((format!("{name}Min"), timing.min.to_string()));
+                fields.push((format!("{name}Max"), timing.max.to_string()));
+            }
+        }
+        fields
+    }
+
     pub fn merge(&mut self, other: &Stats) {
         self.completed += other.completed;
         self.failed += other.failed;
@@ -311,6 +349,23 @@ mod tests {
         assert_eq!(stats.completed, 1);
         assert_eq!(stats.processing.sum, 200);
         assert_eq!(stats.wait.sum, 1_000);
+    }
+
+    #[test]
+    fn bucket_fields_round_trip() {
+        let mut stats = Stats {
+            completed: 3,
+            failed: 1,
+            ..Stats::default()
+        };
+        stats.processing.add(40);
+        stats.processing.add(10);
+        let fields: HashMap<String, u64> = stats
+            .to_fields()
+            .into_iter()
+            .map(|(k, v)| (k, v.parse().expect("number")))
+            .collect();
+        assert_eq!(Stats::from_fields(&fields), stats);
     }
 
     #[test]

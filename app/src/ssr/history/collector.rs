@@ -385,23 +385,19 @@ impl Collector {
     }
 }
 
-/// A field of a map-shaped reply (RESP3 map or RESP2 flat pairs).
+/// A field of a stream entry (`field value field value …`, as a script returns it).
 fn field<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
-    match value {
-        Value::Map(map) => map
-            .iter()
-            .find(|(k, _)| k.as_str().is_some_and(|k| k == name))
-            .map(|(_, v)| v),
-        Value::Array(items) => items
-            .chunks(2)
-            .find(|pair| {
-                pair.first()
-                    .and_then(|k| k.as_string())
-                    .is_some_and(|k| k == name)
-            })
-            .and_then(|pair| pair.get(1)),
-        _ => None,
-    }
+    let Value::Array(items) = value else {
+        return None;
+    };
+    items
+        .chunks(2)
+        .find(|pair| {
+            pair.first()
+                .and_then(|k| k.as_string())
+                .is_some_and(|k| k == name)
+        })
+        .and_then(|pair| pair.get(1))
 }
 
 /// XRANGE's reply as events (entries it cannot read are skipped).

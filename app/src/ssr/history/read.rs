@@ -68,7 +68,7 @@ async fn bucket_stats(pool: &Pool, keys: &[String]) -> Result<Vec<Stats>, AppErr
             reply
                 .ok()
                 .and_then(|value| value.convert::<HashMap<String, u64>>().ok())
-                .map(|fields| stats_from(&fields))
+                .map(|fields| Stats::from_fields(&fields))
                 .unwrap_or_default()
         })
         .collect())
@@ -158,22 +158,6 @@ pub async fn trends(
             }
         })
         .collect())
-}
-
-fn stats_from(fields: &HashMap<String, u64>) -> Stats {
-    let get = |name: &str| fields.get(name).copied().unwrap_or(0);
-    let timing = |name: &str| Timing {
-        sum: get(&format!("{name}Sum")),
-        min: get(&format!("{name}Min")),
-        max: get(&format!("{name}Max")),
-        count: get(&format!("{name}Count")),
-    };
-    Stats {
-        completed: get("completed"),
-        failed: get("failed"),
-        processing: timing("processing"),
-        wait: timing("wait"),
-    }
 }
 
 fn point(start: u64, stats: &Stats) -> HistoryPoint {
