@@ -5,7 +5,8 @@
 
 use crate::error::ApiError;
 use crate::model::{
-    ClearReply, Metrics, Overview, PauseReply, QueueLive, RetryReply, StuckJob, Trend, Viewer,
+    ClearReply, History, Metrics, Overview, PauseReply, QueueLive, RetryReply, StuckJob, Trend,
+    Viewer,
 };
 use leptos::prelude::*;
 
@@ -51,6 +52,24 @@ pub async fn get_trends(#[server(default)] period: String) -> Result<Vec<Trend>,
     let state = AppState::from_context().map_err(respond_with_error)?;
     let period = service::parse_period(Some(&period)).map_err(respond_with_error)?;
     service::trends(&state, period)
+        .await
+        .map_err(respond_with_error)
+}
+
+/// The history collector's series over `period` (`24h`, `7d` or `30d`) for one queue, or all
+/// queues summed when `queue` is empty: hourly for 24 h and 7 d, daily for 30 d.
+/// Minimum role: MODERATOR.
+#[server(name = GetHistory, prefix = "/api/fn", endpoint = "history", client = crate::client::MonitorClient)]
+pub async fn get_history(
+    #[server(default)] queue: String,
+    #[server(default)] period: String,
+) -> Result<History, ApiError> {
+    use crate::role::Role;
+    use crate::ssr::{auth::require_role, service, state::respond_with_error, state::AppState};
+    require_role(Role::Moderator).await?;
+    let state = AppState::from_context().map_err(respond_with_error)?;
+    let period = service::parse_period(Some(&period)).map_err(respond_with_error)?;
+    service::history_over(&state, Some(&queue), period)
         .await
         .map_err(respond_with_error)
 }

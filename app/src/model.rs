@@ -88,8 +88,14 @@ pub struct QueueMetrics {
     pub success_rate: Option<f64>,
     /// How many finished jobs `successRate` is based on.
     pub success_rate_sample: u64,
-    /// Jobs finished (completed + failed) per minute over the trailing 5 minutes.
+    /// Jobs finished (completed + failed) per minute over the trailing 5 minutes (from the
+    /// history: since the start of the minute 4 minutes before the current one).
     pub processing_rate: f64,
+    /// Where the two rates come from: `collector` (the monitor's history, exact whatever BullMQ
+    /// removed; the success rate then covers the smallest of the last minutes, the current and
+    /// previous hour, the current and previous day that holds [`SUCCESS_RATE_SAMPLE`] jobs) or
+    /// `jobs` (the finished jobs BullMQ still retains).
+    pub source: String,
 }
 
 /// Sums over all queues: the same fields as one queue's counts.
@@ -117,8 +123,12 @@ pub struct Metrics {
     /// How many finished jobs `successRate` is based on (more than the sample size only when
     /// several jobs finished in the very millisecond at the sample's edge).
     pub success_rate_sample: u64,
-    /// Jobs finished per minute over the trailing 5 minutes, all queues.
+    /// Jobs finished per minute over the trailing 5 minutes, all queues (the sum of theirs).
     pub processing_rate: f64,
+    /// Where the overall success rate comes from: `collector` (every queue's history covers it),
+    /// `jobs` (no queue's does) or `mixed` (some queues' rates come from the history; the overall
+    /// success rate then comes from the retained jobs of all queues).
+    pub source: String,
 }
 
 /// A trends period.
@@ -382,7 +392,10 @@ pub struct History {
     /// BullMQ still retains.
     pub source: String,
     /// Gaps detected so far in the covered queues' streams (events trimmed before they were
-    /// read: those jobs are missing from the series).
+    /// read).
     pub gaps: u64,
+    /// Jobs of those gaps counted from the finished jobs BullMQ still retained when the gap was
+    /// found; the gaps' other jobs (removed by `removeOnComplete`/`removeOnFail`) are missing.
+    pub gap_jobs_filled: u64,
     pub points: Vec<HistoryPoint>,
 }

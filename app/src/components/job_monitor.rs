@@ -164,6 +164,19 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
         tick
     });
     let trends_refresh = RwSignal::new(0_u32);
+    // The history chart's queue picker; changes only when the set of queues does.
+    let queue_names = Memo::new(move |_| {
+        current.with(|c| {
+            c.as_ref()
+                .map(|m| {
+                    m.queues
+                        .iter()
+                        .map(|q| q.summary.queue_name.clone())
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    });
     let refresh_all = move || {
         reread.dispatch(());
         reread_stuck.dispatch(());
@@ -257,7 +270,7 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
             None => first_stuck_error.clone().map(|error| view! { <ErrorNotice error/> }),
         }}
         <StuckJobs jobs=stuck_jobs can_operate/>
-        <Trends refresh=trends_refresh/>
+        <Trends refresh=trends_refresh queue_names/>
     }
     .into_any()
 }

@@ -5,6 +5,24 @@ use crate::components::format::percent;
 use crate::model::Metrics;
 use leptos::prelude::*;
 
+/// What the success rate is based on, and where it comes from.
+pub fn rate_note(metrics: &Metrics) -> String {
+    let n = metrics.success_rate_sample;
+    match metrics.source.as_str() {
+        "collector" => format!("of {n} recently finished (monitor history)"),
+        _ => format!("of the last {n} finished BullMQ kept"),
+    }
+}
+
+/// Where the processing rate comes from.
+pub fn processing_note(source: &str) -> &'static str {
+    match source {
+        "collector" => "finished, last 5 min (monitor history)",
+        "mixed" => "finished, last 5 min (history and kept jobs)",
+        _ => "finished, last 5 min (jobs BullMQ kept)",
+    }
+}
+
 /// Totals and rates across all queues.
 #[component]
 pub fn Summary(metrics: Memo<Option<Metrics>>) -> impl IntoView {
@@ -29,14 +47,45 @@ pub fn Summary(metrics: Memo<Option<Metrics>>) -> impl IntoView {
             <div class="stat">
                 <dt class="label">"Success rate"</dt>
                 <dd class="value" data-total="success-rate">{read(|m| percent(m.success_rate, 2))}</dd>
-                <dd class="note">{read(|m| format!("of the last {} finished", m.success_rate_sample))}</dd>
+                <dd class="note" data-source=read(|m| m.source.clone())>{read(rate_note)}</dd>
             </div>
             <div class="stat">
                 <dt class="label">"Processing"</dt>
                 <dd class="value" data-total="processing-rate">{read(|m| format!("{:.1}/min", m.processing_rate))}</dd>
-                <dd class="note">"finished, last 5 min"</dd>
+                <dd class="note">{read(|m| processing_note(&m.source).to_owned())}</dd>
             </div>
         </dl>
     }
     .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_say_where_the_rates_come_from() {
+        let metrics = Metrics {
+            timestamp: String::new(),
+            queues: vec![],
+            totals: Default::default(),
+            success_rate: Some(80.0),
+            success_rate_sample: 150,
+            processing_rate: 3.0,
+            source: "collector".into(),
+        };
+        assert_eq!(
+            rate_note(&metrics),
+            "of 150 recently finished (monitor history)"
+        );
+        let jobs = Metrics {
+            source: "jobs".into(),
+            ..metrics
+        };
+        assert_eq!(rate_note(&jobs), "of the last 150 finished BullMQ kept");
+        assert_eq!(
+            processing_note("mixed"),
+            "finished, last 5 min (history and kept jobs)"
+        );
+    }
 }

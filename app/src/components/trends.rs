@@ -5,13 +5,14 @@
 
 use crate::api::get_trends;
 use crate::components::format::{duration, percent};
+use crate::components::history_chart::HistoryChart;
 use crate::components::notice::ErrorNotice;
 use crate::model::{Period, Trend};
 use leptos::prelude::*;
 
-/// The trends panel; `refresh` re-reads it.
+/// The trends panel and the history chart; `refresh` re-reads both.
 #[component]
-pub fn Trends(refresh: RwSignal<u32>) -> impl IntoView {
+pub fn Trends(refresh: RwSignal<u32>, queue_names: Memo<Vec<String>>) -> impl IntoView {
     let period = RwSignal::new(Period::Day);
     let trends = Resource::new(
         move || (period.get(), refresh.get()),
@@ -37,6 +38,7 @@ pub fn Trends(refresh: RwSignal<u32>) -> impl IntoView {
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
                 })}
             </Transition>
+            <HistoryChart period refresh queue_names/>
         </section>
     }
     .into_any()

@@ -57,6 +57,14 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// How far behind the collector's last full pass may be before readers stop trusting the
+    /// history: two leases, so a stand-by taking over from a dead collector fits inside it.
+    pub fn history_max_lag(&self) -> Duration {
+        self.collector_lease * 2
+    }
+}
+
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")

@@ -13,10 +13,13 @@ use crate::ssr::bullmq::counts::{
 };
 use crate::ssr::bullmq::discovery::QueueInfo;
 use crate::ssr::bullmq::finished::{
-    self, push_span_commands, recent_samples, round2, span_from_replies, SCORE_MAX, SPAN_COMMANDS,
+    self, push_span_commands, recent_samples, round2, span_from_replies, Sample, SCORE_MAX,
+    SPAN_COMMANDS,
 };
 use crate::ssr::bullmq::keys::QueueKeys;
 use crate::ssr::error::AppError;
+use crate::ssr::history::keys::HistoryKeys;
+use crate::ssr::history::{rates, read};
 use crate::ssr::redis::within;
 use crate::ssr::state::AppState;
 use fred::prelude::*;
@@ -34,97 +37,220 @@ pub async fn overview(state: &AppState) -> Result<Overview, AppError> {
     })
 }
 
+/// Where `/metrics` may take its rates from besides the retained jobs.
+#[derive(Clone, Debug)]
+pub struct HistorySource {
+    pub keys: HistoryKeys,
+    /// See [`crate::ssr::config::Settings::history_max_lag`].
+    pub max_lag_ms: u64,
+}
+
+impl HistorySource {
+    pub fn new(settings: &crate::ssr::config::Settings) -> Self {
+        Self {
+            keys: HistoryKeys::new(&settings.monitor_prefix, &settings.prefix),
+            max_lag_ms: u64::try_from(settings.history_max_lag().as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
 /// `GET /metrics`: counts, success rates and processing rates for every queue and in total.
 pub async fn metrics(state: &AppState) -> Result<Metrics, AppError> {
     let queues = state.registry.queues().await?;
-    let read = read_metrics(&state.redis, &state.settings.prefix, &queues, now_ms());
+    let history = HistorySource::new(&state.settings);
+    let read = read_metrics(
+        &state.redis,
+        &state.settings.prefix,
+        &queues,
+        now_ms(),
+        Some(&history),
+    );
     let (metrics, round_trips) = within(state.settings.redis_timeout, read).await?;
     tracing::debug!(queues = queues.len(), round_trips, "metrics read");
     Ok(metrics)
 }
 
-/// Commands per queue in the first metrics round trip.
-const METRICS_COMMANDS: usize = COUNT_COMMANDS + 2 + SPAN_COMMANDS;
-
-/// Reads [`Metrics`] for `queues` at `now_ms`; also returns the Redis round trips it used (one
-/// pipeline, plus the success-rate search steps when more than 1,000 jobs are retained).
+/// Reads [`Metrics`] for `queues` at `now_ms`; also returns the Redis round trips it used.
+///
+/// A queue whose history covers the rate window (see [`rates`]) gets its rates from the
+/// buckets; the others from the retained jobs (`ZCOUNT` over the window, and the success-rate
+/// search over the most recent jobs). The overall success rate comes from the buckets only when
+/// every queue is covered, else from the retained jobs of all queues; the overall processing
+/// rate is always the sum of the queues'. `source` says which.
 pub async fn read_metrics(
     pool: &Pool,
     prefix: &str,
     queues: &[QueueInfo],
     now_ms: i64,
+    history: Option<&HistorySource>,
 ) -> Result<(Metrics, u32), AppError> {
     let mut queues: Vec<QueueInfo> = queues.to_vec();
     queues.sort_by(|a, b| a.name.cmp(&b.name));
+    let now_u = u64::try_from(now_ms).unwrap_or(0);
+    let mut round_trips = 0;
+    let covered: Vec<bool> = match history {
+        Some(history) if !queues.is_empty() => {
+            round_trips += 1;
+            let coverage = read::coverage(pool, &history.keys, &queues).await?;
+            let start = rates::window_start(now_u);
+            (0..queues.len())
+                .map(|i| coverage.covers(i, start, now_u, history.max_lag_ms))
+                .collect()
+        }
+        _ => vec![false; queues.len()],
+    };
+    let all_covered = !queues.is_empty() && covered.iter().all(|c| *c);
     let keys: Vec<QueueKeys> = queues
         .iter()
         .map(|q| QueueKeys::new(prefix, &q.name))
         .collect();
     let window_start = (now_ms - (PROCESSING_RATE_WINDOW_MINUTES * 60_000) as i64) as f64;
+    // Per queue: counts, then its rate reads (buckets, or the window's ZCOUNTs), then the span
+    // of its retained jobs when the retained jobs decide any success rate.
+    let spans_needed = !all_covered;
+    let mut commands = Vec::with_capacity(queues.len());
     let mut replies = Vec::new();
     if !keys.is_empty() {
+        round_trips += 1;
         let pipeline = pool.next().pipeline();
-        for key in &keys {
+        for ((queue, key), covered) in queues.iter().zip(&keys).zip(&covered) {
             push_count_commands(&pipeline, key).await?;
-            let _: () = pipeline
-                .zcount(key.completed(), window_start, SCORE_MAX)
-                .await?;
-            let _: () = pipeline
-                .zcount(key.failed(), window_start, SCORE_MAX)
-                .await?;
-            push_span_commands(&pipeline, key).await?;
+            let mut count = COUNT_COMMANDS;
+            match (covered, history) {
+                (true, Some(history)) => {
+                    rates::push_rate_commands(&pipeline, &history.keys, &queue.name, now_u).await?;
+                    count += rates::RATE_COMMANDS;
+                }
+                _ => {
+                    let _: () = pipeline
+                        .zcount(key.completed(), window_start, SCORE_MAX)
+                        .await?;
+                    let _: () = pipeline
+                        .zcount(key.failed(), window_start, SCORE_MAX)
+                        .await?;
+                    count += 2;
+                }
+            }
+            if spans_needed {
+                push_span_commands(&pipeline, key).await?;
+                count += SPAN_COMMANDS;
+            }
+            commands.push(count);
         }
-        replies = run_pipeline(&pipeline, keys.len() * METRICS_COMMANDS).await?;
+        replies = run_pipeline(&pipeline, commands.iter().sum()).await?;
     }
-    let mut summaries = Vec::with_capacity(queues.len());
-    let mut kept_keys = Vec::with_capacity(queues.len());
-    let mut spans = Vec::with_capacity(queues.len());
-    let mut recent_finished = Vec::with_capacity(queues.len());
-    for ((queue, key), replies) in queues
-        .iter()
-        .zip(keys)
-        .zip(replies.chunks(METRICS_COMMANDS))
-    {
-        let Some(summary) = summary_from_replies(queue, &replies[..COUNT_COMMANDS]) else {
-            continue;
-        };
-        let recent = reply_u64(queue, replies.get(COUNT_COMMANDS))
-            + reply_u64(queue, replies.get(COUNT_COMMANDS + 1));
-        spans.push(span_from_replies(
-            summary.counts.completed,
-            summary.counts.failed,
-            &replies[COUNT_COMMANDS + 2..],
-        ));
-        recent_finished.push(recent);
-        summaries.push(summary);
-        kept_keys.push(key);
-    }
-    let (samples, global, search_round_trips) =
-        recent_samples(pool, &kept_keys, &spans, SUCCESS_RATE_SAMPLE).await?;
 
     let per_minute =
         |finished: u64| round2(finished as f64 / PROCESSING_RATE_WINDOW_MINUTES as f64);
+    let mut summaries = Vec::with_capacity(queues.len());
+    let mut kept_keys = Vec::with_capacity(queues.len());
+    let mut spans = Vec::with_capacity(queues.len());
+    let mut rate_reads = Vec::with_capacity(queues.len());
+    let mut rest = replies.as_slice();
+    for (((queue, key), covered), count) in queues.iter().zip(keys).zip(&covered).zip(&commands) {
+        let (mine, after) = rest.split_at((*count).min(rest.len()));
+        rest = after;
+        let Some(summary) = summary_from_replies(queue, &mine[..COUNT_COMMANDS.min(mine.len())])
+        else {
+            continue;
+        };
+        let rate_len = if *covered { rates::RATE_COMMANDS } else { 2 };
+        let rate_replies = mine
+            .get(COUNT_COMMANDS..COUNT_COMMANDS + rate_len)
+            .unwrap_or(&[]);
+        rate_reads.push(if *covered {
+            RateRead::Collector(rates::windows_from_replies(rate_replies))
+        } else {
+            let finished =
+                reply_u64(queue, rate_replies.first()) + reply_u64(queue, rate_replies.get(1));
+            RateRead::Jobs(per_minute(finished))
+        });
+        if spans_needed {
+            spans.push(span_from_replies(
+                summary.counts.completed,
+                summary.counts.failed,
+                mine.get(COUNT_COMMANDS + rate_len..).unwrap_or(&[]),
+            ));
+        }
+        summaries.push(summary);
+        kept_keys.push(key);
+    }
+    let (samples, jobs_global, search_round_trips) = if spans_needed {
+        recent_samples(pool, &kept_keys, &spans, SUCCESS_RATE_SAMPLE).await?
+    } else {
+        (
+            vec![Sample::default(); summaries.len()],
+            Sample::default(),
+            0,
+        )
+    };
+    round_trips += search_round_trips;
+
+    let collector_queues = rate_reads
+        .iter()
+        .filter(|read| matches!(read, RateRead::Collector(_)))
+        .count();
     let mut totals = Totals::default();
+    let mut windows = rates::Windows::default();
+    let mut processing_rate = 0.0;
     let mut queue_metrics = Vec::with_capacity(summaries.len());
-    for ((summary, sample), recent) in summaries.into_iter().zip(samples).zip(&recent_finished) {
+    for ((summary, jobs_sample), rate_read) in summaries.into_iter().zip(samples).zip(rate_reads) {
         totals.add(&summary.counts);
+        let source = rate_read.source();
+        let (sample, rate) = match rate_read {
+            RateRead::Collector(queue_windows) => {
+                windows.add(&queue_windows);
+                (
+                    queue_windows.success_sample(),
+                    queue_windows.processing_rate(now_u),
+                )
+            }
+            RateRead::Jobs(rate) => (jobs_sample, rate),
+        };
+        processing_rate += rate;
         queue_metrics.push(QueueMetrics {
             summary,
             success_rate: sample.success_rate(),
             success_rate_sample: sample.size(),
-            processing_rate: per_minute(*recent),
+            processing_rate: rate,
+            source: source.into(),
         });
     }
+    let (global, source) = if all_covered && collector_queues == queue_metrics.len() {
+        (windows.success_sample(), "collector")
+    } else if collector_queues > 0 {
+        (jobs_global, "mixed")
+    } else {
+        (jobs_global, "jobs")
+    };
     let metrics = Metrics {
         timestamp: rfc3339(now_ms),
         queues: queue_metrics,
         totals,
         success_rate: global.success_rate(),
         success_rate_sample: global.size(),
-        processing_rate: per_minute(recent_finished.iter().sum()),
+        processing_rate: round2(processing_rate),
+        source: source.into(),
     };
-    let round_trips = u32::from(!queues.is_empty()) + search_round_trips;
     Ok((metrics, round_trips))
+}
+
+/// What was read for a queue's rates, by where they come from.
+enum RateRead {
+    /// The history's windows (success sample and processing rate both come from them).
+    Collector(rates::Windows),
+    /// The retained jobs' processing rate (their success sample comes from the search).
+    Jobs(f64),
+}
+
+impl RateRead {
+    /// The wire name of the source.
+    fn source(&self) -> &'static str {
+        match self {
+            RateRead::Collector(_) => "collector",
+            RateRead::Jobs(_) => "jobs",
+        }
+    }
 }
 
 /// One snapshot of a queue for its live stream: counts and active jobs. `Ok(None)` when the
@@ -154,7 +280,6 @@ pub async fn queue_live(
 
 /// `GET /trends`: per queue, what finished inside `period`.
 pub async fn trends(state: &AppState, period: Period) -> Result<Vec<Trend>, AppError> {
-    use crate::ssr::history::{keys::HistoryKeys, read};
     let mut queues: Vec<QueueInfo> = state.registry.queues().await?.to_vec();
     queues.sort_by(|a, b| a.name.cmp(&b.name));
     let now = now_ms();
@@ -162,16 +287,17 @@ pub async fn trends(state: &AppState, period: Period) -> Result<Vec<Trend>, AppE
     let start = now_u.saturating_sub(u64::try_from(period.millis()).unwrap_or(0));
     let keys = HistoryKeys::new(&state.settings.monitor_prefix, &state.settings.prefix);
     let minute_ttl = u64::try_from(state.settings.history_minute_ttl.as_millis()).unwrap_or(0);
+    let max_lag = HistorySource::new(&state.settings).max_lag_ms;
     let prefix = &state.settings.prefix;
     let read = async {
         // Queues whose history covers the whole period are answered from the buckets (exact
         // whatever BullMQ retained); the others from the jobs BullMQ still has.
-        let since = read::coverage(&state.redis, &keys, &queues).await?;
+        let coverage = read::coverage(&state.redis, &keys, &queues).await?;
         let (covered, rest): (Vec<QueueInfo>, Vec<QueueInfo>) = {
             let mut covered = Vec::new();
             let mut rest = Vec::new();
-            for (queue, since) in queues.iter().zip(since) {
-                if since.is_some_and(|since| since <= start) {
+            for (i, queue) in queues.iter().enumerate() {
+                if coverage.covers(i, start, now_u, max_lag) {
                     covered.push(queue.clone());
                 } else {
                     rest.push(queue.clone());
@@ -212,7 +338,7 @@ pub async fn history(
     to: Option<&str>,
     step: Option<&str>,
 ) -> Result<History, AppError> {
-    use crate::ssr::history::keys::{HistoryKeys, Step};
+    use crate::ssr::history::keys::Step;
     use crate::ssr::history::read::{series, MAX_POINTS, MAX_READS};
     const DAY_MS: u64 = 86_400_000;
     fn given(value: Option<&str>) -> Option<&str> {
@@ -257,16 +383,22 @@ pub async fn history(
     let keys = HistoryKeys::new(&state.settings.monitor_prefix, &state.settings.prefix);
     let read = async {
         let points = series(&state.redis, &keys, &queues, step, from_ms, to_ms).await?;
-        let gaps: u64 = if queues.is_empty() {
-            0
+        // Per queue `<queue>` (gaps seen) and `<queue>:filled` (jobs recovered for them).
+        let (gaps, filled) = if queues.is_empty() {
+            (0, 0)
         } else {
-            let names: Vec<&str> = queues.iter().map(|q| q.name.as_str()).collect();
-            let counts: Vec<Option<u64>> = state.redis.hmget(keys.gaps(), names).await?;
-            counts.into_iter().flatten().sum()
+            let fields: Vec<String> = queues
+                .iter()
+                .flat_map(|q| [q.name.as_str().to_owned(), format!("{}:filled", q.name)])
+                .collect();
+            let counts: Vec<Option<u64>> = state.redis.hmget(keys.gaps(), fields).await?;
+            let sum =
+                |parity: usize| -> u64 { counts.iter().skip(parity).step_by(2).flatten().sum() };
+            (sum(0), sum(1))
         };
-        Ok::<_, AppError>((points, gaps))
+        Ok::<_, AppError>((points, gaps, filled))
     };
-    let (points, gaps) = within(state.settings.redis_timeout, read).await?;
+    let (points, gaps, gap_jobs_filled) = within(state.settings.redis_timeout, read).await?;
     Ok(History {
         queue_name: given(queue).map(str::to_owned),
         step: step.as_str().to_owned(),
@@ -274,8 +406,32 @@ pub async fn history(
         to: rfc3339(i64::try_from(to_ms).unwrap_or(i64::MAX)),
         source: "collector".into(),
         gaps,
+        gap_jobs_filled,
         points,
     })
+}
+
+/// The history over a trends period, ending now: hourly buckets for 24 h and 7 d (24 and 168
+/// points), daily for 30 d.
+pub async fn history_over(
+    state: &AppState,
+    queue: Option<&str>,
+    period: Period,
+) -> Result<History, AppError> {
+    let now = now_ms();
+    let from = (now - period.millis()).to_string();
+    let step = match period {
+        Period::Day | Period::Week => "hour",
+        Period::Month => "day",
+    };
+    history(
+        state,
+        queue,
+        Some(&from),
+        Some(&now.to_string()),
+        Some(step),
+    )
+    .await
 }
 
 /// A time given as epoch milliseconds or RFC 3339.

@@ -138,6 +138,11 @@ pub const PROTECTED_ROUTES: &[ProtectedRoute] = &[
         path: "/api/fn/queue_live",
         min_role: Role::Moderator,
     },
+    ProtectedRoute {
+        method: "POST",
+        path: "/api/fn/history",
+        min_role: Role::Moderator,
+    },
 ];
 
 /// Unknown paths under `/api/` answer JSON 404 (not the HTML page the site fallback would give).

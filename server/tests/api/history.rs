@@ -223,7 +223,7 @@ async fn bad_history_queries_are_refused_with_a_reason() {
 }
 
 #[tokio::test]
-async fn events_trimmed_before_they_were_read_are_reported_as_a_gap() {
+async fn events_trimmed_before_they_were_read_are_reported_and_filled_from_the_retained_jobs() {
     let prefix = unique_prefix("history-gap");
     let mut first = TestApp::spawn_with(collecting(&prefix)).await;
     fixture("work", &prefix, json!([{"name": "feed", "completed": 20}])).await;
@@ -236,8 +236,15 @@ async fn events_trimmed_before_they_were_read_are_reported_as_a_gap() {
     )
     .await;
     first.stop();
-    // While no collector runs, more jobs finish and the stream is trimmed past the cursor.
+    // While no collector runs, more jobs finish (10 kept by BullMQ, 5 removed) and the stream
+    // is trimmed past the cursor.
     fixture("work", &prefix, json!([{"name": "feed", "completed": 10}])).await;
+    fixture(
+        "work",
+        &prefix,
+        json!([{"name": "feed", "completed": 5, "remove": true}]),
+    )
+    .await;
     redis_cli(&["XTRIM", &format!("{prefix}:feed:events"), "MAXLEN", "0"]);
     let second = TestApp::spawn_with(collecting(&prefix)).await;
     second.rediscover().await;
@@ -252,14 +259,28 @@ async fn events_trimmed_before_they_were_read_are_reported_as_a_gap() {
         },
     )
     .await;
-    let completed: u64 = body["points"]
-        .as_array()
-        .map(|points| points.iter().filter_map(|p| p["completed"].as_u64()).sum())
-        .unwrap_or(0);
-    assert_eq!(
-        completed, 20,
-        "the trimmed jobs are missing, and said to be"
-    );
+    let sum = |field: &str| -> u64 {
+        body["points"]
+            .as_array()
+            .map(|points| points.iter().filter_map(|p| p[field].as_u64()).sum())
+            .unwrap_or(0)
+    };
+    // The 10 jobs BullMQ kept are recovered (timed from their hashes); the 5 it removed are
+    // missing, and the response says how many were recovered.
+    assert_eq!(sum("completed"), 30, "{body}");
+    assert_eq!(body["gapJobsFilled"], 10, "{body}");
+    assert_eq!(sum("timedJobs"), 30, "{body}");
+    // Counted once: more rounds of the collector add nothing.
+    fixture("work", &prefix, json!([{"name": "feed", "completed": 3}])).await;
+    let last = last_event_id(&prefix, "feed");
+    eventually(
+        Duration::from_secs(15),
+        "the collector to catch up again",
+        || async { (cursor(&prefix, "feed") == last).then_some(()) },
+    )
+    .await;
+    let (completed, _, _) = history_sums(&second, "feed").await;
+    assert_eq!(completed, 33);
     drop(first);
 }
 
@@ -286,22 +307,21 @@ async fn trends_come_from_the_history_once_it_covers_the_period() {
             .cloned()
             .unwrap_or(Value::Null)
     };
-    // The history began minutes ago: a 24 h trend still comes from BullMQ's retained jobs,
-    // which `removeOnComplete` took away.
+    // The stream holds the queue's whole life (nothing trimmed), so its history is complete
+    // from the beginning.
+    let since_key = format!("{0}-monitor:history:{0}:since", app.prefix);
+    assert_eq!(redis_cli(&["HGET", &since_key, "pdf"]), "0");
+    // As if the stream had been trimmed before the collector first read it, minutes ago: a
+    // 24 h trend then comes from BullMQ's retained jobs, which `removeOnComplete` took away.
+    redis_cli(&["HSET", &since_key, "pdf", &chrono_now_ms().to_string()]);
     let (_, body) = app
         .get_json("/api/v1/admin/jobs/trends?period=24h", Role::Moderator)
         .await;
     assert_eq!(trend(&body)["source"], "jobs");
     assert_eq!(trend(&body)["successful"], 0);
 
-    // As if the collector had been running for two days (the marker of where the history
-    // starts is the only thing moved back): the same request is answered from the buckets.
-    let since_key = format!("{0}-monitor:history:{0}:since", app.prefix);
-    let since: i64 = redis_cli(&["HGET", &since_key, "pdf"]).parse().unwrap_or(0);
-    assert!(
-        since > 0 && since <= chrono_now_ms(),
-        "the collector marks where the queue's history starts"
-    );
+    // As if the collector had been running for two days: the same request is answered from
+    // the buckets.
     let two_days_ago = (chrono_now_ms() - 2 * 86_400_000).to_string();
     redis_cli(&["HSET", &since_key, "pdf", &two_days_ago]);
     let (_, body) = app
@@ -320,6 +340,75 @@ async fn trends_come_from_the_history_once_it_covers_the_period() {
         .get_json("/api/v1/admin/jobs/trends?period=30d", Role::Moderator)
         .await;
     assert_eq!(trend(&body)["source"], "jobs");
+}
+
+#[tokio::test]
+async fn metrics_rates_come_from_the_history_while_the_collector_keeps_up() {
+    let prefix = unique_prefix("history-rates");
+    let mut app = TestApp::spawn_with(collecting(&prefix)).await;
+    let report = fixture(
+        "work",
+        &prefix,
+        json!([{"name": "thumbs", "completed": 120, "failed": 30, "remove": true, "workMs": 1}]),
+    )
+    .await;
+    assert_eq!(report["queues"]["thumbs"]["completed"], 120);
+    app.rediscover().await;
+    let last = last_event_id(&prefix, "thumbs");
+    eventually(
+        Duration::from_secs(15),
+        "the collector to catch up",
+        || async { (cursor(&prefix, "thumbs") == last).then_some(()) },
+    )
+    .await;
+    let metrics = eventually(
+        Duration::from_secs(15),
+        "the rates to come from the history",
+        || async {
+            let (status, body) = app
+                .get_json("/api/v1/admin/jobs/metrics", Role::Moderator)
+                .await;
+            assert_eq!(status, 200, "{body}");
+            (body["source"] == "collector").then_some(body)
+        },
+    )
+    .await;
+    let queue = &metrics["queues"][0];
+    assert_eq!(queue["queueName"], "thumbs");
+    assert_eq!(queue["source"], "collector");
+    // All 150 jobs, although BullMQ removed every one of them.
+    assert_eq!(queue["completed"], 0);
+    assert_eq!(queue["successRate"], 80.0, "{metrics}");
+    assert_eq!(queue["successRateSample"], 150);
+    assert_eq!(metrics["successRate"], 80.0);
+    // 150 jobs over a window of 4 to 5 minutes.
+    let rate = queue["processingRate"].as_f64().unwrap_or(0.0);
+    assert!((30.0..=37.5).contains(&rate), "{metrics}");
+    assert_eq!(metrics["processingRate"], queue["processingRate"]);
+
+    // With no collector running, the history falls behind and is no longer trusted: the rates
+    // come from what BullMQ kept (nothing here).
+    app.stop();
+    let reader = TestApp::spawn_with(TestOptions::new(&prefix)).await;
+    let metrics = eventually(
+        Duration::from_secs(15),
+        "the rates to fall back to the retained jobs",
+        || async {
+            let (_, body) = reader
+                .get_json("/api/v1/admin/jobs/metrics", Role::Moderator)
+                .await;
+            (body["source"] == "jobs").then_some(body)
+        },
+    )
+    .await;
+    assert_eq!(metrics["queues"][0]["source"], "jobs");
+    assert_eq!(metrics["queues"][0]["successRate"], Value::Null);
+    assert_eq!(metrics["queues"][0]["processingRate"], 0.0);
+    let (_, trends) = reader
+        .get_json("/api/v1/admin/jobs/trends?period=24h", Role::Moderator)
+        .await;
+    assert_eq!(trends[0]["source"], "jobs", "{trends}");
+    drop(app);
 }
 
 fn chrono_now_ms() -> i64 {

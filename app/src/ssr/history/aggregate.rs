@@ -159,6 +159,37 @@ pub struct JobTimes {
     pub started: Option<u64>,
 }
 
+/// Bucket statistics by (width, bucket start).
+pub type Buckets = BTreeMap<(Step, u64), Stats>;
+
+/// One finished job as bucket statistics: counted as completed or failed, and timed when its
+/// start is known and not after `finished` (clocks of different machines can disagree).
+pub fn finished_job(completed: bool, finished: u64, times: JobTimes) -> Stats {
+    let mut stats = Stats::default();
+    if completed {
+        stats.completed = 1;
+    } else {
+        stats.failed = 1;
+    }
+    if let Some(started) = times.started.filter(|s| *s <= finished) {
+        stats.processing.add(finished - started);
+        if let Some(added) = times.added.filter(|a| *a <= started) {
+            stats.wait.add(started - added);
+        }
+    }
+    stats
+}
+
+/// Adds `stats` to the minute, hour and day buckets holding `ms`.
+pub fn add_to_buckets(buckets: &mut Buckets, ms: u64, stats: &Stats) {
+    for step in Step::ALL {
+        buckets
+            .entry((step, step.bucket_start(ms)))
+            .or_default()
+            .merge(stats);
+    }
+}
+
 /// Per-queue memory of jobs seen added or started but not finished yet.
 #[derive(Debug, Default)]
 pub struct Tracker {
@@ -188,13 +219,13 @@ impl Tracker {
         unknown
     }
 
-    /// Folds `events` (in stream order) into bucket statistics, minute and hour.
+    /// Folds `events` (in stream order) into bucket statistics (minute, hour and day).
     pub fn fold(
         &mut self,
         events: &[StreamEvent],
         from_hashes: &HashMap<String, JobTimes>,
-    ) -> BTreeMap<(Step, u64), Stats> {
-        let mut buckets: BTreeMap<(Step, u64), Stats> = BTreeMap::new();
+    ) -> Buckets {
+        let mut buckets = Buckets::new();
         for event in events {
             let Some(job) = event.job_id.clone() else {
                 continue;
@@ -208,26 +239,12 @@ impl Tracker {
                 }
                 EventKind::Completed | EventKind::Failed => {
                     let hash = from_hashes.get(&job).copied().unwrap_or_default();
-                    let started = self.started.remove(&job).or(hash.started);
-                    let added = self.added.remove(&job).or(hash.added);
-                    let mut stats = Stats::default();
-                    if event.kind == EventKind::Completed {
-                        stats.completed = 1;
-                    } else {
-                        stats.failed = 1;
-                    }
-                    if let Some(started) = started.filter(|s| *s <= event.ms) {
-                        stats.processing.add(event.ms - started);
-                        if let Some(added) = added.filter(|a| *a <= started) {
-                            stats.wait.add(started - added);
-                        }
-                    }
-                    for step in Step::ALL {
-                        buckets
-                            .entry((step, step.bucket_start(event.ms)))
-                            .or_default()
-                            .merge(&stats);
-                    }
+                    let times = JobTimes {
+                        added: self.added.remove(&job).or(hash.added),
+                        started: self.started.remove(&job).or(hash.started),
+                    };
+                    let stats = finished_job(event.kind == EventKind::Completed, event.ms, times);
+                    add_to_buckets(&mut buckets, event.ms, &stats);
                 }
                 EventKind::Other => {}
             }

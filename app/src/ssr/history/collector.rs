@@ -11,19 +11,27 @@
 //! A gap (events trimmed from the stream before they were read, e.g. the monitor was down
 //! while more than `maxLenEvents` events happened) is detected exactly: the cursor stores the
 //! ordinal number of its entry, and the stream's `entries-added − length` tells how many entries
-//! were ever trimmed. It is logged and counted per queue (`gaps` in `/history`), in the same
-//! script as the batch after it, so it is counted once too.
+//! were ever trimmed. It is logged, counted per queue (`gaps` in `/history`) and filled from the
+//! finished jobs BullMQ still retains ([`super::gap`]), all in the same script as the batch after
+//! it, so it is counted and filled once too.
+//!
+//! After a pass that brought every queue to its stream's end, the collector records the pass's
+//! start (Redis time) as the history's `through` mark: readers trust the buckets only while that
+//! mark is recent.
 
 use crate::ssr::bullmq::counts::run_pipeline;
 use crate::ssr::bullmq::discovery::{QueueInfo, QueueRegistry};
 use crate::ssr::bullmq::keys::QueueKeys;
 use crate::ssr::config::Settings;
 use crate::ssr::error::AppError;
-use crate::ssr::history::aggregate::{parse_id, EventKind, JobTimes, Stats, StreamEvent, Tracker};
+use crate::ssr::history::aggregate::{
+    parse_id, Buckets, EventKind, JobTimes, StreamEvent, Tracker,
+};
+use crate::ssr::history::gap::{self, times_from_reply};
 use crate::ssr::history::keys::{HistoryKeys, Step};
 use fred::prelude::*;
 use fred::types::scripts::Script;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 const APPLY: &str = include_str!("lua/apply.lua");
@@ -71,6 +79,8 @@ struct Batch {
     /// The ordinal number of `events[0]` (or of the next entry, when there are none).
     first_ordinal: u64,
     missed: u64,
+    /// The milliseconds of the stream's last entry ever added (trimmed or not).
+    last_ms: u64,
 }
 
 /// The collector of one server.
@@ -91,6 +101,16 @@ enum Applied {
     Yes,
     LeaseLost,
     CursorMoved,
+}
+
+/// How one queue's collection ended.
+#[derive(PartialEq, Eq)]
+enum Caught {
+    /// Every event up to the stream's end (when read) is applied.
+    Up,
+    /// Someone else moved the cursor; this queue is re-read next tick.
+    Behind,
+    LeaseLost,
 }
 
 fn unique_token() -> String {
@@ -142,16 +162,28 @@ impl Collector {
         })
     }
 
-    /// One round: hold the lease, then bring every queue's buckets up to its stream's end.
-    pub async fn tick(&mut self) -> Result<(), AppError> {
-        let holds: i64 = Script::from_lua(LEASE)
+    /// Takes or renews the lease; with `through`, also records that the history is complete up
+    /// to then. Returns whether this collector holds the lease, and Redis's clock (ms).
+    async fn hold(&self, through: Option<u64>) -> Result<(bool, u64), AppError> {
+        let reply: Vec<i64> = Script::from_lua(LEASE)
             .evalsha_with_reload(
                 self.pool.next(),
-                vec![self.keys.lease()],
-                vec![self.token.clone(), self.lease.as_millis().to_string()],
+                vec![self.keys.lease(), self.keys.through()],
+                vec![
+                    self.token.clone(),
+                    self.lease.as_millis().to_string(),
+                    through.map(|t| t.to_string()).unwrap_or_default(),
+                ],
             )
             .await?;
-        if holds != 1 {
+        let number = |i: usize| reply.get(i).copied().unwrap_or(0);
+        Ok((number(0) == 1, u64::try_from(number(1)).unwrap_or(0)))
+    }
+
+    /// One round: hold the lease, then bring every queue's buckets up to its stream's end.
+    pub async fn tick(&mut self) -> Result<(), AppError> {
+        let (holds, pass_start) = self.hold(None).await?;
+        if !holds {
             if self.leader {
                 tracing::info!("history collector: another instance holds the lease now");
             }
@@ -165,16 +197,23 @@ impl Collector {
             self.queues.clear();
         }
         let queues = self.registry.queues().await?;
+        let mut complete = true;
         for queue in queues.iter() {
-            if !self.collect(queue).await? {
-                break;
+            match self.collect(queue).await? {
+                Caught::Up => {}
+                Caught::Behind => complete = false,
+                Caught::LeaseLost => return Ok(()),
             }
+        }
+        if complete && !self.hold(Some(pass_start)).await?.0 {
+            self.leader = false;
+            self.queues.clear();
         }
         Ok(())
     }
 
-    /// Applies every pending event of one queue. `false` when the lease was lost.
-    async fn collect(&mut self, queue: &QueueInfo) -> Result<bool, AppError> {
+    /// Applies every pending event of one queue.
+    async fn collect(&mut self, queue: &QueueInfo) -> Result<Caught, AppError> {
         let name = queue.name.as_str().to_owned();
         if !self.queues.contains_key(&name) {
             let stored: Option<String> = self.pool.get(self.keys.cursor(&queue.name)).await?;
@@ -186,21 +225,30 @@ impl Collector {
                 },
             );
         }
-        let events_key = QueueKeys::new(&self.prefix, &queue.name).events();
+        let queue_keys = QueueKeys::new(&self.prefix, &queue.name);
+        let events_key = queue_keys.events();
         loop {
             let cursor = self.queues.get(&name).and_then(|s| s.cursor.clone());
             let batch = self.read(&events_key, cursor.as_ref()).await?;
             if batch.events.is_empty() && batch.missed == 0 {
-                return Ok(true);
+                return Ok(Caught::Up);
             }
-            if batch.missed > 0 {
-                tracing::warn!(
-                    queue = %queue.name,
-                    missed_events = batch.missed,
-                    after = cursor.as_ref().map(|c| c.id.as_str()).unwrap_or_default(),
-                    "history gap: events were trimmed from the stream before they were read; their jobs are not counted"
-                );
-            }
+            let filled = match (&cursor, batch.missed) {
+                (Some(cursor), missed) if missed > 0 => {
+                    let filled = self.fill_gap(&queue_keys, cursor, &batch).await?;
+                    tracing::warn!(
+                        queue = %queue.name,
+                        missed_events = batch.missed,
+                        after = %cursor.id,
+                        filled_from_retained_jobs = filled.jobs,
+                        fill_truncated = filled.truncated,
+                        "history gap: events were trimmed from the stream before they were read; \
+                         the jobs BullMQ still retains from that time are counted instead"
+                    );
+                    filled
+                }
+                _ => gap::Filled::default(),
+            };
             let new_cursor = match batch.events.last() {
                 Some(last) => Cursor {
                     id: last.id.clone(),
@@ -222,11 +270,21 @@ impl Collector {
                 .unwrap_or_default();
             let hashes = self.job_times(queue, &unknown).await?;
             let Some(state) = self.queues.get_mut(&name) else {
-                return Ok(true);
+                return Ok(Caught::Up);
             };
-            let buckets = state.tracker.fold(&batch.events, &hashes);
+            let mut buckets = state.tracker.fold(&batch.events, &hashes);
+            for (bucket, stats) in &filled.buckets {
+                buckets.entry(*bucket).or_default().merge(stats);
+            }
             match self
-                .apply(queue, cursor.as_ref(), &new_cursor, &batch, &buckets)
+                .apply(
+                    queue,
+                    cursor.as_ref(),
+                    &new_cursor,
+                    &batch,
+                    filled.jobs,
+                    &buckets,
+                )
                 .await?
             {
                 Applied::Yes => {
@@ -237,16 +295,16 @@ impl Collector {
                 Applied::LeaseLost => {
                     self.leader = false;
                     self.queues.clear();
-                    return Ok(false);
+                    return Ok(Caught::LeaseLost);
                 }
                 Applied::CursorMoved => {
                     // Someone else applied this range: start over from what Redis holds.
                     self.queues.remove(&name);
-                    return Ok(true);
+                    return Ok(Caught::Behind);
                 }
             }
             if (batch.events.len() as u64) < BATCH {
-                return Ok(true);
+                return Ok(Caught::Up);
             }
         }
     }
@@ -269,13 +327,18 @@ impl Collector {
                 "unexpected reply from the history read".into(),
             ));
         };
-        let entries = if parts.len() == 3 {
+        let entries = if parts.len() == 4 {
             parts.pop().unwrap_or(Value::Null)
         } else {
             Value::Null
         };
         let number = |i: usize| parts.get(i).and_then(|v| v.as_u64()).unwrap_or(0);
         let (added, length) = (number(0), number(1));
+        let last_ms = parts
+            .get(2)
+            .and_then(|v| v.as_string())
+            .and_then(|id| parse_id(&id))
+            .map_or(0, |(ms, _)| ms);
         // The ordinal of the oldest entry still in the stream (all before it were trimmed).
         let oldest = added.saturating_sub(length) + 1;
         let (first_ordinal, missed) = match cursor {
@@ -289,7 +352,28 @@ impl Collector {
             events: parse_entries(entries),
             first_ordinal,
             missed,
+            last_ms,
         })
+    }
+
+    /// The retained jobs that finished in the gap before `batch`: after the cursor's event and
+    /// before the batch's first event (or, when everything after the cursor was trimmed, before
+    /// the stream's last event ever added).
+    async fn fill_gap(
+        &self,
+        keys: &QueueKeys,
+        cursor: &Cursor,
+        batch: &Batch,
+    ) -> Result<gap::Filled, AppError> {
+        let after = parse_id(&cursor.id).map_or(0, |(ms, _)| ms);
+        let before = batch.events.first().map_or(batch.last_ms, |e| e.ms);
+        let finished_in_batch: HashSet<&str> = batch
+            .events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Completed | EventKind::Failed))
+            .filter_map(|e| e.job_id.as_deref())
+            .collect();
+        gap::fill(&self.pool, keys, after, before, &finished_in_batch).await
     }
 
     /// `timestamp` and `processedOn` of jobs whose start the tracker does not know.
@@ -309,21 +393,28 @@ impl Collector {
                 .await?;
         }
         let replies = run_pipeline(&pipeline, jobs.len()).await?;
-        let mut times = HashMap::new();
-        for (job, reply) in jobs.iter().zip(replies) {
-            let Ok(Value::Array(values)) = reply else {
-                continue;
-            };
-            let number = |i: usize| values.get(i).and_then(|v| v.as_u64());
-            times.insert(
-                job.clone(),
-                JobTimes {
-                    added: number(0),
-                    started: number(1),
-                },
-            );
-        }
-        Ok(times)
+        Ok(jobs
+            .iter()
+            .cloned()
+            .zip(replies.into_iter().map(times_from_reply))
+            .collect())
+    }
+
+    /// Seconds until a bucket's retention ends: it is kept for its step's retention after its
+    /// own end, not after its last write (so a gap filled late does not keep old minutes for
+    /// another 48 h). `None` when that is already past: the bucket is not written at all.
+    fn seconds_left(&self, step: Step, start: u64, now: u64) -> Option<u64> {
+        let retention = self
+            .ttl
+            .iter()
+            .find(|(s, _)| *s == step)
+            .map_or(0, |(_, ttl)| {
+                u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)
+            });
+        let expires = start
+            .saturating_add(step.millis())
+            .saturating_add(retention);
+        (expires > now).then(|| (expires - now).div_ceil(1000))
     }
 
     async fn apply(
@@ -332,39 +423,39 @@ impl Collector {
         expected: Option<&Cursor>,
         new_cursor: &Cursor,
         batch: &Batch,
-        buckets: &BTreeMap<(Step, u64), Stats>,
+        filled: u64,
+        buckets: &Buckets,
     ) -> Result<Applied, AppError> {
+        let now = u64::try_from(crate::ssr::service::now_ms()).unwrap_or(0);
+        let mut bucket_args = Vec::new();
+        let mut written = 0usize;
+        for ((step, start), stats) in buckets {
+            let Some(ttl) = self.seconds_left(*step, *start, now) else {
+                continue;
+            };
+            written += 1;
+            bucket_args.push(self.keys.bucket(&queue.name, *step, *start));
+            bucket_args.push(ttl.to_string());
+            bucket_args.push(stats.completed.to_string());
+            bucket_args.push(stats.failed.to_string());
+            for timing in [stats.processing, stats.wait] {
+                bucket_args.push(timing.sum.to_string());
+                bucket_args.push(timing.min.to_string());
+                bucket_args.push(timing.max.to_string());
+                bucket_args.push(timing.count.to_string());
+            }
+        }
         let mut args: Vec<String> = vec![
             self.token.clone(),
             expected.map(Cursor::to_text).unwrap_or_default(),
             new_cursor.to_text(),
             queue.name.as_str().to_owned(),
             batch.missed.to_string(),
-            buckets.len().to_string(),
-            batch
-                .events
-                .first()
-                .map(|e| e.ms.to_string())
-                .unwrap_or_default(),
+            written.to_string(),
+            history_start(batch),
+            filled.to_string(),
         ];
-        for ((step, start), stats) in buckets {
-            let ttl = self
-                .ttl
-                .iter()
-                .find(|(s, _)| s == step)
-                .map(|(_, ttl)| ttl.as_secs().max(1))
-                .unwrap_or(1);
-            args.push(self.keys.bucket(&queue.name, *step, *start));
-            args.push(ttl.to_string());
-            args.push(stats.completed.to_string());
-            args.push(stats.failed.to_string());
-            for timing in [stats.processing, stats.wait] {
-                args.push(timing.sum.to_string());
-                args.push(timing.min.to_string());
-                args.push(timing.max.to_string());
-                args.push(timing.count.to_string());
-            }
-        }
+        args.extend(bucket_args);
         let result: i64 = Script::from_lua(APPLY)
             .evalsha_with_reload(
                 self.pool.next(),
@@ -382,6 +473,17 @@ impl Collector {
             -1 => Applied::LeaseLost,
             _ => Applied::CursorMoved,
         })
+    }
+}
+
+/// Where a queue's history starts, as the first batch's `apply` records it: from its first
+/// event read, or from the beginning (0) when that event is the stream's first entry ever (nothing
+/// was trimmed, so every job the queue ever finished is in the history).
+fn history_start(batch: &Batch) -> String {
+    match batch.events.first() {
+        Some(_) if batch.first_ordinal == 1 => "0".to_owned(),
+        Some(first) => first.ms.to_string(),
+        None => String::new(),
     }
 }
 

@@ -87,6 +87,13 @@ impl HistoryKeys {
         format!("{}:since", self.base)
     }
 
+    /// The Redis time (ms) at which the collector last began a pass that read every queue's
+    /// stream to its end: the history holds every event up to then. Readers check it is recent
+    /// before they trust the buckets (a stopped collector leaves them silently behind).
+    pub fn through(&self) -> String {
+        format!("{}:through", self.base)
+    }
+
     /// Per queue, how many gaps (events trimmed before they were read) were detected.
     pub fn gaps(&self) -> String {
         format!("{}:gaps", self.base)
@@ -102,6 +109,7 @@ mod tests {
         let keys = HistoryKeys::new("mon", "bull");
         let queue = QueueName::parse("mails").expect("valid");
         assert_eq!(keys.lease(), "mon:history:bull:lease");
+        assert_eq!(keys.through(), "mon:history:bull:through");
         assert_eq!(keys.cursor(&queue), "mon:history:bull:mails:cursor");
         assert_eq!(
             keys.bucket(&queue, Step::Hour, 7_200_000),

@@ -74,18 +74,48 @@ async fn bucket_stats(pool: &Pool, keys: &[String]) -> Result<Vec<Stats>, AppErr
         .collect())
 }
 
-/// Since when (ms) each queue's history is complete; `None` where the collector has not
-/// counted anything yet.
+/// How far the history can be trusted, per queue.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Coverage {
+    /// Per queue (in the order asked): since when (ms) its history is complete; `None` where
+    /// the collector has not counted anything yet.
+    pub since: Vec<Option<u64>>,
+    /// Up to when (ms) every queue's history is complete: the start of the collector's last
+    /// pass that read every stream to its end.
+    pub through: Option<u64>,
+}
+
+impl Coverage {
+    /// Whether queue `i`'s buckets hold every job that finished from `start_ms` up to (about)
+    /// `now_ms`: its history began by `start_ms`, and the collector's last full pass began at
+    /// most `max_lag_ms` ago (a stopped collector leaves the buckets behind, silently).
+    pub fn covers(&self, i: usize, start_ms: u64, now_ms: u64, max_lag_ms: u64) -> bool {
+        self.through
+            .is_some_and(|through| through.saturating_add(max_lag_ms) >= now_ms)
+            && self
+                .since
+                .get(i)
+                .copied()
+                .flatten()
+                .is_some_and(|since| since <= start_ms)
+    }
+}
+
+/// The [`Coverage`] of `queues`, in one round trip.
 pub async fn coverage(
     pool: &Pool,
     keys: &HistoryKeys,
     queues: &[QueueInfo],
-) -> Result<Vec<Option<u64>>, AppError> {
+) -> Result<Coverage, AppError> {
     if queues.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Coverage::default());
     }
     let names: Vec<&str> = queues.iter().map(|q| q.name.as_str()).collect();
-    Ok(pool.hmget(keys.since(), names).await?)
+    let pipeline = pool.next().pipeline();
+    let _: () = pipeline.hmget(keys.since(), names).await?;
+    let _: () = pipeline.get(keys.through()).await?;
+    let (since, through): (Vec<Option<u64>>, Option<u64>) = pipeline.all().await?;
+    Ok(Coverage { since, through })
 }
 
 /// The buckets that cover `[start_ms, now_ms]`: minute buckets up to the first full hour when
@@ -178,6 +208,33 @@ fn point(start: u64, stats: &Stats) -> HistoryPoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_history_covers_a_period_only_from_its_start_and_while_the_collector_keeps_up() {
+        let coverage = Coverage {
+            since: vec![Some(1_000), None, Some(5_000)],
+            through: Some(100_000),
+        };
+        assert!(coverage.covers(0, 1_000, 110_000, 10_000));
+        assert!(
+            !coverage.covers(0, 999, 110_000, 10_000),
+            "before its start"
+        );
+        assert!(
+            !coverage.covers(0, 1_000, 110_001, 10_000),
+            "collector behind"
+        );
+        assert!(
+            !coverage.covers(1, 1_000, 100_000, 10_000),
+            "never collected"
+        );
+        assert!(!coverage.covers(3, 1_000, 100_000, 10_000), "no such queue");
+        let stopped = Coverage {
+            through: None,
+            ..coverage
+        };
+        assert!(!stopped.covers(0, 1_000, 100_000, 10_000));
+    }
 
     const MIN: u64 = 60_000;
     const HOUR: u64 = 3_600_000;

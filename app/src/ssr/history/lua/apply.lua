@@ -4,7 +4,9 @@
 -- KEYS[1] lease, KEYS[2] cursor, KEYS[3] gaps hash, KEYS[4] since hash
 -- ARGV[1] lease token, ARGV[2] expected cursor ('' = none yet), ARGV[3] new cursor,
 -- ARGV[4] queue name, ARGV[5] events missed in a gap before this batch (0: none),
--- ARGV[6] number of buckets, ARGV[7] time (ms) of the batch's first event, then per bucket
+-- ARGV[6] number of buckets, ARGV[7] where the queue's history starts (ms; 0 = its beginning;
+-- recorded with the queue's first batch), ARGV[8] jobs the
+-- gap was filled with from the retained jobs (their counts are in the buckets), then per bucket
 -- 12 values:
 --   key, ttl seconds, completed, failed,
 --   processing sum, min, max, count, wait sum, min, max, count
@@ -36,6 +38,7 @@ end
 if tonumber(ARGV[5]) > 0 then
   redis.call('HINCRBY', KEYS[3], ARGV[4], 1)
   redis.call('HINCRBY', KEYS[3], ARGV[4] .. ':events', ARGV[5])
+  redis.call('HINCRBY', KEYS[3], ARGV[4] .. ':filled', ARGV[8])
 end
 
 -- The first batch of a queue marks where its history starts.
@@ -43,7 +46,7 @@ if ARGV[2] == '' and ARGV[7] ~= '' then
   redis.call('HSETNX', KEYS[4], ARGV[4], ARGV[7])
 end
 
-local i = 8
+local i = 9
 for _ = 1, tonumber(ARGV[6]) do
   local key = ARGV[i]
   redis.call('HINCRBY', key, 'completed', ARGV[i + 2])

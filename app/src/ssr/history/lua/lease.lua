@@ -1,12 +1,18 @@
--- Takes or renews the collector lease. KEYS[1] lease; ARGV[1] token, ARGV[2] time to live (ms).
--- Returns 1 when the caller holds the lease afterwards, 0 when another collector does.
+-- Takes or renews the collector lease and, for its holder, records how far the history is
+-- complete. KEYS[1] lease, KEYS[2] "through" marker; ARGV[1] token, ARGV[2] time to live (ms),
+-- ARGV[3] the start (Redis ms) of a pass that read every queue to its stream's end ('' = none).
+-- Returns {1 when the caller holds the lease afterwards else 0, Redis's clock in ms}.
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-if not holder then
+elseif not holder then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
+else
+  return {0, now_ms}
 end
-return 0
+if ARGV[3] ~= '' then
+  redis.call('SET', KEYS[2], ARGV[3])
+end
+return {1, now_ms}
