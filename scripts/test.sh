@@ -15,6 +15,8 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "format"
 cargo fmt --all --check
+step "dependency audit (RustSec advisories, offline: audit/)"
+python3 scripts/audit.py
 step "clippy (server side)"
 cargo clippy -p server -p app --features app/ssr --all-targets -- -D warnings
 step "clippy (browser side, wasm32)"

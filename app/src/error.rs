@@ -12,6 +12,8 @@ pub mod code {
     pub const UNAUTHORIZED: &str = "unauthorized";
     /// Valid credentials whose role is too low for the operation.
     pub const FORBIDDEN: &str = "forbidden";
+    /// A state-changing request sent by another origin's page (cross-site request forgery).
+    pub const CROSS_SITE: &str = "cross_site_refused";
     /// The queue, job or route does not exist.
     pub const NOT_FOUND: &str = "not_found";
     /// The route exists but not for this HTTP method.

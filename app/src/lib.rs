@@ -33,6 +33,8 @@ pub const OUTPUT_NAME: &str = "monitor";
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    ssr::page_policy::apply();
     view! {
         <!DOCTYPE html>
         <html lang="en">

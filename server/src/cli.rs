@@ -127,6 +127,11 @@ struct Options {
     /// Mark the session cookie `Secure` (set this when serving over HTTPS).
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false, global = true)]
     cookie_secure: bool,
+    /// Origins whose pages may call the API and its streams (CORS) and send it actions, e.g.
+    /// `https://ops.example.com` (comma-separated; for embedding `JobMonitor` elsewhere).
+    /// Default: none, only this server's own pages.
+    #[arg(long, env = "CORS_ORIGINS", value_delimiter = ',', global = true)]
+    cors_origins: Vec<String>,
     /// Log format: `text` or `json`. Verbosity comes from RUST_LOG (default `info`).
     #[arg(long, env = "LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
     log_format: String,
@@ -235,6 +240,7 @@ impl Options {
             site_addr: self.site_addr,
             site_root: self.site_root.clone(),
             cookie_secure: self.cookie_secure,
+            cors_origins: crate::security::AllowedOrigins::parse(&self.cors_origins)?,
         })
     }
 }

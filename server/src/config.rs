@@ -18,4 +18,6 @@ pub struct ServerConfig {
     pub site_root: String,
     /// Whether the session cookie is marked `Secure`.
     pub cookie_secure: bool,
+    /// Origins whose pages may call the API (`CORS_ORIGINS`).
+    pub cors_origins: crate::security::AllowedOrigins,
 }

@@ -7,12 +7,14 @@
 //! - [`router`] — every route, in one place.
 //! - [`routes`] — handlers, one module per resource.
 //! - [`live`] — the live-stream hub: one Redis poller per topic, fanned out to every viewer.
+//! - [`security`] — security headers, CORS allow-list, cross-site request guard.
 //! - [`telemetry`] — logging setup.
 
 pub mod cli;
 pub mod config;
 pub mod live;
 pub mod routes;
+pub mod security;
 pub mod telemetry;
 
 use crate::config::ServerConfig;
@@ -35,6 +37,8 @@ use tower_http::trace::TraceLayer;
 pub struct HttpSettings {
     /// Whether the session cookie is marked `Secure`.
     pub cookie_secure: bool,
+    /// Origins whose pages may call the API (CORS) and send it state-changing requests.
+    pub cors_origins: security::AllowedOrigins,
 }
 
 /// A server ready to run: state built, listener bound.
@@ -64,6 +68,7 @@ impl Application {
             state,
             http: HttpSettings {
                 cookie_secure: config.cookie_secure,
+                cors_origins: config.cors_origins.clone(),
             },
             hub,
             stopping,
@@ -142,6 +147,9 @@ pub fn build_state(config: &ServerConfig, site_addr: SocketAddr) -> Result<AppSt
         auth,
         redis,
         registry,
+        reads: Arc::new(app::ssr::shared_reads::SharedReads::new(
+            config.settings.reads_shared_for,
+        )),
     })
 }
 
@@ -149,7 +157,7 @@ pub fn build_state(config: &ServerConfig, site_addr: SocketAddr) -> Result<AppSt
 pub fn router(state: AppState, http: HttpSettings) -> Router {
     let leptos_routes = generate_route_list(App);
     let options = state.leptos_options.clone();
-    Router::new()
+    let router = Router::new()
         .merge(routes::health::router())
         .merge(routes::session::router(http.clone()))
         .nest("/api/v1/admin/jobs", routes::jobs::router())
@@ -161,6 +169,13 @@ pub fn router(state: AppState, http: HttpSettings) -> Router {
             routes::session::page_guard,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(routes::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(routes::json_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            http.cors_origins.clone(),
+            security::cross_site_guard,
+        ));
+    security::with_headers(router)
+        .layer(security::cors(&http.cors_origins))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

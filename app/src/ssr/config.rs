@@ -34,6 +34,8 @@ pub struct Settings {
     pub history_minute_ttl: Duration,
     /// How long hour buckets are kept.
     pub history_hour_ttl: Duration,
+    /// How long one read (metrics, trends…) serves identical requests (`ssr::shared_reads`).
+    pub reads_shared_for: Duration,
 }
 
 impl Settings {
@@ -53,6 +55,7 @@ impl Settings {
             collector_lease: Duration::from_secs(10),
             history_minute_ttl: Duration::from_secs(48 * 3600),
             history_hour_ttl: Duration::from_secs(90 * 86_400),
+            reads_shared_for: crate::ssr::shared_reads::SHARED_FOR,
         }
     }
 }
@@ -81,6 +84,7 @@ impl fmt::Debug for Settings {
             .field("collector_lease", &self.collector_lease)
             .field("history_minute_ttl", &self.history_minute_ttl)
             .field("history_hour_ttl", &self.history_hour_ttl)
+            .field("reads_shared_for", &self.reads_shared_for)
             .finish()
     }
 }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 /// Everything that can go wrong while serving a request.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum AppError {
     /// Missing, malformed, expired or wrongly signed credentials. The text says which, without
     /// echoing the token.
@@ -21,6 +21,10 @@ pub enum AppError {
         /// The minimum role of the operation.
         required: Role,
     },
+    /// A state-changing request sent by another origin's page (CSRF), refused before any
+    /// credentials are looked at.
+    #[error("cross-site request refused: the page of `{0}` may not change anything here (only this server's own pages and CORS_ORIGINS may)")]
+    CrossSite(String),
     /// The caller's token carries no monitor role at all.
     #[error("the token carries no monitor role (MODERATOR, ADMIN or SUPER_ADMIN)")]
     NoRole,
@@ -46,7 +50,9 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden { .. } | AppError::NoRole => StatusCode::FORBIDDEN,
+            AppError::Forbidden { .. } | AppError::NoRole | AppError::CrossSite(_) => {
+                StatusCode::FORBIDDEN
+            }
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -63,6 +69,7 @@ impl AppError {
             AppError::Forbidden { .. } | AppError::NoRole => {
                 ApiError::new(code::FORBIDDEN, self.to_string())
             }
+            AppError::CrossSite(_) => ApiError::new(code::CROSS_SITE, self.to_string()),
             AppError::NotFound(text) => ApiError::new(code::NOT_FOUND, text.clone()),
             AppError::MethodNotAllowed(text) => {
                 ApiError::new(code::METHOD_NOT_ALLOWED, text.clone())

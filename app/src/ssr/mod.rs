@@ -12,6 +12,8 @@ pub mod bullmq;
 pub mod config;
 pub mod error;
 pub mod history;
+pub mod page_policy;
 pub mod redis;
 pub mod service;
+pub mod shared_reads;
 pub mod state;

@@ -26,6 +26,10 @@ use fred::prelude::*;
 
 /// Every discovered queue with its counts.
 pub async fn overview(state: &AppState) -> Result<Overview, AppError> {
+    state.reads.get("overview", || read_overview(state)).await
+}
+
+async fn read_overview(state: &AppState) -> Result<Overview, AppError> {
     let queues = state.registry.queues().await?;
     let read = read_summaries(&state.redis, &state.settings.prefix, &queues);
     let mut summaries = within(state.settings.redis_timeout, read).await?;
@@ -56,6 +60,10 @@ impl HistorySource {
 
 /// `GET /metrics`: counts, success rates and processing rates for every queue and in total.
 pub async fn metrics(state: &AppState) -> Result<Metrics, AppError> {
+    state.reads.get("metrics", || read_all_metrics(state)).await
+}
+
+async fn read_all_metrics(state: &AppState) -> Result<Metrics, AppError> {
     let queues = state.registry.queues().await?;
     let history = HistorySource::new(&state.settings);
     let read = read_metrics(
@@ -280,6 +288,11 @@ pub async fn queue_live(
 
 /// `GET /trends`: per queue, what finished inside `period`.
 pub async fn trends(state: &AppState, period: Period) -> Result<Vec<Trend>, AppError> {
+    let key = format!("trends:{}", period.as_str());
+    state.reads.get(&key, || read_trends(state, period)).await
+}
+
+async fn read_trends(state: &AppState, period: Period) -> Result<Vec<Trend>, AppError> {
     let mut queues: Vec<QueueInfo> = state.registry.queues().await?.to_vec();
     queues.sort_by(|a, b| a.name.cmp(&b.name));
     let now = now_ms();
@@ -316,6 +329,10 @@ pub async fn trends(state: &AppState, period: Period) -> Result<Vec<Trend>, AppE
 
 /// `GET /alerts/stuck`: active jobs older than the stuck threshold, longest first.
 pub async fn stuck_alerts(state: &AppState) -> Result<Vec<StuckJob>, AppError> {
+    state.reads.get("stuck", || read_stuck_alerts(state)).await
+}
+
+async fn read_stuck_alerts(state: &AppState) -> Result<Vec<StuckJob>, AppError> {
     let queues = state.registry.queues().await?;
     let threshold = u64::try_from(state.settings.stuck_after.as_millis()).unwrap_or(u64::MAX);
     let read = stuck_jobs(
@@ -332,6 +349,25 @@ pub async fn stuck_alerts(state: &AppState) -> Result<Vec<StuckJob>, AppError> {
 /// summed). `from`/`to` are RFC 3339 or epoch milliseconds (default: the last 24 h); `step` is
 /// `minute` or `hour` (default: minute up to 48 h, else hour).
 pub async fn history(
+    state: &AppState,
+    queue: Option<&str>,
+    from: Option<&str>,
+    to: Option<&str>,
+    step: Option<&str>,
+) -> Result<History, AppError> {
+    let parts = [queue, from, to, step].map(Option::unwrap_or_default);
+    if parts.iter().any(|part| part.len() > 64) {
+        // Not a query anyone repeats; not worth remembering.
+        return read_history(state, queue, from, to, step).await;
+    }
+    let key = format!("history:{}", parts.join("\n"));
+    state
+        .reads
+        .get(&key, || read_history(state, queue, from, to, step))
+        .await
+}
+
+async fn read_history(
     state: &AppState,
     queue: Option<&str>,
     from: Option<&str>,
@@ -419,19 +455,18 @@ pub async fn history_over(
     period: Period,
 ) -> Result<History, AppError> {
     let now = now_ms();
-    let from = (now - period.millis()).to_string();
+    let (from, to) = ((now - period.millis()).to_string(), now.to_string());
     let step = match period {
         Period::Day | Period::Week => "hour",
         Period::Month => "day",
     };
-    history(
-        state,
-        queue,
-        Some(&from),
-        Some(&now.to_string()),
-        Some(step),
-    )
-    .await
+    let read = || read_history(state, queue, Some(&from), Some(&to), Some(step));
+    let name = queue.unwrap_or_default();
+    if name.len() > 256 {
+        return read().await;
+    }
+    let key = format!("history-over:{}:{name}", period.as_str());
+    state.reads.get(&key, read).await
 }
 
 /// A time given as epoch milliseconds or RFC 3339.
@@ -523,6 +558,8 @@ pub async fn set_paused(
             paused: pause,
             changed,
         });
+    // The next read shows what the action did.
+    state.reads.forget();
     crate::ssr::audit::record(
         &state.redis,
         &state.settings.monitor_prefix,
@@ -568,6 +605,8 @@ pub async fn clear_queue(
             completed: cleared.completed,
             failed: cleared.failed,
         });
+    // The next read shows what the action did.
+    state.reads.forget();
     crate::ssr::audit::record(
         &state.redis,
         &state.settings.monitor_prefix,
@@ -613,6 +652,8 @@ pub async fn retry_job(
         });
     let params: serde_json::Value =
         serde_json::from_slice(body).unwrap_or_else(|_| serde_json::json!({}));
+    // The next read shows what the action did.
+    state.reads.forget();
     crate::ssr::audit::record(
         &state.redis,
         &state.settings.monitor_prefix,

@@ -26,6 +26,8 @@ pub struct AppState {
     pub redis: Pool,
     /// The cached list of BullMQ queues under the prefix.
     pub registry: QueueRegistry,
+    /// Identical reads in flight at once share one Redis computation.
+    pub reads: Arc<crate::ssr::shared_reads::SharedReads>,
 }
 
 impl AppState {

@@ -3,62 +3,11 @@
 #![allow(dead_code)]
 
 use fred::prelude::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// A redis-server on a free loopback port (no persistence), stopped and cleaned up on drop, so
-/// benchmark figures are not mixed with other clients' commands.
-pub struct OwnRedis {
-    port: u16,
-    process: std::process::Child,
-    dir: std::path::PathBuf,
-}
-
-impl OwnRedis {
-    /// Starts it and waits (with a deadline) until it accepts connections.
-    pub fn start() -> Result<OwnRedis, Box<dyn std::error::Error>> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let dir = std::env::temp_dir().join(format!("bench-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let process = std::process::Command::new("redis-server")
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(std::process::Stdio::null())
-            .spawn()?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                return Err("redis-server did not start".into());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Ok(OwnRedis { port, process, dir })
-    }
-
-    /// Its URL.
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+#[path = "../../tests/support/own_redis.rs"]
+mod own_redis;
+pub use own_redis::OwnRedis;
 
 /// The hash fields of a finished job as BullMQ writes them (the ones the monitor reads): added
 /// 10 ms before it started, processed for `processing_ms`, finished at `finished_ms`.
@@ -139,8 +88,10 @@ pub const SECRET: &str = "benchmark-secret-0123456789";
 
 /// Starts the real server (router, auth, Redis pool) for `settings`.
 pub async fn serve(
-    settings: app::ssr::config::Settings,
+    mut settings: app::ssr::config::Settings,
 ) -> Result<BenchServer, Box<dyn std::error::Error>> {
+    // Each request is measured doing its own read, not reusing the previous one's.
+    settings.reads_shared_for = Duration::ZERO;
     let auth = app::ssr::auth::AuthSettings {
         secret: Some(SECRET.into()),
         ..Default::default()
@@ -151,6 +102,7 @@ pub async fn serve(
         site_addr: "127.0.0.1:0".parse()?,
         site_root: "target/site".into(),
         cookie_secure: false,
+        cors_origins: Default::default(),
     })
     .await?;
     let base = format!("http://{}", application.local_addr());

@@ -93,3 +93,86 @@ fn help_lists_every_setting() {
         assert!(help.contains(var), "{var} missing from --help:\n{help}");
     }
 }
+
+#[test]
+fn secrets_never_reach_the_log() {
+    use std::io::{BufRead, BufReader, Read};
+    let secret = "log-test-secret-do-not-print-0123";
+    let password = "redis-password-do-not-print";
+    let mut child = server()
+        .env("JWT_SECRET", secret)
+        // Nothing listens there: the server starts anyway and logs its attempts.
+        .env("REDIS_URL", format!("redis://user:{password}@127.0.0.1:1"))
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "debug")
+        .env("LOG_FORMAT", "json")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut log = String::new();
+    let address = loop {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).expect("log") > 0,
+            "exited: {log}"
+        );
+        log.push_str(&line);
+        if let Some(at) = line.find("listening on http://") {
+            break line[at + "listening on ".len()..]
+                .split('"')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned();
+        }
+    };
+    let token = Authenticator::new(&AuthSettings {
+        secret: Some(secret.into()),
+        ..Default::default()
+    })
+    .expect("auth")
+    .issue(Role::Admin, "log-test", std::time::Duration::from_secs(600))
+    .expect("token");
+    // Requests that carry the token, as a header, a cookie and a sign-in form.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let _ = client
+            .get(format!("{address}/api/v1/admin/jobs/metrics"))
+            .bearer_auth(&token)
+            .send()
+            .await;
+        let _ = client
+            .get(format!("{address}/readyz"))
+            .header("cookie", format!("monitor_session={token}"))
+            .send()
+            .await;
+        let _ = client
+            .post(format!("{address}/auth/session"))
+            .form(&[("token", token.as_str())])
+            .send()
+            .await;
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    stdout.read_to_string(&mut log).expect("log");
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut log)
+        .expect("stderr");
+    assert!(log.contains("127.0.0.1:1"), "the log is there: {log}");
+    for (what, text) in [
+        ("JWT_SECRET", secret),
+        ("Redis password", password),
+        ("token", &token),
+    ] {
+        assert!(!log.contains(text), "the {what} is in the log");
+    }
+}

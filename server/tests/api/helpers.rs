@@ -108,6 +108,8 @@ pub struct TestOptions {
     pub live_interval: Duration,
     /// Run the history collector (off unless a test is about it).
     pub collector: bool,
+    /// `CORS_ORIGINS`.
+    pub cors_origins: Vec<String>,
 }
 
 impl TestOptions {
@@ -119,6 +121,7 @@ impl TestOptions {
             stuck_after: Duration::from_secs(600),
             live_interval: Duration::from_millis(200),
             collector: false,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -159,12 +162,16 @@ impl TestApp {
         settings.collector = options.collector;
         settings.collector_interval = Duration::from_millis(100);
         settings.collector_lease = Duration::from_secs(1);
+        // Tests change the world between reads and check the next read at once.
+        settings.reads_shared_for = Duration::ZERO;
         let config = ServerConfig {
             settings,
             auth: auth_settings.clone(),
             site_addr: "127.0.0.1:0".parse().expect("address"),
             site_root: "target/site".into(),
             cookie_secure: false,
+            cors_origins: server::security::AllowedOrigins::parse(&options.cors_origins)
+                .expect("valid origins"),
         };
         let application = Application::build(config).await.expect("server builds");
         let address = format!("http://{}", application.local_addr());
@@ -425,7 +432,12 @@ impl SseClient {
 
 /// Runs a one-shot fixture command (`counts` or `add`) for this prefix and returns its report.
 pub async fn fixture(command: &str, prefix: &str, queues: Value) -> Value {
-    let spec = serde_json::json!({ "redis": redis_url(), "prefix": prefix, "queues": queues });
+    fixture_on(&redis_url(), command, prefix, queues).await
+}
+
+/// [`fixture`] against another Redis.
+pub async fn fixture_on(redis: &str, command: &str, prefix: &str, queues: Value) -> Value {
+    let spec = serde_json::json!({ "redis": redis, "prefix": prefix, "queues": queues });
     let output = tokio::time::timeout(
         Duration::from_secs(60),
         Command::new("node")

@@ -4,10 +4,15 @@
 mod auth;
 mod cli;
 mod control;
+mod faults;
 mod health;
 mod helpers;
 mod history;
+mod hostile;
 mod live;
 mod metrics;
+#[path = "../support/own_redis.rs"]
+mod own_redis;
 mod queues;
+mod security;
 mod session;

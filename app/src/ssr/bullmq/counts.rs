@@ -67,6 +67,18 @@ pub async fn run_pipeline(
                 AppError::Internal("Redis pipeline returned too few replies".into())
             }));
     }
+    // A timeout or a dropped connection can also come back as one error per command, with the
+    // count right: that is Redis being unavailable (503), not a queue with odd keys, and must not
+    // turn into zeros or missing queues.
+    if let Some(unavailable) = replies.iter().find_map(|reply| {
+        reply
+            .as_ref()
+            .err()
+            .map(|error| AppError::from(error.clone()))
+            .filter(|error| matches!(error, AppError::RedisUnavailable(_)))
+    }) {
+        return Err(unavailable);
+    }
     Ok(replies)
 }
 

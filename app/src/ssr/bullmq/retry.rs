@@ -7,7 +7,6 @@ use crate::ssr::bullmq::discovery::QueueInfo;
 use crate::ssr::bullmq::keys::QueueKeys;
 use crate::ssr::error::AppError;
 use fred::prelude::*;
-use fred::types::scripts::Script;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -184,9 +183,18 @@ pub async fn retry(
     let mode = queue.bull_version().script_mode();
     let name = original.get("name").cloned().unwrap_or_default();
     let now = chrono::Utc::now().timestamp_millis().to_string();
-    let reply: Vec<String> = Script::from_lua(RETRY)
-        .evalsha_with_reload(
-            pool.next(),
+    // Sent once, never re-sent by the client after a dropped connection: the script may have run
+    // before the connection dropped, and running it again would create a second new job. A
+    // connection lost mid-call is a 503 whose outcome the queue (or the audit trail) tells.
+    let once = fred::types::config::Options {
+        max_attempts: Some(1),
+        ..Default::default()
+    };
+    let reply: Vec<String> = pool
+        .next()
+        .with_options(&once)
+        .eval(
+            RETRY,
             vec![
                 keys.id(),
                 keys.meta(),
