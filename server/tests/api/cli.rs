@@ -110,15 +110,27 @@ fn secrets_never_reach_the_log() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("runs");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    // The log is read all along (a full pipe would block the server), lines go to the test.
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    for pipe in [
+        Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
+        Box::new(child.stderr.take().expect("stderr")),
+    ] {
+        let lines_tx = lines_tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let _ = lines_tx.send(line);
+            }
+        });
+    }
+    drop(lines_tx);
     let mut log = String::new();
     let address = loop {
-        let mut line = String::new();
-        assert!(
-            stdout.read_line(&mut line).expect("log") > 0,
-            "exited: {log}"
-        );
+        let line = lines_rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no `listening on` line: {log}"));
         log.push_str(&line);
+        log.push('\n');
         if let Some(at) = line.find("listening on http://") {
             break line[at + "listening on ".len()..]
                 .split('"')
@@ -140,6 +152,7 @@ fn secrets_never_reach_the_log() {
     runtime.block_on(async {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(10))
             .build()
             .expect("client");
         let _ = client
@@ -160,13 +173,11 @@ fn secrets_never_reach_the_log() {
     });
     let _ = child.kill();
     let _ = child.wait();
-    stdout.read_to_string(&mut log).expect("log");
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut log)
-        .expect("stderr");
+    // Both pipes end with the process, so this ends too.
+    for line in lines_rx {
+        log.push_str(&line);
+        log.push('\n');
+    }
     assert!(log.contains("127.0.0.1:1"), "the log is there: {log}");
     for (what, text) in [
         ("JWT_SECRET", secret),

@@ -25,6 +25,22 @@ async fn app_on(redis: &OwnRedis, label: &str) -> TestApp {
     TestApp::spawn_with(options).await
 }
 
+/// A redis-server of the test's own, a server on it, and `waiting` jobs in queue `mails`
+/// (added by BullMQ, discovered by the server).
+async fn mails_on_own_redis(label: &str, waiting: u32) -> (OwnRedis, TestApp) {
+    let redis = OwnRedis::start().expect("redis-server");
+    let app = app_on(&redis, label).await;
+    fixture_on(
+        &redis.url(),
+        "add",
+        &app.prefix,
+        json!([{"name": "mails", "count": waiting}]),
+    )
+    .await;
+    app.rediscover().await;
+    (redis, app)
+}
+
 /// `GET path` as a moderator: status, JSON body and how long the answer took.
 async fn timed_get(app: &TestApp, path: &str) -> (u16, Value, Duration) {
     let started = Instant::now();
@@ -68,16 +84,7 @@ async fn next_named(stream: &mut SseClient, name: &str, within: Duration) -> Sse
 
 #[tokio::test]
 async fn slow_redis_gets_a_prompt_503_and_readyz_says_so_until_it_answers_again() {
-    let redis = OwnRedis::start().expect("redis-server");
-    let app = app_on(&redis, "fault-slow").await;
-    fixture_on(
-        &redis.url(),
-        "add",
-        &app.prefix,
-        json!([{"name": "mails", "count": 3}]),
-    )
-    .await;
-    app.rediscover().await;
+    let (redis, app) = mails_on_own_redis("fault-slow", 3).await;
     assert_ok_or_unavailable(
         "before",
         &timed_get(&app, "/api/v1/admin/jobs/metrics").await,
@@ -132,16 +139,7 @@ async fn slow_redis_gets_a_prompt_503_and_readyz_says_so_until_it_answers_again(
 
 #[tokio::test]
 async fn redis_stopped_and_restarted_the_stream_says_so_and_resumes() {
-    let mut redis = OwnRedis::start().expect("redis-server");
-    let app = app_on(&redis, "fault-restart").await;
-    fixture_on(
-        &redis.url(),
-        "add",
-        &app.prefix,
-        json!([{"name": "mails", "count": 2}]),
-    )
-    .await;
-    app.rediscover().await;
+    let (mut redis, app) = mails_on_own_redis("fault-restart", 2).await;
     let token = app.token(Role::Moderator);
     let mut stream = SseClient::connect(&app, "/api/v1/admin/jobs/live", Some(&token)).await;
     assert_eq!(stream.status, 200);
@@ -192,16 +190,7 @@ async fn redis_stopped_and_restarted_the_stream_says_so_and_resumes() {
 
 #[tokio::test]
 async fn killed_connections_are_replaced_and_requests_never_hang() {
-    let redis = OwnRedis::start().expect("redis-server");
-    let app = app_on(&redis, "fault-kill").await;
-    fixture_on(
-        &redis.url(),
-        "add",
-        &app.prefix,
-        json!([{"name": "mails", "count": 4}]),
-    )
-    .await;
-    app.rediscover().await;
+    let (redis, app) = mails_on_own_redis("fault-kill", 4).await;
     let token = app.token(Role::Moderator);
     let mut stream = SseClient::connect(&app, "/api/v1/admin/jobs/live", Some(&token)).await;
     next_named(&mut stream, "message", Duration::from_secs(5)).await;

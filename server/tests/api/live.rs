@@ -1,7 +1,7 @@
 //! The live streams: cadence and shape, fan-out (one poll for many viewers), cleanup on
-//! disconnect, auth, token expiry, Redis going away and coming back, and shutdown.
+//! disconnect, auth, token expiry and shutdown (Redis going away and coming back: `faults.rs`).
 
-use crate::helpers::{eventually, unique_prefix, SseClient, TestApp, TestOptions};
+use crate::helpers::{eventually, SseClient, TestApp};
 use app::role::Role;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -253,121 +253,6 @@ async fn shutdown_ends_open_streams_cleanly() {
     assert_eq!(
         last.expect("a final event").event.as_deref(),
         Some("shutdown")
-    );
-}
-
-/// A redis-server of the test's own on a free loopback port, stopped on drop.
-struct OwnRedis {
-    port: u16,
-    process: Option<std::process::Child>,
-    dir: std::path::PathBuf,
-}
-
-impl OwnRedis {
-    fn start() -> OwnRedis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
-        let dir = std::env::temp_dir().join(format!("live-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let mut redis = OwnRedis {
-            port,
-            process: None,
-            dir,
-        };
-        redis.restart();
-        redis
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn restart(&mut self) {
-        let process = std::process::Command::new("redis-server")
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                &self.port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(&self.dir)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        self.process = Some(process);
-        let until = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < until, "redis-server did not come up");
-            // Polling with a deadline; the pause only avoids a busy loop.
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut process) = self.process.take() {
-            let _ = process.kill();
-            let _ = process.wait();
-        }
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-#[tokio::test]
-async fn streams_survive_redis_going_away_and_resume_when_it_is_back() {
-    let mut redis = OwnRedis::start();
-    let mut options = TestOptions::new(&unique_prefix("live-redis"));
-    options.redis_url = redis.url();
-    let app = TestApp::spawn_with(options).await;
-    let mut stream = SseClient::connect(&app, LIVE, Some(&app.token(Role::Moderator))).await;
-    assert_eq!(stream.status, 200);
-    let first = stream
-        .next_event(Duration::from_secs(10))
-        .await
-        .expect("data");
-    assert_eq!(first.event, None);
-
-    redis.stop();
-    let status = loop {
-        let event = stream
-            .next_event(Duration::from_secs(15))
-            .await
-            .expect("stream stays open");
-        if event.event.as_deref() == Some("status") {
-            break event;
-        }
-    };
-    assert_eq!(status.json()["status"], "redis_unavailable");
-
-    redis.restart();
-    let mut saw_ok = false;
-    loop {
-        let event = stream
-            .next_event(Duration::from_secs(30))
-            .await
-            .expect("stream stays open");
-        match event.event.as_deref() {
-            Some("status") if event.json()["status"] == "ok" => saw_ok = true,
-            None => break,
-            _ => {}
-        }
-    }
-    assert!(
-        saw_ok,
-        "a status event says Redis is back before data resumes"
     );
 }
 
