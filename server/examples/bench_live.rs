@@ -10,7 +10,6 @@ use app::role::Role;
 use app::ssr::auth::{AuthSettings, Authenticator};
 use fred::prelude::*;
 use futures_util::StreamExt;
-use std::io::{BufRead, BufReader};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,34 +31,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     client.init().await?;
     common::fill(&client, "live", 10).await?;
 
-    let binary = std::env::var("SERVER_BIN").unwrap_or_else(|_| "target/release/server".into());
-    let mut server = std::process::Command::new(&binary)
-        .env("REDIS_URL", redis.url())
-        .env("BULLMQ_PREFIX", "live")
-        .env("JWT_SECRET", common::SECRET)
-        // Only the live streams are measured: no history collector adding its own commands.
-        .env("COLLECTOR", "false")
-        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            format!("cannot run {binary} (build it with `cargo leptos build --release`): {e}")
-        })?;
-    let stdout = server.stdout.take().ok_or("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let address = loop {
-        let line = lines.next().ok_or("the server exited")??;
-        if let Some(at) = line.find("listening on http://") {
-            break line[at + "listening on ".len()..].trim().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    let result = run(&client, &address, server.id(), window).await;
-    let _ = server.kill();
-    let _ = server.wait();
-    result
+    // Only the live streams are measured: no history collector adding its own commands.
+    let server = common::ServerProcess::spawn(
+        &redis.url(),
+        "live",
+        &[("COLLECTOR", "false"), ("RUST_LOG", "info")],
+        |_| {},
+    )?;
+    run(&client, &server.address, server.pid(), window).await
 }
 
 async fn run(

@@ -24,7 +24,6 @@ use app::role::Role;
 use app::ssr::auth::{AuthSettings, Authenticator};
 use fred::prelude::*;
 use futures_util::StreamExt;
-use std::io::{BufRead, BufReader};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -59,35 +58,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         started.elapsed().as_secs_f64()
     );
 
-    let binary = std::env::var("SERVER_BIN").unwrap_or_else(|_| "target/release/server".into());
-    let mut server = std::process::Command::new(&binary)
-        .env("REDIS_URL", redis.url())
-        .env("BULLMQ_PREFIX", "load")
-        .env("JWT_SECRET", common::SECRET)
-        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
-        .env("RUST_LOG", "warn,server=info")
-        .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {binary} (run scripts/load.sh): {e}"))?;
-    let stdout = server.stdout.take().ok_or("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let address = loop {
-        let line = lines.next().ok_or("the server exited")??;
-        if let Some(at) = line.find("listening on http://") {
-            break line[at + "listening on ".len()..].trim().to_owned();
-        }
-    };
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            println!("server log: {line}");
-        }
-    });
-    let result = run(&client, &address, server.id()).await;
-    let alive = server.try_wait().map(|s| s.is_none()).unwrap_or(false);
-    let _ = server.kill();
-    let _ = server.wait();
-    if !alive {
+    let mut server = common::ServerProcess::spawn(
+        &redis.url(),
+        "load",
+        &[("RUST_LOG", "warn,server=info")],
+        |line| println!("server log: {line}"),
+    )?;
+    let result = run(&client, &server.address, server.pid()).await;
+    if !server.is_alive() {
         return Err("the server died during the run".into());
     }
     result

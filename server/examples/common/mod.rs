@@ -139,3 +139,64 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index.min(sorted.len() - 1)]
 }
+
+/// The release server binary (`SERVER_BIN`, default `target/release/server`) running on a free
+/// port against `redis_url` and `prefix`, with `extra` settings; its log lines go to `log` after
+/// the `listening on` line. Killed on drop.
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub address: String,
+}
+
+impl ServerProcess {
+    pub fn spawn(
+        redis_url: &str,
+        prefix: &str,
+        extra: &[(&str, &str)],
+        log: fn(String),
+    ) -> Result<ServerProcess, Box<dyn std::error::Error>> {
+        use std::io::{BufRead, BufReader};
+        let binary = std::env::var("SERVER_BIN").unwrap_or_else(|_| "target/release/server".into());
+        let mut command = std::process::Command::new(&binary);
+        command
+            .env("REDIS_URL", redis_url)
+            .env("BULLMQ_PREFIX", prefix)
+            .env("JWT_SECRET", SECRET)
+            .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped());
+        for (name, value) in extra {
+            command.env(name, value);
+        }
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("cannot run {binary} (build the release server first): {e}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let address = loop {
+            let line = lines.next().ok_or("the server exited")??;
+            if let Some(at) = line.find("listening on http://") {
+                break line[at + "listening on ".len()..].trim().to_owned();
+            }
+        };
+        // Read the log all along: a full pipe would block the server.
+        std::thread::spawn(move || lines.map_while(Result::ok).for_each(log));
+        Ok(ServerProcess { child, address })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether it is still running (it must survive a run).
+    pub fn is_alive(&mut self) -> bool {
+        self.child.try_wait().map(|s| s.is_none()).unwrap_or(false)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

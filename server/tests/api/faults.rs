@@ -361,18 +361,19 @@ async fn a_clear_cut_off_by_killed_connections_leaves_every_job_in_exactly_one_s
     let before = assert_consistent(&url, &base, "before").await;
     assert_eq!(before.get("completed"), Some(&2500));
 
-    // The clear runs in batches of 1,000; the server's connections are killed throughout.
-    let stop = Arc::new(AtomicBool::new(false));
-    let killer = killer(&redis, stop.clone());
-    let started = Instant::now();
-    let (status, body) = app
-        .call(
+    let clear_all = || {
+        app.call(
             reqwest::Method::DELETE,
             "/api/v1/admin/jobs/queue/big/clear?type=all",
             Role::Admin,
             None,
         )
-        .await;
+    };
+    // The clear runs in batches of 1,000; the server's connections are killed throughout.
+    let stop = Arc::new(AtomicBool::new(false));
+    let killer = killer(&redis, stop.clone());
+    let started = Instant::now();
+    let (status, body) = clear_all().await;
     stop.store(true, Ordering::Relaxed);
     let kills = killer.join().expect("killer");
     println!(
@@ -403,14 +404,7 @@ async fn a_clear_cut_off_by_killed_connections_leaves_every_job_in_exactly_one_s
     assert_eq!(counts["delayed"], 10, "{bull}");
 
     // Done again without faults, the clear finishes the job, as BullMQ confirms.
-    let (status, body) = app
-        .call(
-            reqwest::Method::DELETE,
-            "/api/v1/admin/jobs/queue/big/clear?type=all",
-            Role::Admin,
-            None,
-        )
-        .await;
+    let (status, body) = clear_all().await;
     assert_eq!(status, 200, "{body}");
     let bull = fixture_on(&url, "counts", &app.prefix, json!([{"name": "big"}])).await;
     let counts = &bull["queues"]["big"]["counts"];
