@@ -3,7 +3,8 @@
 # of 100 queues and 1,000,000 jobs in a redis-server of its own; prints errors (must be 0),
 # latency p50/p99, server CPU and peak memory, Redis commands/s. Settings (environment):
 # LOAD_QUEUES, LOAD_JOBS, LOAD_SSE, LOAD_RPS, LOAD_SECS (600 for the 10-minute soak),
-# LOAD_SAMPLE_SECS. Only the API is loaded, so the server is built with plain cargo (no site).
+# LOAD_SAMPLE_SECS, LOAD_CLUSTER=1 (a 3-primary Redis Cluster instead of one server),
+# LOAD_INSTANCES=N (N servers on the same Redis, load dealt round-robin). Only the API is loaded, so the server is built with plain cargo (no site).
 # Run with: scripts/load.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

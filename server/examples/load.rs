@@ -19,6 +19,11 @@
 //!
 //! Defaults: 100 queues, 1,000,000 jobs, 1,000 streams, 200 requests/s, 60 s. The load generator
 //! runs on the same machine as the server and Redis, so all three share its cores.
+//!
+//! Scale-out: `LOAD_CLUSTER=1` puts the world on a Redis Cluster of its own (3 primaries with a
+//! replica each; queues tagged by name, `load:{queue-0000}`, so they spread over the primaries;
+//! Redis figures summed over the primaries), and `LOAD_INSTANCES=N` runs N servers on the same
+//! Redis with streams and requests dealt round-robin among them (server figures summed).
 
 use app::role::Role;
 use app::ssr::auth::{AuthSettings, Authenticator};
@@ -37,36 +42,94 @@ fn setting(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// Where the world lives: a redis-server or a cluster of the run's own.
+enum Backend {
+    Single(common::OwnRedis),
+    Cluster(common::OwnCluster),
+}
+
+impl Backend {
+    fn url(&self) -> String {
+        match self {
+            Backend::Single(redis) => redis.url(),
+            Backend::Cluster(cluster) => cluster.url(),
+        }
+    }
+
+    /// A queue's name: tagged on a cluster so that the queues spread over its primaries.
+    fn queue(&self, index: usize) -> String {
+        match self {
+            Backend::Single(_) => format!("queue-{index:04}"),
+            Backend::Cluster(_) => format!("{{queue-{index:04}}}"),
+        }
+    }
+
+    /// One `INFO` field summed over the primaries (the one server).
+    fn info_sum(&self, section: &str, field: &str) -> f64 {
+        let read = |text: String| -> f64 {
+            text.lines()
+                .find_map(|line| line.strip_prefix(field))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0.0)
+        };
+        match self {
+            Backend::Single(redis) => read(redis.cli(&["INFO", section])),
+            Backend::Cluster(cluster) => cluster
+                .nodes()
+                .iter()
+                .filter(|node| node.primary && !node.failed)
+                .map(|node| read(common::cluster_cli(node.port, &["INFO", section])))
+                .sum(),
+        }
+    }
+
+    fn total_commands(&self) -> u64 {
+        self.info_sum("stats", "total_commands_processed:") as u64
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let queues = setting("LOAD_QUEUES", 100) as usize;
     let jobs = setting("LOAD_JOBS", 1_000_000) as usize;
-    let redis = common::OwnRedis::start()?;
-    let client = Builder::from_config(Config::from_url(&redis.url())?).build()?;
+    let instances = setting("LOAD_INSTANCES", 1).max(1) as usize;
+    let backend = if setting("LOAD_CLUSTER", 0) == 1 {
+        Backend::Cluster(common::OwnCluster::start()?)
+    } else {
+        Backend::Single(common::OwnRedis::start()?)
+    };
+    let client =
+        Builder::from_config(app::ssr::redis::parse_config(&backend.url(), false)?).build()?;
     client.init().await?;
     let started = Instant::now();
-    fill(&client, "load", queues, jobs / queues.max(1)).await?;
-    let info: String = client.info(Some(fred::types::InfoKind::Memory)).await?;
-    let used = info
-        .lines()
-        .find_map(|l| l.strip_prefix("used_memory_human:"))
-        .unwrap_or("?")
-        .trim()
-        .to_owned();
+    let names: Vec<String> = (0..queues).map(|i| backend.queue(i)).collect();
+    fill(&client, "load", &names, jobs / queues.max(1)).await?;
     println!(
-        "world: {queues} queues, {jobs} finished jobs, filled in {:.1} s; Redis uses {used}",
-        started.elapsed().as_secs_f64()
+        "world: {queues} queues, {jobs} finished jobs, filled in {:.1} s; Redis uses {:.1} MB{}",
+        started.elapsed().as_secs_f64(),
+        backend.info_sum("memory", "used_memory:") / 1_048_576.0,
+        match backend {
+            Backend::Single(_) => "",
+            Backend::Cluster(_) => " over 3 primaries (each with a replica)",
+        }
     );
 
-    let mut server = common::ServerProcess::spawn(
-        &redis.url(),
-        "load",
-        &[("RUST_LOG", "warn,server=info")],
-        |line| println!("server log: {line}"),
-    )?;
-    let result = run(&client, &server.address, server.pid()).await;
-    if !server.is_alive() {
-        return Err("the server died during the run".into());
+    let mut servers = Vec::new();
+    for _ in 0..instances {
+        servers.push(common::ServerProcess::spawn(
+            &backend.url(),
+            "load",
+            &[("RUST_LOG", "warn,server=info")],
+            |line| println!("server log: {line}"),
+        )?);
+    }
+    let targets: Vec<(String, u32)> = servers
+        .iter()
+        .map(|server| (server.address.clone(), server.pid()))
+        .collect();
+    let result = run(&backend, &names, &targets).await;
+    if servers.iter_mut().any(|server| !server.is_alive()) {
+        return Err("a server died during the run".into());
     }
     result
 }
@@ -76,13 +139,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn fill(
     client: &Client,
     prefix: &str,
-    queues: usize,
+    names: &[String],
     per_queue: usize,
 ) -> Result<(), Box<dyn std::error::Error>> {
     const MONTH_MS: i64 = 30 * 86_400_000;
     let now = chrono::Utc::now().timestamp_millis();
-    for queue in 0..queues {
-        let base = format!("{prefix}:queue-{queue:04}");
+    for (queue, name) in names.iter().enumerate() {
+        let base = format!("{prefix}:{name}");
         let _: () = client
             .hset(
                 format!("{base}:meta"),
@@ -172,7 +235,21 @@ struct Tally {
     errors: Vec<String>,
 }
 
-async fn run(redis: &Client, address: &str, pid: u32) -> Result<(), Box<dyn std::error::Error>> {
+/// Every server's CPU seconds so far, summed.
+fn cpu_all(targets: &[(String, u32)]) -> f64 {
+    targets.iter().map(|(_, pid)| cpu_seconds(*pid)).sum()
+}
+
+/// A `/proc/<pid>/status` figure in MB, summed over the servers.
+fn mb_all(targets: &[(String, u32)], field: &str) -> f64 {
+    targets.iter().map(|(_, pid)| status_mb(*pid, field)).sum()
+}
+
+async fn run(
+    redis: &Backend,
+    names: &[String],
+    targets: &[(String, u32)],
+) -> Result<(), Box<dyn std::error::Error>> {
     let streams = setting("LOAD_SSE", 1_000) as usize;
     let rps = setting("LOAD_RPS", 200).max(1);
     let seconds = setting("LOAD_SECS", 60);
@@ -191,12 +268,14 @@ async fn run(redis: &Client, address: &str, pid: u32) -> Result<(), Box<dyn std:
     let events = Arc::new(AtomicU64::new(0));
     let stream_errors = Arc::new(AtomicU64::new(0));
     let mut stream_tasks = Vec::new();
+    let one_queue = format!("/api/v1/admin/jobs/queue/{}/live", names[0]);
     for i in 0..streams {
         let path = if i % 10 == 9 {
-            "/api/v1/admin/jobs/queue/queue-0000/live"
+            one_queue.as_str()
         } else {
             "/api/v1/admin/jobs/live"
         };
+        let address = &targets[i % targets.len()].0;
         let response = http
             .get(format!("{address}{path}"))
             .bearer_auth(&token)
@@ -220,22 +299,29 @@ async fn run(redis: &Client, address: &str, pid: u32) -> Result<(), Box<dyn std:
             }
         }));
     }
-    println!("{streams} streams open; {rps} REST requests/s for {seconds} s");
+    println!(
+        "{streams} streams open on {} server(s); {rps} REST requests/s for {seconds} s",
+        targets.len()
+    );
 
+    let history = format!(
+        "/api/v1/admin/jobs/history?queue={}",
+        names[1.min(names.len() - 1)]
+    );
     let paths = [
         "/api/v1/admin/jobs/metrics",
         "/api/v1/admin/jobs/queues",
         "/api/v1/admin/jobs/trends?period=24h",
         "/api/v1/admin/jobs/alerts/stuck",
-        "/api/v1/admin/jobs/history?queue=queue-0001",
+        history.as_str(),
     ];
     let tally = Arc::new(Mutex::new(Tally::default()));
     let rest = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()?;
-    let cpu_start = cpu_seconds(pid);
-    let rss_start = status_mb(pid, "VmRSS");
-    let commands_start = common::total_commands(redis).await?;
+    let cpu_start = cpu_all(targets);
+    let rss_start = mb_all(targets, "VmRSS");
+    let commands_start = redis.total_commands();
     let events_start = events.load(Ordering::Relaxed);
     let started = Instant::now();
     let until = started + Duration::from_secs(seconds);
@@ -253,6 +339,7 @@ async fn run(redis: &Client, address: &str, pid: u32) -> Result<(), Box<dyn std:
     while Instant::now() < until {
         ticker.tick().await;
         let path = paths[(sent % paths.len() as u64) as usize];
+        let address = &targets[(sent % targets.len() as u64) as usize].0;
         sent += 1;
         let (rest, tally, url, token) = (
             rest.clone(),
@@ -282,14 +369,14 @@ async fn run(redis: &Client, address: &str, pid: u32) -> Result<(), Box<dyn std:
         if Instant::now() >= next_sample {
             let now = Instant::now();
             let span = now.duration_since(last_at).as_secs_f64();
-            let cpu = cpu_seconds(pid);
-            let commands = common::total_commands(redis).await?;
+            let cpu = cpu_all(targets);
+            let commands = redis.total_commands();
             let received = events.load(Ordering::Relaxed);
             println!(
                 "{:>6.0} {:>9.1} {:>9.1} {:>14.0} {:>12.0}",
                 now.duration_since(started).as_secs_f64(),
                 (cpu - last_cpu) / span * 100.0,
-                status_mb(pid, "VmRSS"),
+                mb_all(targets, "VmRSS"),
                 commands.saturating_sub(last_commands) as f64 / span,
                 received.saturating_sub(last_events) as f64 / span
             );
@@ -301,8 +388,8 @@ async fn run(redis: &Client, address: &str, pid: u32) -> Result<(), Box<dyn std:
         let _ = task.await;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let cpu = cpu_seconds(pid) - cpu_start;
-    let commands = common::total_commands(redis).await? - commands_start;
+    let cpu = cpu_all(targets) - cpu_start;
+    let commands = redis.total_commands() - commands_start;
     let received = events.load(Ordering::Relaxed) - events_start;
     let broken = stream_errors.load(Ordering::Relaxed);
     for task in stream_tasks {
@@ -329,10 +416,11 @@ async fn run(redis: &Client, address: &str, pid: u32) -> Result<(), Box<dyn std:
         received as f64 / elapsed
     );
     println!(
-        "server: CPU {:.1} % of one core on average, memory {rss_start:.1} MB at start, {:.1} MB at end, peak {:.1} MB",
+        "server{}: CPU {:.1} % of one core on average, memory {rss_start:.1} MB at start, {:.1} MB at end, peak {:.1} MB",
+        if targets.len() > 1 { "s (summed)" } else { "" },
         cpu / elapsed * 100.0,
-        status_mb(pid, "VmRSS"),
-        status_mb(pid, "VmHWM")
+        mb_all(targets, "VmRSS"),
+        mb_all(targets, "VmHWM")
     );
     println!("Redis: {:.0} commands/s", commands as f64 / elapsed);
     for error in tally.errors.iter().take(10) {

@@ -48,6 +48,10 @@ struct Options {
         global = true
     )]
     redis_url: String,
+    /// Treat REDIS_URL as a Redis Cluster (same as a `redis-cluster://` URL); seed nodes may be
+    /// listed comma-separated, e.g. `redis://10.0.0.1:7000,10.0.0.2:7000`.
+    #[arg(long, env = "REDIS_CLUSTER", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    redis_cluster: bool,
     /// BullMQ key prefix (BullMQ's `prefix` option).
     #[arg(long, env = "BULLMQ_PREFIX", default_value = "bull", global = true)]
     prefix: String,
@@ -205,6 +209,9 @@ impl Options {
         // Validate the keys now so a bad key fails at start-up, not on the first request.
         Authenticator::new(&auth)?;
         let mut settings = Settings::new(self.redis_url.clone(), self.prefix.clone());
+        settings.redis_cluster = self.redis_cluster;
+        // A bad URL fails at start-up with its reason, not later as an unreachable Redis.
+        app::ssr::redis::parse_config(&settings.redis_url, settings.redis_cluster)?;
         settings.queue_allow_list = queues;
         settings.discovery_interval = self.discovery_interval;
         settings.redis_timeout = self.redis_timeout;
@@ -221,6 +228,8 @@ impl Options {
         {
             return Err("MONITOR_PREFIX must be non-empty and outside BULLMQ_PREFIX's keys".into());
         }
+        app::ssr::slots::check_prefix(&self.monitor_prefix)
+            .map_err(|reason| format!("MONITOR_PREFIX: {reason}"))?;
         settings.monitor_prefix = self.monitor_prefix.clone();
         if !(100..=60_000).contains(&self.collector_interval_ms) {
             return Err("COLLECTOR_INTERVAL_MS must be from 100 to 60000".into());

@@ -10,6 +10,8 @@ pub struct Settings {
     /// Where Redis is, e.g. `redis://127.0.0.1:6379`. May carry a password, so it is redacted in
     /// `Debug` output.
     pub redis_url: String,
+    /// Connect to `redis_url` as a Redis Cluster even when its scheme is plain `redis://`.
+    pub redis_cluster: bool,
     /// The BullMQ key prefix to watch (BullMQ's `prefix` option, default `bull`).
     pub prefix: String,
     /// When set, only these queues are shown, even if more exist under the prefix.
@@ -43,6 +45,7 @@ impl Settings {
     pub fn new(redis_url: impl Into<String>, prefix: impl Into<String>) -> Self {
         Self {
             redis_url: redis_url.into(),
+            redis_cluster: false,
             prefix: prefix.into(),
             queue_allow_list: None,
             discovery_interval: Duration::from_secs(10),
@@ -72,6 +75,7 @@ impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
             .field("redis_url", &redact_url(&self.redis_url))
+            .field("redis_cluster", &self.redis_cluster)
             .field("prefix", &self.prefix)
             .field("queue_allow_list", &self.queue_allow_list)
             .field("discovery_interval", &self.discovery_interval)

@@ -16,4 +16,5 @@ pub mod page_policy;
 pub mod redis;
 pub mod service;
 pub mod shared_reads;
+pub mod slots;
 pub mod state;

@@ -8,6 +8,10 @@ use std::time::Duration;
 #[path = "../../tests/support/own_redis.rs"]
 mod own_redis;
 pub use own_redis::OwnRedis;
+#[path = "../../tests/support/own_cluster.rs"]
+mod own_cluster;
+#[allow(unused_imports)]
+pub use own_cluster::{cli as cluster_cli, OwnCluster};
 
 /// The hash fields of a finished job as BullMQ writes them (the ones the monitor reads): added
 /// 10 ms before it started, processed for `processing_ms`, finished at `finished_ms`.

@@ -110,6 +110,8 @@ pub struct TestOptions {
     pub collector: bool,
     /// `CORS_ORIGINS`.
     pub cors_origins: Vec<String>,
+    /// `MONITOR_PREFIX`; default `<prefix>-monitor`.
+    pub monitor_prefix: Option<String>,
 }
 
 impl TestOptions {
@@ -122,6 +124,7 @@ impl TestOptions {
             live_interval: Duration::from_millis(200),
             collector: false,
             cors_origins: Vec::new(),
+            monitor_prefix: None,
         }
     }
 }
@@ -130,6 +133,8 @@ impl TestOptions {
 pub struct TestApp {
     pub address: String,
     pub prefix: String,
+    /// The Redis (or cluster) it watches; worlds for it are built there.
+    pub redis_url: String,
     pub client: reqwest::Client,
     auth: Arc<Authenticator>,
     registry: app::ssr::bullmq::discovery::QueueRegistry,
@@ -158,7 +163,10 @@ impl TestApp {
         settings.redis_timeout = Duration::from_millis(800);
         settings.stuck_after = options.stuck_after;
         settings.live_interval = options.live_interval;
-        settings.monitor_prefix = format!("{}-monitor", options.prefix);
+        settings.monitor_prefix = options
+            .monitor_prefix
+            .clone()
+            .unwrap_or_else(|| format!("{}-monitor", options.prefix));
         settings.collector = options.collector;
         settings.collector_interval = Duration::from_millis(100);
         settings.collector_lease = Duration::from_secs(1);
@@ -184,6 +192,7 @@ impl TestApp {
         TestApp {
             address,
             prefix: options.prefix.clone(),
+            redis_url: options.redis_url.clone(),
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -254,7 +263,7 @@ impl TestApp {
     /// Builds a world with real BullMQ under this app's prefix, then has the server discover
     /// its queues at once (instead of at the next periodic refresh).
     pub async fn world(&self, queues: Value) -> World {
-        let world = World::build(&self.prefix, queues).await;
+        let world = World::build_on(&self.redis_url, &self.prefix, queues).await;
         self.registry.refresh().await.expect("rediscovery");
         world
     }
@@ -286,7 +295,12 @@ pub struct World {
 impl World {
     /// Runs `world.mjs build` and waits (with a deadline) for its report line.
     pub async fn build(prefix: &str, queues: Value) -> World {
-        let spec = serde_json::json!({ "redis": redis_url(), "prefix": prefix, "queues": queues });
+        Self::build_on(&redis_url(), prefix, queues).await
+    }
+
+    /// [`World::build`] on another Redis (or cluster: `redis-cluster://h:p,h:p`).
+    pub async fn build_on(redis: &str, prefix: &str, queues: Value) -> World {
+        let spec = serde_json::json!({ "redis": redis, "prefix": prefix, "queues": queues });
         let mut child = Command::new("node")
             .arg("fixtures/world.mjs")
             .arg("build")
@@ -438,6 +452,11 @@ pub async fn fixture(command: &str, prefix: &str, queues: Value) -> Value {
 /// [`fixture`] against another Redis.
 pub async fn fixture_on(redis: &str, command: &str, prefix: &str, queues: Value) -> Value {
     let spec = serde_json::json!({ "redis": redis, "prefix": prefix, "queues": queues });
+    fixture_raw(command, spec).await
+}
+
+/// Runs a one-shot fixture command with a whole spec (e.g. `job`) and returns its report.
+pub async fn fixture_raw(command: &str, spec: Value) -> Value {
     let output = tokio::time::timeout(
         Duration::from_secs(60),
         Command::new("node")

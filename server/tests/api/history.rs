@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// Sums of `/history` for one queue over the last 24 h: (completed, failed, timed jobs);
 /// `None` while the server does not know the queue yet.
-async fn try_history_sums(app: &TestApp, queue: &str) -> Option<(u64, u64, u64)> {
+pub(crate) async fn try_history_sums(app: &TestApp, queue: &str) -> Option<(u64, u64, u64)> {
     let path = format!("/api/v1/admin/jobs/history?queue={queue}");
     let (status, body) = app.get_json(&path, Role::Moderator).await;
     if status == 404 {
@@ -22,7 +22,7 @@ async fn try_history_sums(app: &TestApp, queue: &str) -> Option<(u64, u64, u64)>
     Some((sum("completed"), sum("failed"), sum("timedJobs")))
 }
 
-async fn history_sums(app: &TestApp, queue: &str) -> (u64, u64, u64) {
+pub(crate) async fn history_sums(app: &TestApp, queue: &str) -> (u64, u64, u64) {
     try_history_sums(app, queue)
         .await
         .expect("the server knows the queue")
@@ -51,7 +51,7 @@ fn last_event_id(prefix: &str, queue: &str) -> String {
 fn cursor(prefix: &str, queue: &str) -> String {
     redis_cli(&[
         "GET",
-        &format!("{prefix}-monitor:history:{prefix}:{queue}:cursor"),
+        &format!("{prefix}-monitor:{{history:{prefix}}}:{queue}:cursor"),
     ])
     .split_whitespace()
     .next()
@@ -309,7 +309,7 @@ async fn trends_come_from_the_history_once_it_covers_the_period() {
     };
     // The stream holds the queue's whole life (nothing trimmed), so its history is complete
     // from the beginning.
-    let since_key = format!("{0}-monitor:history:{0}:since", app.prefix);
+    let since_key = format!("{0}-monitor:{{history:{0}}}:since", app.prefix);
     assert_eq!(redis_cli(&["HGET", &since_key, "pdf"]), "0");
     // As if the stream had been trimmed before the collector first read it, minutes ago: a
     // 24 h trend then comes from BullMQ's retained jobs, which `removeOnComplete` took away.

@@ -3,14 +3,18 @@
 
 mod auth;
 mod cli;
+mod cluster;
 mod control;
 mod faults;
 mod health;
 mod helpers;
 mod history;
 mod hostile;
+mod instances;
 mod live;
 mod metrics;
+#[path = "../support/own_cluster.rs"]
+mod own_cluster;
 #[path = "../support/own_redis.rs"]
 mod own_redis;
 mod queues;

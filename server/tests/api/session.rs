@@ -5,7 +5,7 @@ use crate::helpers::TestApp;
 use app::role::Role;
 use serde_json::json;
 
-async fn sign_in(app: &TestApp, token: &str) -> reqwest::Response {
+pub(crate) async fn sign_in(app: &TestApp, token: &str) -> reqwest::Response {
     app.client
         .post(app.url("/auth/session"))
         .form(&[("token", token)])
@@ -22,7 +22,7 @@ fn location(response: &reqwest::Response) -> &str {
         .unwrap_or("")
 }
 
-fn session_cookie(response: &reqwest::Response) -> String {
+pub(crate) fn session_cookie(response: &reqwest::Response) -> String {
     let set_cookie = response
         .headers()
         .get("set-cookie")

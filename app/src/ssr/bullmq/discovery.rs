@@ -67,17 +67,27 @@ impl QueueInfo {
 }
 
 /// Scans Redis for the queues under `prefix` (restricted to `allow_list` when given) and reads
-/// their versions. Costs one SCAN walk plus one pipelined round trip.
+/// their versions. Costs one SCAN walk (per primary, in a cluster) plus one pipelined round trip.
 pub async fn discover(
     pool: &Pool,
     prefix: &str,
     allow_list: Option<&[String]>,
 ) -> Result<Vec<QueueInfo>, AppError> {
-    let keys: Vec<Key> = pool
-        .next()
-        .scan_buffered(meta_pattern(prefix), Some(SCAN_COUNT), Some(ScanType::Hash))
-        .try_collect()
-        .await?;
+    let client = pool.next();
+    let pattern = meta_pattern(prefix);
+    // In a cluster every primary holds its own part of the keyspace (queues tagged by name,
+    // `bull:{emails}`, spread over all of them), so each one is scanned.
+    let keys: Vec<Key> = if client.is_clustered() {
+        client
+            .scan_cluster_buffered(pattern, Some(SCAN_COUNT), Some(ScanType::Hash))
+            .try_collect()
+            .await?
+    } else {
+        client
+            .scan_buffered(pattern, Some(SCAN_COUNT), Some(ScanType::Hash))
+            .try_collect()
+            .await?
+    };
     let names: BTreeSet<QueueName> = keys
         .iter()
         .filter_map(|key| key.as_str())

@@ -1,6 +1,8 @@
 //! Key names of the history. Everything sits under
-//! `<MONITOR_PREFIX>:history:<BULLMQ_PREFIX>`, so monitors of different BullMQ prefixes can share
-//! one monitor namespace without mixing their numbers.
+//! `<MONITOR_PREFIX>:{history:<BULLMQ_PREFIX>}`, so monitors of different BullMQ prefixes can
+//! share one monitor namespace without mixing their numbers. The braces are a Redis Cluster hash
+//! tag: the collector's scripts touch several of these keys at once, which a cluster allows only
+//! within one slot (a `MONITOR_PREFIX` with its own tag, like `{monitor}`, is kept as it is).
 
 use crate::ssr::bullmq::keys::QueueName;
 
@@ -62,7 +64,10 @@ pub struct HistoryKeys {
 impl HistoryKeys {
     pub fn new(monitor_prefix: &str, bullmq_prefix: &str) -> Self {
         Self {
-            base: format!("{monitor_prefix}:history:{bullmq_prefix}"),
+            base: crate::ssr::slots::slot_namespace(
+                monitor_prefix,
+                &format!("history:{bullmq_prefix}"),
+            ),
         }
     }
 
@@ -108,13 +113,15 @@ mod tests {
     fn keys_and_buckets() {
         let keys = HistoryKeys::new("mon", "bull");
         let queue = QueueName::parse("mails").expect("valid");
-        assert_eq!(keys.lease(), "mon:history:bull:lease");
-        assert_eq!(keys.through(), "mon:history:bull:through");
-        assert_eq!(keys.cursor(&queue), "mon:history:bull:mails:cursor");
+        assert_eq!(keys.lease(), "mon:{history:bull}:lease");
+        assert_eq!(keys.through(), "mon:{history:bull}:through");
+        assert_eq!(keys.cursor(&queue), "mon:{history:bull}:mails:cursor");
         assert_eq!(
             keys.bucket(&queue, Step::Hour, 7_200_000),
-            "mon:history:bull:mails:h:7200000"
+            "mon:{history:bull}:mails:h:7200000"
         );
+        let tagged = HistoryKeys::new("{mon}", "bull");
+        assert_eq!(tagged.lease(), "{mon}:history:bull:lease");
         assert_eq!(Step::Minute.bucket_start(125_000), 120_000);
         assert_eq!(Step::Hour.bucket_start(3_599_999), 0);
         assert_eq!(Step::parse("hour"), Some(Step::Hour));

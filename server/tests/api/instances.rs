@@ -1,0 +1,116 @@
+//! Two monitor instances on the same Redis behave as one: a sign-in on one is valid on the other,
+//! requests alternating between them see the same numbers, an action taken through one shows in
+//! the other's stream and in the shared audit trail. (That two collectors count each job once is
+//! `history::two_instances_count_each_job_once`.)
+
+use crate::helpers::{unique_prefix, SseClient, TestApp, TestOptions};
+use crate::queues::{assert_matches_bullmq, queue};
+use crate::session::{session_cookie, sign_in};
+use app::role::Role;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+#[tokio::test]
+async fn two_instances_serve_any_request_and_stream_as_one() {
+    let prefix = unique_prefix("instances");
+    let instances = [
+        TestApp::spawn_with(TestOptions::new(&prefix)).await,
+        TestApp::spawn_with(TestOptions::new(&prefix)).await,
+    ];
+    let world = instances[0]
+        .world(
+            json!([{"name": "mail", "completed": 3, "failed": 1, "waiting": 2},
+                      {"name": "sms", "waiting": 1}]),
+        )
+        .await;
+    instances[1].rediscover().await;
+
+    // A session cookie from one instance opens the other's dashboard and server functions.
+    let response = sign_in(&instances[0], &instances[0].token(Role::Admin)).await;
+    assert_eq!(response.status(), 303);
+    let cookie = session_cookie(&response);
+    let page = instances[1]
+        .client
+        .get(instances[1].url("/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(page.status(), 200);
+    assert!(page
+        .text()
+        .await
+        .expect("html")
+        .contains("data-queue=\"mail\""));
+
+    // Requests alternate between the instances and get the same answers.
+    let mut answers = Vec::new();
+    for round in 0..6 {
+        let (status, body) = instances[round % 2]
+            .get_json("/api/v1/admin/jobs/metrics", Role::Moderator)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        for name in ["mail", "sms"] {
+            assert_matches_bullmq(queue(&body, name), world.queue(name));
+        }
+        answers.push(body["queues"].clone());
+    }
+    assert!(answers.windows(2).all(|pair| pair[0] == pair[1]));
+
+    // A pause through the first instance shows in the second's stream.
+    let token = instances[1].token(Role::Moderator);
+    let mut stream =
+        SseClient::connect(&instances[1], "/api/v1/admin/jobs/live", Some(&token)).await;
+    assert_eq!(stream.status, 200);
+    let first = stream
+        .next_event(Duration::from_secs(5))
+        .await
+        .expect("event");
+    assert_eq!(queue(&first.json(), "mail")["paused"], false);
+    let (status, reply) = instances[0]
+        .call(
+            Method::PATCH,
+            "/api/v1/admin/jobs/queue/mail/pause",
+            Role::Admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    let mut seen = Value::Null;
+    for _ in 0..50 {
+        let event = stream
+            .next_event(Duration::from_secs(5))
+            .await
+            .expect("event");
+        seen = event.json();
+        if queue(&seen, "mail")["paused"] == true {
+            break;
+        }
+    }
+    assert_eq!(queue(&seen, "mail")["paused"], true, "{seen}");
+
+    // … and is undone through the second; both appear in either instance's audit trail.
+    let (status, _) = instances[1]
+        .call(
+            Method::PATCH,
+            "/api/v1/admin/jobs/queue/mail/resume",
+            Role::Admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    for instance in &instances {
+        let (status, page) = instance
+            .call(Method::GET, "/api/v1/admin/jobs/audit", Role::Admin, None)
+            .await;
+        assert_eq!(status, 200, "{page}");
+        let actions: Vec<&str> = page["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .filter_map(|e| e["action"].as_str())
+            .collect();
+        assert_eq!(actions, ["resume", "pause"], "{page}");
+    }
+}
