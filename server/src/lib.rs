@@ -145,10 +145,15 @@ pub fn build_state(config: &ServerConfig, site_addr: SocketAddr) -> Result<AppSt
         leptos_options,
         settings: Arc::new(config.settings.clone()),
         auth,
-        redis,
+        redis: redis.clone(),
         registry,
-        reads: Arc::new(app::ssr::shared_reads::SharedReads::new(
+        reads: Arc::new(app::ssr::shared_reads::SharedReads::with_redis(
             config.settings.reads_shared_for,
+            app::ssr::shared_reads::RedisTier::new(
+                redis.clone(),
+                &config.settings.monitor_prefix,
+                &config.settings.prefix,
+            ),
         )),
     })
 }

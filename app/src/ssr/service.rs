@@ -559,7 +559,7 @@ pub async fn set_paused(
             changed,
         });
     // The next read shows what the action did.
-    state.reads.forget();
+    state.reads.forget().await;
     crate::ssr::audit::record(
         &state.redis,
         &state.settings.monitor_prefix,
@@ -606,7 +606,7 @@ pub async fn clear_queue(
             failed: cleared.failed,
         });
     // The next read shows what the action did.
-    state.reads.forget();
+    state.reads.forget().await;
     crate::ssr::audit::record(
         &state.redis,
         &state.settings.monitor_prefix,
@@ -653,7 +653,7 @@ pub async fn retry_job(
     let params: serde_json::Value =
         serde_json::from_slice(body).unwrap_or_else(|_| serde_json::json!({}));
     // The next read shows what the action did.
-    state.reads.forget();
+    state.reads.forget().await;
     crate::ssr::audit::record(
         &state.redis,
         &state.settings.monitor_prefix,

@@ -10,8 +10,16 @@
 //!
 //! A failed read is not reused later, but the requests that waited for it get its error at once
 //! instead of each trying again (a stampede on a Redis that is already struggling).
+//!
+//! Several instances share their reads through Redis too ([`RedisTier`]): a result is also
+//! stored there for the same moment, and an instance that has none of its own takes it with one
+//! `MGET` instead of recomputing it (thousands of commands for 1,000 queues). Without that, every
+//! instance added behind a load balancer would add its full read load to Redis. A control action
+//! bumps a generation counter there, so no instance takes a result read before the action.
 
 use crate::ssr::error::AppError;
+use fred::prelude::*;
+use serde::{de::DeserializeOwned, Serialize};
 use std::any::Any;
 use std::collections::HashMap;
 use std::future::Future;
@@ -30,6 +38,8 @@ type Value = Arc<dyn Any + Send + Sync>;
 struct Done {
     at: Instant,
     result: Result<Value, AppError>,
+    /// The generation (control actions so far, counted in Redis) it was read in, when known.
+    generation: Option<u64>,
 }
 
 type Slot = Arc<tokio::sync::Mutex<Option<Done>>>;
@@ -40,6 +50,88 @@ pub struct SharedReads {
     /// How long a successful read serves later requests (0: only requests that arrive while it
     /// runs share it).
     shared_for: Duration,
+    /// Where other instances' results are found (`None`: this process only).
+    redis: Option<RedisTier>,
+}
+
+/// Results shared between instances: `<namespace>:<key>` holds `<generation>\n<JSON>` for
+/// `shared_for`; `<namespace>:generation` counts control actions. All keys of a namespace share
+/// one hash slot (`slots::slot_namespace`), so entry and generation come in one `MGET`, also on
+/// a cluster.
+pub struct RedisTier {
+    pool: Pool,
+    namespace: String,
+}
+
+impl RedisTier {
+    pub fn new(pool: Pool, monitor_prefix: &str, bullmq_prefix: &str) -> Self {
+        RedisTier {
+            pool,
+            namespace: crate::ssr::slots::slot_namespace(
+                monitor_prefix,
+                &format!("reads:{bullmq_prefix}"),
+            ),
+        }
+    }
+
+    fn entry_key(&self, key: &str) -> String {
+        format!("{}:{key}", self.namespace)
+    }
+
+    fn generation_key(&self) -> String {
+        format!("{}:generation", self.namespace)
+    }
+
+    /// The stored result for `key` if it was read in the current generation, and the current
+    /// generation (for storing a new result).
+    async fn fetch<T: DeserializeOwned>(&self, key: &str) -> Result<(Option<T>, u64), Error> {
+        let (entry, generation): (Option<String>, Option<u64>) = self
+            .pool
+            .mget(vec![self.entry_key(key), self.generation_key()])
+            .await?;
+        let generation = generation.unwrap_or(0);
+        let value = entry.and_then(|entry| {
+            let (stored, json) = entry.split_once('\n')?;
+            (stored.parse::<u64>().ok()? == generation)
+                .then(|| serde_json::from_str(json).ok())
+                .flatten()
+        });
+        Ok((value, generation))
+    }
+
+    async fn store<T: Serialize>(
+        &self,
+        key: &str,
+        generation: u64,
+        value: &T,
+        ttl: Duration,
+    ) -> Result<(), Error> {
+        let Ok(json) = serde_json::to_string(value) else {
+            return Ok(());
+        };
+        let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+        self.pool
+            .set::<(), _, _>(
+                self.entry_key(key),
+                format!("{generation}\n{json}"),
+                Some(Expiration::PX(millis)),
+                None,
+                false,
+            )
+            .await
+    }
+
+    async fn generation(&self) -> Result<u64, Error> {
+        Ok(self
+            .pool
+            .get::<Option<u64>, _>(self.generation_key())
+            .await?
+            .unwrap_or(0))
+    }
+
+    async fn bump(&self) -> Result<(), Error> {
+        self.pool.incr::<(), _>(self.generation_key()).await
+    }
 }
 
 impl Default for SharedReads {
@@ -53,19 +145,34 @@ impl SharedReads {
         SharedReads {
             slots: Mutex::default(),
             shared_for,
+            redis: None,
         }
     }
 
-    /// Forgets every finished read: after a control action, the next read shows its effect.
-    pub fn forget(&self) {
+    /// Shared reads that also share results with other instances through Redis.
+    pub fn with_redis(shared_for: Duration, tier: RedisTier) -> Self {
+        SharedReads {
+            redis: Some(tier),
+            ..SharedReads::new(shared_for)
+        }
+    }
+
+    /// Forgets every finished read, here and (for other instances) in Redis: after a control
+    /// action, the next read shows its effect.
+    pub async fn forget(&self) {
         self.slots.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        if let (Some(tier), false) = (&self.redis, self.shared_for.is_zero()) {
+            if let Err(error) = tier.bump().await {
+                tracing::warn!(error.message = %error, "could not expire the shared reads");
+            }
+        }
     }
 
     /// The result of `read` for `key`: reused when one finished less than `shared_for` ago,
     /// joined when one is under way, else computed now.
     pub async fn get<T, F, Fut>(&self, key: &str, read: F) -> Result<T, AppError>
     where
-        T: Clone + Send + Sync + 'static,
+        T: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, AppError>>,
     {
@@ -78,11 +185,19 @@ impl SharedReads {
             slots.entry(key.to_owned()).or_default().clone()
         };
         let mut done = slot.lock().await;
+        let tier = self.redis.as_ref().filter(|_| !self.shared_for.is_zero());
         if let Some(previous) = done.as_ref() {
             let fresh = previous.at.elapsed() < self.shared_for && previous.result.is_ok();
             // Finished while this request waited for it: its outcome, success or failure.
             let awaited = previous.at >= asked_at;
-            if fresh || awaited {
+            // A recent result stands unless a control action (on any instance) came after it;
+            // asking costs one small GET. If Redis cannot say, the result is as good as any.
+            let current = match (tier, fresh && !awaited) {
+                (Some(tier), true) => tier.generation().await.ok(),
+                _ => None,
+            };
+            let unchanged = current.is_none() || current == previous.generation;
+            if awaited || (fresh && unchanged) {
                 return match &previous.result {
                     Ok(value) => value.downcast_ref::<T>().cloned().ok_or_else(|| {
                         AppError::Internal(format!("shared read `{key}` holds another type"))
@@ -91,13 +206,36 @@ impl SharedReads {
                 };
             }
         }
+        // Another instance's result of this moment, if any (a failure to ask is no reason to
+        // fail the read: it is computed here instead).
+        let mut generation = None;
+        if let Some(tier) = tier {
+            match tier.fetch::<T>(key).await {
+                Ok((Some(value), current)) => {
+                    *done = Some(Done {
+                        at: Instant::now(),
+                        result: Ok(Arc::new(value.clone())),
+                        generation: Some(current),
+                    });
+                    return Ok(value);
+                }
+                Ok((None, current)) => generation = Some(current),
+                Err(error) => tracing::debug!(error.message = %error, "shared read lookup failed"),
+            }
+        }
         let result = read().await;
+        if let (Some(tier), Some(generation), Ok(value)) = (tier, generation, &result) {
+            if let Err(error) = tier.store(key, generation, value, self.shared_for).await {
+                tracing::debug!(error.message = %error, "shared read not stored");
+            }
+        }
         *done = Some(Done {
             at: Instant::now(),
             result: match &result {
                 Ok(value) => Ok(Arc::new(value.clone())),
                 Err(error) => Err(error.clone()),
             },
+            generation,
         });
         result
     }

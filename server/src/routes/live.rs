@@ -9,9 +9,11 @@ use app::ssr::auth::{AtLeastModerator, Require};
 use app::ssr::error::AppError;
 use app::ssr::state::AppState;
 use axum::extract::{Path, State};
+use axum::http::HeaderName;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::IntoResponse;
 use axum::Extension;
-use futures::stream::{self, Stream, StreamExt};
+use futures::stream::{self, StreamExt};
 use serde_json::json;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -24,11 +26,16 @@ const RETRY: Duration = Duration::from_secs(3);
 /// Keep-alive comment interval (proxies drop idle connections).
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
+/// A stream's response: the events, and `X-Accel-Buffering: no` so that a reverse proxy or load
+/// balancer in front of several instances (nginx and those modelled on it) passes each event on
+/// at once instead of buffering the response.
+type Streamed = axum::response::Response;
+
 /// `GET /live` (MODERATOR).
 pub async fn all_queues(
     caller: Require<AtLeastModerator>,
     Extension(hub): Extension<Arc<LiveHub>>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Streamed {
     let subscription = hub.subscribe(Topic::AllQueues, None);
     respond(subscription, caller.principal.expires_at, hub.shutdown())
 }
@@ -39,7 +46,7 @@ pub async fn one_queue(
     State(state): State<AppState>,
     Extension(hub): Extension<Arc<LiveHub>>,
     Path(queue_name): Path<String>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
+) -> Result<Streamed, AppError> {
     let queue = app::ssr::service::resolve_queue(&state, &queue_name).await?;
     let subscription = hub.subscribe(Topic::Queue(queue.name.clone()), Some(queue));
     Ok(respond(
@@ -81,7 +88,7 @@ fn respond(
     subscription: Subscription,
     expires_at: i64,
     shutdown: watch::Receiver<bool>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Streamed {
     let remaining = (expires_at - chrono::Utc::now().timestamp()).max(0) as u64;
     let viewer = Viewer {
         subscription,
@@ -92,8 +99,12 @@ fn respond(
         ended: false,
     };
     let events = stream::unfold(viewer, next_events)
-        .flat_map(|events| stream::iter(events.into_iter().map(Ok)));
-    Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .flat_map(|events| stream::iter(events.into_iter().map(Ok::<Event, Infallible>)));
+    (
+        [(HeaderName::from_static("x-accel-buffering"), "no")],
+        Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)),
+    )
+        .into_response()
 }
 
 /// Waits for the next thing worth telling the viewer and returns its events; `None` ends the

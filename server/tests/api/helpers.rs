@@ -112,6 +112,8 @@ pub struct TestOptions {
     pub cors_origins: Vec<String>,
     /// `MONITOR_PREFIX`; default `<prefix>-monitor`.
     pub monitor_prefix: Option<String>,
+    /// How long a read serves identical requests; zero (tests check each read at once).
+    pub reads_shared_for: Duration,
 }
 
 impl TestOptions {
@@ -125,6 +127,7 @@ impl TestOptions {
             collector: false,
             cors_origins: Vec::new(),
             monitor_prefix: None,
+            reads_shared_for: Duration::ZERO,
         }
     }
 }
@@ -170,8 +173,7 @@ impl TestApp {
         settings.collector = options.collector;
         settings.collector_interval = Duration::from_millis(100);
         settings.collector_lease = Duration::from_secs(1);
-        // Tests change the world between reads and check the next read at once.
-        settings.reads_shared_for = Duration::ZERO;
+        settings.reads_shared_for = options.reads_shared_for;
         let config = ServerConfig {
             settings,
             auth: auth_settings.clone(),

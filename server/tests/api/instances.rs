@@ -3,7 +3,7 @@
 //! the other's stream and in the shared audit trail. (That two collectors count each job once is
 //! `history::two_instances_count_each_job_once`.)
 
-use crate::helpers::{unique_prefix, SseClient, TestApp, TestOptions};
+use crate::helpers::{fixture, unique_prefix, SseClient, TestApp, TestOptions};
 use crate::queues::{assert_matches_bullmq, queue};
 use crate::session::{session_cookie, sign_in};
 use app::role::Role;
@@ -112,5 +112,55 @@ async fn two_instances_serve_any_request_and_stream_as_one() {
             .filter_map(|e| e["action"].as_str())
             .collect();
         assert_eq!(actions, ["resume", "pause"], "{page}");
+    }
+}
+
+#[tokio::test]
+async fn instances_share_their_reads_and_an_action_on_one_expires_them_on_all() {
+    let prefix = unique_prefix("instances-reads");
+    // Results shared for a long time, so that what is shared is unmistakable.
+    let sharing = || {
+        let mut options = TestOptions::new(&prefix);
+        options.reads_shared_for = Duration::from_secs(60);
+        options
+    };
+    let (first, second) = (
+        TestApp::spawn_with(sharing()).await,
+        TestApp::spawn_with(sharing()).await,
+    );
+    let _world = first.world(json!([{"name": "mail", "waiting": 2}])).await;
+    second.rediscover().await;
+    let waiting = |body: &Value| queue(body, "mail")["waiting"].clone();
+
+    let (_, read) = first
+        .get_json("/api/v1/admin/jobs/metrics", Role::Moderator)
+        .await;
+    assert_eq!(waiting(&read), 2);
+    // BullMQ adds three jobs; the second instance answers with the first one's result (its own
+    // read would say 5): it did not read the queues again.
+    fixture("add", &prefix, json!([{"name": "mail", "count": 3}])).await;
+    let (_, shared) = second
+        .get_json("/api/v1/admin/jobs/metrics", Role::Moderator)
+        .await;
+    assert_eq!(waiting(&shared), 2, "{shared}");
+    assert_eq!(shared["timestamp"], read["timestamp"]);
+
+    // A pause through the first instance: both answer with fresh numbers at once, though the
+    // second one's own copy is still within its minute.
+    let (status, _) = first
+        .call(
+            Method::PATCH,
+            "/api/v1/admin/jobs/queue/mail/pause",
+            Role::Admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    for instance in [&second, &first] {
+        let (_, fresh) = instance
+            .get_json("/api/v1/admin/jobs/metrics", Role::Moderator)
+            .await;
+        assert_eq!(waiting(&fresh), 5, "{fresh}");
+        assert_eq!(queue(&fresh, "mail")["paused"], true, "{fresh}");
     }
 }

@@ -220,6 +220,14 @@ async fn streams_need_auth_and_accept_the_session_cookie() {
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream")));
+    // Proxies in front of several instances must not buffer the stream.
+    assert_eq!(
+        response
+            .headers()
+            .get("x-accel-buffering")
+            .and_then(|v| v.to_str().ok()),
+        Some("no")
+    );
 }
 
 #[tokio::test]

@@ -74,6 +74,12 @@ pub async fn discover(
     allow_list: Option<&[String]>,
 ) -> Result<Vec<QueueInfo>, AppError> {
     let client = pool.next();
+    if client.is_clustered() && !client.is_connected() {
+        // Before its first connection a cluster client has no routing table, and fred fails a
+        // scan of every primary at once instead of queueing it as it queues other commands; so
+        // the first discovery after start-up waits here (under its caller's deadline).
+        client.wait_for_connect().await?;
+    }
     let pattern = meta_pattern(prefix);
     // In a cluster every primary holds its own part of the keyspace (queues tagged by name,
     // `bull:{emails}`, spread over all of them), so each one is scanned.

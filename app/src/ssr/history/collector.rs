@@ -150,6 +150,11 @@ impl Collector {
     /// starts again from what Redis holds.
     pub fn spawn(mut self, interval: Duration) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
+            // Start once connected: a cluster client has no routing table before, and the first
+            // ticks would only fail (and log it) while it connects.
+            if !self.pool.next().is_connected() {
+                let _ = self.pool.wait_for_connect().await;
+            }
             let mut ticker = tokio::time::interval(interval);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
