@@ -11,6 +11,7 @@ fn server() -> Command {
         "JWT_SECRET",
         "JWT_PUBLIC_KEY",
         "REDIS_URL",
+        "REDIS_CLUSTER",
         "BULLMQ_PREFIX",
         "BULLMQ_QUEUES",
         "LEPTOS_SITE_ADDR",
@@ -38,8 +39,15 @@ fn a_missing_jwt_secret_fails_with_one_line() {
 
 #[test]
 fn invalid_settings_fail_with_one_line_naming_the_setting() {
-    let cases: [(&str, &str, &str); 4] = [
+    let cases: [(&str, &str, &str); 7] = [
         ("JWT_SECRET", "short", "JWT_SECRET"),
+        ("MONITOR_PREFIX", "mon{}", "MONITOR_PREFIX"),
+        (
+            "REDIS_URL",
+            "redis://h1:7000,h2:7001",
+            "several hosts are only allowed for a cluster",
+        ),
+        ("REDIS_URL", "redis-cluster://h1:7000/2", "only database 0"),
         ("LEPTOS_SITE_ADDR", "not-an-address", "site-addr"),
         ("JWT_PUBLIC_KEY", "/nonexistent/key.pem", "JWT_PUBLIC_KEY"),
         ("BULLMQ_QUEUES", "ok,bad:name", "BULLMQ_QUEUES"),
@@ -83,6 +91,7 @@ fn help_lists_every_setting() {
     let help = String::from_utf8_lossy(&output.stdout);
     for var in [
         "REDIS_URL",
+        "REDIS_CLUSTER",
         "BULLMQ_PREFIX",
         "BULLMQ_QUEUES",
         "JWT_SECRET",
