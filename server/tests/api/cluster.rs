@@ -69,6 +69,32 @@ async fn everything_works_under_a_hash_tagged_prefix() {
     .await;
     assert_eq!(stuck[0]["queueName"], "orders");
 
+    // The dashboard: its server-rendered page and a server function it calls.
+    let page = app
+        .client
+        .get(app.url("/"))
+        .header(
+            "cookie",
+            format!("monitor_session={}", app.token(Role::Moderator)),
+        )
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("data-queue=\"orders\""), "{html}");
+    let overview = app
+        .client
+        .post(app.url("/api/fn/overview"))
+        .bearer_auth(app.token(Role::Moderator))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(overview.status(), 200);
+    let overview: Value = overview.json().await.expect("json");
+    assert_matches_bullmq(queue(&overview, "orders"), world.queue("orders"));
+
     // Live: the all-queues stream and one queue's stream with its active job.
     let token = app.token(Role::Moderator);
     let mut all = SseClient::connect(&app, "/api/v1/admin/jobs/live", Some(&token)).await;
