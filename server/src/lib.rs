@@ -112,17 +112,22 @@ impl Application {
         });
         let router = router(self.state, self.http).layer(axum::Extension(self.hub));
         let stopping = self.stopping;
+        // A stopping instance stops collecting at once, not after its connections drained.
+        // Not releasing the lease on purpose: a stand-by takes over when it expires, which is
+        // also what happens when an instance is killed.
+        let collecting = collector.as_ref().map(|task| task.abort_handle());
         let result = axum::serve(self.listener, router)
             .with_graceful_shutdown(async move {
                 shutdown.await;
+                if let Some(collecting) = collecting {
+                    collecting.abort();
+                }
                 // Live streams never end by themselves; tell them to, so shutdown can finish.
                 let _ = stopping.send(true);
             })
             .await
             .map_err(|e| format!("server error: {e}"));
         refresher.abort();
-        // Not releasing the lease on purpose: a stand-by takes over when it expires, which is
-        // also what happens when an instance is killed.
         if let Some(collector) = collector {
             collector.abort();
         }

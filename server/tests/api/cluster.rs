@@ -160,17 +160,10 @@ async fn everything_works_under_a_hash_tagged_prefix() {
     assert_eq!(view["data"]["again"], true, "{view}");
 
     // The audit trail holds the four actions.
-    let (status, page) = app
-        .call(Method::GET, "/api/v1/admin/jobs/audit", Role::Admin, None)
-        .await;
-    assert_eq!(status, 200, "{page}");
-    let actions: Vec<&str> = page["entries"]
-        .as_array()
-        .expect("entries")
-        .iter()
-        .filter_map(|e| e["action"].as_str())
-        .collect();
-    assert_eq!(actions, ["retry", "clear", "resume", "pause"], "{page}");
+    assert_eq!(
+        app.audit_actions().await,
+        ["retry", "clear", "resume", "pause"]
+    );
 
     // History: the collector counted what the workers finished.
     let sums = eventually(
@@ -281,14 +274,17 @@ async fn a_primary_failing_over_while_the_dashboard_streams_is_ridden_out() {
 
     // Kill the primary that holds the queue; its replica takes over.
     let (primary, replica) = cluster.primary_and_replica_for(&format!("{prefix}:mail:meta"));
-    assert!(replica.is_some(), "the primary has a replica");
+    let replica = replica.expect("the primary has a replica");
+    cluster
+        .wait_for_replica(primary, replica, Duration::from_secs(10))
+        .expect("the replica catches up");
     cluster.kill(primary);
     cluster
         .wait_until_healthy(Duration::from_secs(30))
         .expect("the replica takes over");
     assert_eq!(
         cluster.primary_for(&format!("{prefix}:mail:meta")),
-        replica.expect("replica"),
+        replica,
         "the replica is the new primary"
     );
 

@@ -477,6 +477,25 @@ pub async fn fixture_raw(command: &str, spec: Value) -> Value {
 }
 
 impl TestApp {
+    /// The actions of the audit trail's first page, newest first.
+    pub async fn audit_actions(&self) -> Vec<String> {
+        let (status, page) = self
+            .call(
+                reqwest::Method::GET,
+                "/api/v1/admin/jobs/audit",
+                Role::Admin,
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{page}");
+        page["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .filter_map(|e| e["action"].as_str().map(str::to_owned))
+            .collect()
+    }
+
     /// `method path` as `role`, with an optional JSON body; returns status and JSON body.
     pub async fn call(
         &self,

@@ -236,6 +236,14 @@ async fn events_trimmed_before_they_were_read_are_reported_and_filled_from_the_r
     )
     .await;
     first.stop();
+    // Its collector is gone once nobody renews the lease (stopping drains the server first).
+    let lease = format!("{prefix}-monitor:{{history:{prefix}}}:lease");
+    eventually(
+        Duration::from_secs(15),
+        "the stopped instance's lease to expire",
+        || async { redis_cli(&["EXISTS", &lease]).eq("0").then_some(()) },
+    )
+    .await;
     // While no collector runs, more jobs finish (10 kept by BullMQ, 5 removed) and the stream
     // is trimmed past the cursor.
     fixture("work", &prefix, json!([{"name": "feed", "completed": 10}])).await;

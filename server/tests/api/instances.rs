@@ -101,17 +101,7 @@ async fn two_instances_serve_any_request_and_stream_as_one() {
         .await;
     assert_eq!(status, 200);
     for instance in &instances {
-        let (status, page) = instance
-            .call(Method::GET, "/api/v1/admin/jobs/audit", Role::Admin, None)
-            .await;
-        assert_eq!(status, 200, "{page}");
-        let actions: Vec<&str> = page["entries"]
-            .as_array()
-            .expect("entries")
-            .iter()
-            .filter_map(|e| e["action"].as_str())
-            .collect();
-        assert_eq!(actions, ["resume", "pause"], "{page}");
+        assert_eq!(instance.audit_actions().await, ["resume", "pause"]);
     }
 }
 

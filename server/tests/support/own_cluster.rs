@@ -172,6 +172,28 @@ impl OwnCluster {
         })
     }
 
+    /// Waits until `replica` holds every write `primary` had when asked. Replication is
+    /// asynchronous: a primary killed before its replica caught up loses its last writes (Redis's
+    /// behaviour, not the monitor's), so a failover test first lets the replica catch up.
+    pub fn wait_for_replica(
+        &self,
+        primary: u16,
+        replica: u16,
+        deadline: Duration,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let offset = |port: u16, field: &str| -> u64 {
+            cli(port, &["INFO", "replication"])
+                .lines()
+                .find_map(|line| line.strip_prefix(field))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        let target = offset(primary, "master_repl_offset:");
+        self.wait_for(deadline, "the replica to catch up", || {
+            offset(replica, "slave_repl_offset:") >= target
+        })
+    }
+
     fn live_ports(&self) -> Vec<u16> {
         self.nodes
             .iter()
