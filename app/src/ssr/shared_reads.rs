@@ -54,8 +54,8 @@ pub struct SharedReads {
     redis: Option<RedisTier>,
 }
 
-/// Results shared between instances: `<namespace>:<key>` holds `<generation>\n<JSON>` for
-/// `shared_for`; `<namespace>:generation` counts control actions. All keys of a namespace share
+/// Results shared between instances: `<namespace>:<key>` holds
+/// `<generation>\n<read at, epoch ms>\n<JSON>` for `shared_for`; `<namespace>:generation` counts control actions. All keys of a namespace share
 /// one hash slot (`slots::slot_namespace`), so entry and generation come in one `MGET`, also on
 /// a cluster.
 pub struct RedisTier {
@@ -82,19 +82,25 @@ impl RedisTier {
         format!("{}:generation", self.namespace)
     }
 
-    /// The stored result for `key` if it was read in the current generation, and the current
-    /// generation (for storing a new result).
-    async fn fetch<T: DeserializeOwned>(&self, key: &str) -> Result<(Option<T>, u64), Error> {
+    /// The stored result for `key` and how long ago it was read, if it was read in the current
+    /// generation; and the current generation (for storing a new result).
+    async fn fetch<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<(Option<(T, Duration)>, u64), Error> {
         let (entry, generation): (Option<String>, Option<u64>) = self
             .pool
             .mget(vec![self.entry_key(key), self.generation_key()])
             .await?;
         let generation = generation.unwrap_or(0);
         let value = entry.and_then(|entry| {
-            let (stored, json) = entry.split_once('\n')?;
-            (stored.parse::<u64>().ok()? == generation)
-                .then(|| serde_json::from_str(json).ok())
-                .flatten()
+            let mut parts = entry.splitn(3, '\n');
+            let stored: u64 = parts.next()?.parse().ok()?;
+            let read_at: u64 = parts.next()?.parse().ok()?;
+            let value = serde_json::from_str(parts.next()?).ok()?;
+            // Instances' clocks differ a little; a result from "the future" is just new.
+            let age = Duration::from_millis(epoch_ms().saturating_sub(read_at));
+            (stored == generation).then_some((value, age))
         });
         Ok((value, generation))
     }
@@ -113,7 +119,7 @@ impl RedisTier {
         self.pool
             .set::<(), _, _>(
                 self.entry_key(key),
-                format!("{generation}\n{json}"),
+                format!("{generation}\n{}\n{json}", epoch_ms()),
                 Some(Expiration::PX(millis)),
                 None,
                 false,
@@ -132,6 +138,13 @@ impl RedisTier {
     async fn bump(&self) -> Result<(), Error> {
         self.pool.incr::<(), _>(self.generation_key()).await
     }
+}
+
+/// Milliseconds since the Unix epoch (the wall clock other instances can compare with).
+fn epoch_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl Default for SharedReads {
@@ -211,15 +224,16 @@ impl SharedReads {
         let mut generation = None;
         if let Some(tier) = tier {
             match tier.fetch::<T>(key).await {
-                Ok((Some(value), current)) => {
+                Ok((Some((value, age)), current)) if age < self.shared_for => {
+                    // It serves here for what is left of its moment, not a moment more.
                     *done = Some(Done {
-                        at: Instant::now(),
+                        at: Instant::now().checked_sub(age).unwrap_or_else(Instant::now),
                         result: Ok(Arc::new(value.clone())),
                         generation: Some(current),
                     });
                     return Ok(value);
                 }
-                Ok((None, current)) => generation = Some(current),
+                Ok((_, current)) => generation = Some(current),
                 Err(error) => tracing::debug!(error.message = %error, "shared read lookup failed"),
             }
         }
