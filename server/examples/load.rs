@@ -389,7 +389,7 @@ async fn run(
     }
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = cpu_all(targets) - cpu_start;
-    let commands = redis.total_commands() - commands_start;
+    let commands = redis.total_commands().saturating_sub(commands_start);
     let received = events.load(Ordering::Relaxed) - events_start;
     let broken = stream_errors.load(Ordering::Relaxed);
     for task in stream_tasks {

@@ -154,11 +154,7 @@ pub fn build_state(config: &ServerConfig, site_addr: SocketAddr) -> Result<AppSt
         registry,
         reads: Arc::new(app::ssr::shared_reads::SharedReads::with_redis(
             config.settings.reads_shared_for,
-            app::ssr::shared_reads::RedisTier::new(
-                redis.clone(),
-                &config.settings.monitor_prefix,
-                &config.settings.prefix,
-            ),
+            app::ssr::shared_reads::RedisTier::new(redis.clone(), &config.settings),
         )),
     })
 }

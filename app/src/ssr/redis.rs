@@ -2,7 +2,7 @@
 //! and reconnects forever with capped exponential back-off, so the server starts (and `/readyz`
 //! says 503) even while Redis is down, and recovers without a restart.
 //!
-//! A Redis Cluster is named by a `redis-cluster://` URL (`rediss-cluster://` with TLS) or by
+//! A Redis Cluster is named by a `redis-cluster://` URL or by
 //! `REDIS_CLUSTER=true` with a plain one; either may list several seed nodes, comma-separated
 //! (`redis-cluster://h1:7000,h2:7001`). fred follows the cluster's topology from there.
 
@@ -50,8 +50,19 @@ pub fn parse_config(url: &str, cluster: bool) -> Result<Config, String> {
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err(invalid("expected scheme://host:port".into()));
     };
+    if matches!(
+        scheme,
+        "rediss" | "valkeys" | "rediss-cluster" | "valkeys-cluster"
+    ) {
+        // This build has no TLS (fred would warn and speak plaintext to a TLS port forever).
+        return Err(invalid(
+            "TLS (rediss://) is not built into this server; use redis:// on a trusted network \
+             or a TLS tunnel"
+                .into(),
+        ));
+    }
     let clustered_scheme = match scheme {
-        "redis" | "valkey" | "rediss" | "valkeys" if cluster => format!("{scheme}-cluster"),
+        "redis" | "valkey" if cluster => format!("{scheme}-cluster"),
         _ => scheme.to_owned(),
     };
     let is_cluster = clustered_scheme.ends_with("-cluster");
@@ -187,6 +198,8 @@ mod tests {
             ),
             ("redis-cluster://:secret@h1:1/3", false, "only database 0"),
             ("h1:6379", false, "scheme://"),
+            ("rediss://:secret@h1:6380", false, "TLS"),
+            ("rediss-cluster://:secret@h1:1,h2:2", false, "TLS"),
         ] {
             let error = parse_config(url, cluster).expect_err(url);
             assert!(error.contains(expected), "{url}: {error}");

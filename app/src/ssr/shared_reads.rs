@@ -61,17 +61,48 @@ pub struct SharedReads {
 pub struct RedisTier {
     pool: Pool,
     namespace: String,
+    /// The most one lookup, check or write of the tier may take: it saves work, so it must never
+    /// make a request slower than computing the read (which has its own deadline).
+    deadline: Duration,
 }
 
 impl RedisTier {
-    pub fn new(pool: Pool, monitor_prefix: &str, bullmq_prefix: &str) -> Self {
+    /// The tier of instances that answer alike: the same BullMQ prefix and the same settings
+    /// that shape the answers (queue allow-list, stuck threshold). Instances configured
+    /// differently get namespaces of their own and never take each other's results.
+    pub fn new(pool: Pool, settings: &crate::ssr::config::Settings) -> Self {
+        let mut allowed = settings.queue_allow_list.clone().unwrap_or_default();
+        allowed.sort();
+        let shape = format!(
+            "{}|{}|{}",
+            settings.prefix,
+            allowed.join(","),
+            settings.stuck_after.as_millis()
+        );
+        let fingerprint = &fred::util::sha1_hash(&shape)[..12];
         RedisTier {
             pool,
             namespace: crate::ssr::slots::slot_namespace(
-                monitor_prefix,
-                &format!("reads:{bullmq_prefix}"),
+                &settings.monitor_prefix,
+                &format!("reads:{}:{fingerprint}", settings.prefix),
             ),
+            deadline: (settings.redis_timeout / 4).min(Duration::from_millis(250)),
         }
+    }
+
+    /// `operation` under the tier's deadline (running out of time is an error like any other).
+    async fn bounded<T>(
+        &self,
+        operation: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        tokio::time::timeout(self.deadline, operation)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::new(
+                    fred::error::ErrorKind::Timeout,
+                    "shared read tier: no answer in time",
+                ))
+            })
     }
 
     fn entry_key(&self, key: &str) -> String {
@@ -89,8 +120,10 @@ impl RedisTier {
         key: &str,
     ) -> Result<(Option<(T, Duration)>, u64), Error> {
         let (entry, generation): (Option<String>, Option<u64>) = self
-            .pool
-            .mget(vec![self.entry_key(key), self.generation_key()])
+            .bounded(
+                self.pool
+                    .mget(vec![self.entry_key(key), self.generation_key()]),
+            )
             .await?;
         let generation = generation.unwrap_or(0);
         let value = entry.and_then(|entry| {
@@ -116,27 +149,26 @@ impl RedisTier {
             return Ok(());
         };
         let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
-        self.pool
-            .set::<(), _, _>(
-                self.entry_key(key),
-                format!("{generation}\n{}\n{json}", epoch_ms()),
-                Some(Expiration::PX(millis)),
-                None,
-                false,
-            )
-            .await
+        self.bounded(self.pool.set::<(), _, _>(
+            self.entry_key(key),
+            format!("{generation}\n{}\n{json}", epoch_ms()),
+            Some(Expiration::PX(millis)),
+            None,
+            false,
+        ))
+        .await
     }
 
     async fn generation(&self) -> Result<u64, Error> {
         Ok(self
-            .pool
-            .get::<Option<u64>, _>(self.generation_key())
+            .bounded(self.pool.get::<Option<u64>, _>(self.generation_key()))
             .await?
             .unwrap_or(0))
     }
 
     async fn bump(&self) -> Result<(), Error> {
-        self.pool.incr::<(), _>(self.generation_key()).await
+        self.bounded(self.pool.incr::<(), _>(self.generation_key()))
+            .await
     }
 }
 
@@ -203,14 +235,17 @@ impl SharedReads {
             let fresh = previous.at.elapsed() < self.shared_for && previous.result.is_ok();
             // Finished while this request waited for it: its outcome, success or failure.
             let awaited = previous.at >= asked_at;
-            // A recent result stands unless a control action (on any instance) came after it;
-            // asking costs one small GET. If Redis cannot say, the result is as good as any.
-            let current = match (tier, fresh && !awaited) {
+            // A result stands unless a control action (on any instance) came after it was read,
+            // also one this request joined (it began before the request came); asking costs one
+            // small GET. If Redis cannot say, the result is as good as any. A failure that this
+            // request waited for is shared as it is (no stampede on a struggling Redis).
+            let succeeded = previous.result.is_ok();
+            let current = match (tier, (fresh || awaited) && succeeded) {
                 (Some(tier), true) => tier.generation().await.ok(),
                 _ => None,
             };
             let unchanged = current.is_none() || current == previous.generation;
-            if awaited || (fresh && unchanged) {
+            if (awaited && !succeeded) || ((awaited || fresh) && unchanged) {
                 return match &previous.result {
                     Ok(value) => value.downcast_ref::<T>().cloned().ok_or_else(|| {
                         AppError::Internal(format!("shared read `{key}` holds another type"))

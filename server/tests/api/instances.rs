@@ -134,6 +134,14 @@ async fn instances_share_their_reads_and_an_action_on_one_expires_them_on_all() 
         .await;
     assert_eq!(waiting(&shared), 2, "{shared}");
     assert_eq!(shared["timestamp"], read["timestamp"]);
+    // An instance showing other queues (its own allow-list) never takes their results.
+    let mut narrower = sharing();
+    narrower.queue_allow_list = Some(vec!["sms".into()]);
+    let narrower = TestApp::spawn_with(narrower).await;
+    let (_, own) = narrower
+        .get_json("/api/v1/admin/jobs/metrics", Role::Moderator)
+        .await;
+    assert_eq!(own["queues"], json!([]), "{own}");
 
     // A pause through the first instance: both answer with fresh numbers at once, though the
     // second one's own copy is still within its minute.

@@ -29,7 +29,23 @@ pub struct NodeLine {
 impl OwnCluster {
     /// Starts six nodes, joins them as 3 primaries + 3 replicas and waits (with a deadline) until
     /// every node reports the cluster ok and every replica is in sync.
+    ///
+    /// Ports are picked free and then handed to the nodes, so another process may take one in
+    /// between; a node must therefore prove it is ours (its `process_id`), and a start that lost
+    /// a port is tried again on new ones.
     pub fn start() -> Result<OwnCluster, Box<dyn std::error::Error>> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Self::try_start() {
+                Ok(cluster) => return Ok(cluster),
+                Err(error) if attempt < 3 => eprintln!("own cluster: {error}; trying again"),
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    fn try_start() -> Result<OwnCluster, Box<dyn std::error::Error>> {
         // Hold every listener until all ports are chosen, so no two are the same.
         let listeners: Vec<TcpListener> = (0..12)
             .map(|_| TcpListener::bind("127.0.0.1:0"))
@@ -59,8 +75,9 @@ impl OwnCluster {
                     &bus.to_string(),
                 ])
                 .args(["--cluster-config-file", "nodes.conf"])
-                // Fast failure detection, and a replica may always take over.
-                .args(["--cluster-node-timeout", "1000"])
+                // Failure detection in seconds (not so fast that a loaded test machine looks
+                // like a failed node), and a replica may always take over.
+                .args(["--cluster-node-timeout", "3000"])
                 .args(["--cluster-replica-validity-factor", "0"])
                 .args(["--save", "", "--appendonly", "no"])
                 .arg("--dir")
@@ -69,9 +86,13 @@ impl OwnCluster {
                 .spawn()?;
             cluster.nodes.insert(port, Some(child));
         }
-        for &port in cluster.nodes.keys() {
-            cluster.wait_for(Duration::from_secs(10), "a node to answer", || {
-                cli(port, &["PING"]) == "PONG"
+        for (&port, child) in &cluster.nodes {
+            let pid = child.as_ref().map(Child::id).unwrap_or_default();
+            let ours = format!("process_id:{pid}");
+            cluster.wait_for(Duration::from_secs(10), "a node of ours to answer", || {
+                cli(port, &["INFO", "server"])
+                    .lines()
+                    .any(|line| line.trim() == ours)
             })?;
         }
         let addresses: Vec<String> = cluster
