@@ -66,19 +66,15 @@ impl Backend {
 
     /// One `INFO` field summed over the primaries (the one server).
     fn info_sum(&self, section: &str, field: &str) -> f64 {
-        let read = |text: String| -> f64 {
-            text.lines()
-                .find_map(|line| line.strip_prefix(field))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0.0)
-        };
         match self {
-            Backend::Single(redis) => read(redis.cli(&["INFO", section])),
+            Backend::Single(redis) => common::info_number(&redis.cli(&["INFO", section]), field),
             Backend::Cluster(cluster) => cluster
                 .nodes()
                 .iter()
                 .filter(|node| node.primary && !node.failed)
-                .map(|node| read(common::cluster_cli(node.port, &["INFO", section])))
+                .map(|node| {
+                    common::info_number(&common::cli_on(node.port, &["INFO", section]), field)
+                })
                 .sum(),
         }
     }

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 #[path = "../../tests/support/own_redis.rs"]
 mod own_redis;
-pub use own_redis::OwnRedis;
+#[allow(unused_imports)]
+pub use own_redis::{cli_on, OwnRedis};
 #[path = "../../tests/support/own_cluster.rs"]
 mod own_cluster;
 #[allow(unused_imports)]
-pub use own_cluster::{cli as cluster_cli, OwnCluster};
+pub use own_cluster::OwnCluster;
 
 /// The hash fields of a finished job as BullMQ writes them (the ones the monitor reads): added
 /// 10 ms before it started, processed for `processing_ms`, finished at `finished_ms`.
@@ -70,11 +71,15 @@ pub async fn fill(client: &Client, prefix: &str, count: usize) -> Result<(), Err
 
 pub async fn total_commands(client: &Client) -> Result<u64, Error> {
     let info: String = client.info(Some(fred::types::InfoKind::Stats)).await?;
-    Ok(info
-        .lines()
-        .find_map(|line| line.strip_prefix("total_commands_processed:"))
+    Ok(info_number(&info, "total_commands_processed:") as u64)
+}
+
+/// A number from `INFO` output (`field` with its colon), 0 when missing.
+pub fn info_number(info: &str, field: &str) -> f64 {
+    info.lines()
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0))
+        .unwrap_or(0.0)
 }
 
 /// The server in-process on a free port, with a MODERATOR token, for a benchmark's requests.

@@ -113,15 +113,7 @@ async fn everything_works_under_a_hash_tagged_prefix() {
 
     // Control: pause and resume as BullMQ sees them; clear only the finished jobs.
     for (action, paused) in [("pause", true), ("resume", false)] {
-        let (status, reply) = app
-            .call(
-                Method::PATCH,
-                &format!("/api/v1/admin/jobs/queue/legacy/{action}"),
-                Role::Admin,
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "{reply}");
+        app.control("legacy", action).await;
         let seen = bull(&app, json!([{"name": "legacy", "bullmq": 5}])).await;
         assert_eq!(seen["legacy"]["isPaused"], paused, "{seen}");
     }
@@ -320,15 +312,7 @@ async fn a_primary_failing_over_while_the_dashboard_streams_is_ridden_out() {
     );
 
     // Actions work on the new primary.
-    let (status, reply) = app
-        .call(
-            Method::PATCH,
-            "/api/v1/admin/jobs/queue/mail/pause",
-            Role::Admin,
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{reply}");
+    app.control("mail", "pause").await;
     let seen = bull(&app, json!([{"name": "mail"}])).await;
     assert_eq!(seen["mail"]["isPaused"], true, "{seen}");
 }

@@ -477,6 +477,16 @@ pub async fn fixture_raw(command: &str, spec: Value) -> Value {
 }
 
 impl TestApp {
+    /// `PATCH …/queue/{queue}/{action}` (`pause`, `resume`) as ADMIN; must answer 200.
+    pub async fn control(&self, queue: &str, action: &str) -> Value {
+        let path = format!("/api/v1/admin/jobs/queue/{queue}/{action}");
+        let (status, reply) = self
+            .call(reqwest::Method::PATCH, &path, Role::Admin, None)
+            .await;
+        assert_eq!(status, 200, "{action} {queue}: {reply}");
+        reply
+    }
+
     /// The actions of the audit trail's first page, newest first.
     pub async fn audit_actions(&self) -> Vec<String> {
         let (status, page) = self

@@ -7,7 +7,6 @@ use crate::helpers::{fixture, unique_prefix, SseClient, TestApp, TestOptions};
 use crate::queues::{assert_matches_bullmq, queue};
 use crate::session::{session_cookie, sign_in};
 use app::role::Role;
-use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -68,15 +67,7 @@ async fn two_instances_serve_any_request_and_stream_as_one() {
         .await
         .expect("event");
     assert_eq!(queue(&first.json(), "mail")["paused"], false);
-    let (status, reply) = instances[0]
-        .call(
-            Method::PATCH,
-            "/api/v1/admin/jobs/queue/mail/pause",
-            Role::Admin,
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{reply}");
+    instances[0].control("mail", "pause").await;
     let mut seen = Value::Null;
     for _ in 0..50 {
         let event = stream
@@ -91,15 +82,7 @@ async fn two_instances_serve_any_request_and_stream_as_one() {
     assert_eq!(queue(&seen, "mail")["paused"], true, "{seen}");
 
     // … and is undone through the second; both appear in either instance's audit trail.
-    let (status, _) = instances[1]
-        .call(
-            Method::PATCH,
-            "/api/v1/admin/jobs/queue/mail/resume",
-            Role::Admin,
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
+    instances[1].control("mail", "resume").await;
     for instance in &instances {
         assert_eq!(instance.audit_actions().await, ["resume", "pause"]);
     }
@@ -145,15 +128,7 @@ async fn instances_share_their_reads_and_an_action_on_one_expires_them_on_all() 
 
     // A pause through the first instance: both answer with fresh numbers at once, though the
     // second one's own copy is still within its minute.
-    let (status, _) = first
-        .call(
-            Method::PATCH,
-            "/api/v1/admin/jobs/queue/mail/pause",
-            Role::Admin,
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
+    first.control("mail", "pause").await;
     for instance in [&second, &first] {
         let (_, fresh) = instance
             .get_json("/api/v1/admin/jobs/metrics", Role::Moderator)

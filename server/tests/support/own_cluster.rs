@@ -1,7 +1,9 @@
 //! A Redis Cluster of a test's own on loopback: three primaries with one replica each, made by
 //! `redis-server --cluster-enabled yes` ×6 and `redis-cli --cluster create`, nothing on disk but
-//! its node files in a temporary directory. Killed and cleaned up on drop.
+//! its node files in a temporary directory. Killed and cleaned up on drop. Needs its sibling
+//! module `own_redis` (for `redis-cli`).
 
+use super::own_redis::cli_on as cli;
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -258,20 +260,6 @@ impl OwnCluster {
         with_redirects.extend_from_slice(args);
         cli(port, &with_redirects)
     }
-}
-
-/// Runs one `redis-cli` command against a node; its output (errors included), trimmed.
-pub fn cli(port: u16, args: &[&str]) -> String {
-    Command::new("redis-cli")
-        .args(["-p", &port.to_string()])
-        .args(args)
-        .output()
-        .map(|o| {
-            let mut text = String::from_utf8_lossy(&o.stdout).into_owned();
-            text.push_str(&String::from_utf8_lossy(&o.stderr));
-            text.trim().to_owned()
-        })
-        .unwrap_or_default()
 }
 
 /// `<id> <ip:port@bus> <flags> <primary-id|-> <ping> <pong> <epoch> <link> <slot ranges…>`

@@ -73,16 +73,22 @@ impl OwnRedis {
 
     /// Runs one `redis-cli` command against it; its output (errors included), trimmed.
     pub fn cli(&self, args: &[&str]) -> String {
-        std::process::Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .map(|o| {
-                String::from_utf8_lossy(&o.stdout).trim().to_owned()
-                    + String::from_utf8_lossy(&o.stderr).trim()
-            })
-            .unwrap_or_default()
+        cli_on(self.port, args)
     }
+}
+
+/// Runs one `redis-cli` command against the server on a loopback `port`; its output (errors
+/// included), trimmed.
+pub fn cli_on(port: u16, args: &[&str]) -> String {
+    std::process::Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout).trim().to_owned()
+                + String::from_utf8_lossy(&o.stderr).trim()
+        })
+        .unwrap_or_default()
 }
 
 impl Drop for OwnRedis {
