@@ -1,155 +1,212 @@
-//! Server functions used by the dashboard. Each authenticates the request (session cookie or
-//! bearer token), checks the minimum role, and calls the same service code as the REST API.
-//! In the browser they are sent by [`crate::client::MonitorClient`], which adds the embedding
-//! app's token when there is one.
+//! Server functions used by the dashboard. Each opens with [`access::authorized`], which
+//! authenticates the request (session cookie or bearer token) and demands the role declared for
+//! it in [`access::SERVER_FN_ROLES`] (the one declaration of who may call what; the server also
+//! checks it before a request is even decoded, and the auth tests walk it), then calls the same
+//! service code as the REST API. In the browser they are sent by
+//! [`crate::client::MonitorClient`], which adds the embedding app's token when there is one.
 
 use crate::error::ApiError;
 use crate::model::{
-    ClearReply, History, Metrics, Overview, PauseReply, QueueLive, RetryReply, StuckJob, Trend,
-    Viewer,
+    ClearKind, ClearReply, History, JobId, Metrics, Overview, PauseReply, Period, QueueLive,
+    RetryChanges, RetryReply, StuckReport, Trend, Viewer,
 };
 use leptos::prelude::*;
 
-/// Every queue with its counts. Minimum role: MODERATOR.
+/// Every queue with its counts.
 #[server(name = GetOverview, prefix = "/api/fn", endpoint = "overview", client = crate::client::MonitorClient)]
 pub async fn get_overview() -> Result<Overview, ApiError> {
-    use crate::role::Role;
-    use crate::ssr::{auth::require_role, service, state::respond_with_error, state::AppState};
-    require_role(Role::Moderator).await?;
-    let state = AppState::from_context().map_err(respond_with_error)?;
-    service::overview(&state).await.map_err(respond_with_error)
+    let caller = access::authorized::<GetOverview>().await?;
+    access::reply(crate::ssr::service::reads::overview(&caller.state).await)
 }
 
-/// Who the current session belongs to. Minimum role: MODERATOR.
+/// Who the current session belongs to.
 #[server(name = GetViewer, prefix = "/api/fn", endpoint = "viewer", client = crate::client::MonitorClient)]
 pub async fn get_viewer() -> Result<Viewer, ApiError> {
-    use crate::role::Role;
-    use crate::ssr::auth::require_role;
-    let principal = require_role(Role::Moderator).await?;
+    let caller = access::authorized::<GetViewer>().await?;
     Ok(Viewer {
-        subject: principal.subject,
-        role: principal.role,
-        expires_at: principal.expires_at,
+        subject: caller.principal.subject,
+        role: caller.principal.role,
+        expires_at: caller.principal.expires_at,
     })
 }
 
-/// Counts, success rates and processing rates. Minimum role: MODERATOR.
+/// Counts, success rates and processing rates.
 #[server(name = GetMetrics, prefix = "/api/fn", endpoint = "metrics", client = crate::client::MonitorClient)]
 pub async fn get_metrics() -> Result<Metrics, ApiError> {
-    use crate::role::Role;
-    use crate::ssr::{auth::require_role, service, state::respond_with_error, state::AppState};
-    require_role(Role::Moderator).await?;
-    let state = AppState::from_context().map_err(respond_with_error)?;
-    service::metrics(&state).await.map_err(respond_with_error)
+    let caller = access::authorized::<GetMetrics>().await?;
+    access::reply(crate::ssr::service::reads::metrics(&caller.state).await)
 }
 
-/// Trends over `period` (`24h`, `7d` or `30d`; empty means `24h`). Minimum role: MODERATOR.
+/// Trends over `period` (absent: 24 h).
 #[server(name = GetTrends, prefix = "/api/fn", endpoint = "trends", client = crate::client::MonitorClient)]
-pub async fn get_trends(#[server(default)] period: String) -> Result<Vec<Trend>, ApiError> {
-    use crate::role::Role;
-    use crate::ssr::{auth::require_role, service, state::respond_with_error, state::AppState};
-    require_role(Role::Moderator).await?;
-    let state = AppState::from_context().map_err(respond_with_error)?;
-    let period = service::parse_period(Some(&period)).map_err(respond_with_error)?;
-    service::trends(&state, period)
-        .await
-        .map_err(respond_with_error)
+pub async fn get_trends(#[server(default)] period: Period) -> Result<Vec<Trend>, ApiError> {
+    let caller = access::authorized::<GetTrends>().await?;
+    access::reply(crate::ssr::service::reads::trends(&caller.state, period).await)
 }
 
-/// The history collector's series over `period` (`24h`, `7d` or `30d`) for one queue, or all
-/// queues summed when `queue` is empty: hourly for 24 h and 7 d, daily for 30 d.
-/// Minimum role: MODERATOR.
+/// The history collector's series over `period` for one queue, or all queues summed when
+/// `queue` is empty: hourly for 24 h and 7 d, daily for 30 d.
 #[server(name = GetHistory, prefix = "/api/fn", endpoint = "history", client = crate::client::MonitorClient)]
 pub async fn get_history(
     #[server(default)] queue: String,
-    #[server(default)] period: String,
+    #[server(default)] period: Period,
 ) -> Result<History, ApiError> {
-    use crate::role::Role;
-    use crate::ssr::{auth::require_role, service, state::respond_with_error, state::AppState};
-    require_role(Role::Moderator).await?;
-    let state = AppState::from_context().map_err(respond_with_error)?;
-    let period = service::parse_period(Some(&period)).map_err(respond_with_error)?;
-    service::history_over(&state, Some(&queue), period)
-        .await
-        .map_err(respond_with_error)
+    let caller = access::authorized::<GetHistory>().await?;
+    access::reply(
+        crate::ssr::service::history::history_over(
+            &caller.state,
+            &caller.principal,
+            Some(&queue),
+            period,
+        )
+        .await,
+    )
 }
 
-/// Stuck active jobs, longest first. Minimum role: MODERATOR.
+/// Stuck active jobs, longest stuck first (at most the default limit), with their total.
 #[server(name = GetStuckAlerts, prefix = "/api/fn", endpoint = "stuck", client = crate::client::MonitorClient)]
-pub async fn get_stuck_alerts() -> Result<Vec<StuckJob>, ApiError> {
-    use crate::role::Role;
-    use crate::ssr::{auth::require_role, service, state::respond_with_error, state::AppState};
-    require_role(Role::Moderator).await?;
-    let state = AppState::from_context().map_err(respond_with_error)?;
-    service::stuck_alerts(&state)
-        .await
-        .map_err(respond_with_error)
+pub async fn get_stuck_alerts() -> Result<StuckReport, ApiError> {
+    let caller = access::authorized::<GetStuckAlerts>().await?;
+    access::reply(crate::ssr::service::reads::stuck_alerts(&caller.state, None).await)
 }
 
 /// One queue's counts and active jobs, as its live stream sends them (the polling fallback of
-/// the queue detail). Minimum role: MODERATOR.
+/// the queue detail).
 #[server(name = GetQueueLive, prefix = "/api/fn", endpoint = "queue_live", client = crate::client::MonitorClient)]
 pub async fn get_queue_live(#[server(default)] queue_name: String) -> Result<QueueLive, ApiError> {
-    use crate::role::Role;
-    use crate::ssr::{
-        auth::require_role, error::AppError, service, state::respond_with_error, state::AppState,
-    };
-    require_role(Role::Moderator).await?;
-    let state = AppState::from_context().map_err(respond_with_error)?;
-    let queue = service::resolve_queue(&state, &queue_name)
-        .await
-        .map_err(respond_with_error)?;
-    service::queue_live(&state, &queue)
-        .await
-        .and_then(|live| {
-            live.ok_or_else(|| AppError::NotFound(format!("queue `{queue_name}` is gone")))
-        })
-        .map_err(respond_with_error)
+    use crate::ssr::error::AppError;
+    use crate::ssr::service::{reads, resolve_queue};
+    let caller = access::authorized::<GetQueueLive>().await?;
+    let state = &caller.state;
+    access::reply(
+        async {
+            let queue = resolve_queue(state, &queue_name).await?;
+            reads::queue_live(state, &queue)
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("queue `{queue_name}` is gone")))
+        }
+        .await,
+    )
 }
 
-/// Pauses (`pause = true`) or resumes a queue. Minimum role: ADMIN.
+/// Pauses (`pause = true`) or resumes a queue.
 #[server(name = SetQueuePaused, prefix = "/api/fn", endpoint = "pause", client = crate::client::MonitorClient)]
 pub async fn set_queue_paused(
     #[server(default)] queue_name: String,
     #[server(default)] pause: bool,
 ) -> Result<PauseReply, ApiError> {
-    use crate::role::Role;
-    use crate::ssr::{auth::require_role, service, state::respond_with_error, state::AppState};
-    let principal = require_role(Role::Admin).await?;
-    let state = AppState::from_context().map_err(respond_with_error)?;
-    service::set_paused(&state, &principal, &queue_name, pause)
-        .await
-        .map_err(respond_with_error)
+    let caller = access::authorized::<SetQueuePaused>().await?;
+    access::reply(
+        crate::ssr::service::control::set_paused(
+            &caller.state,
+            &caller.principal,
+            &queue_name,
+            pause,
+        )
+        .await,
+    )
 }
 
-/// Removes a queue's finished jobs (`kind`: completed, failed or all). Minimum role: ADMIN.
+/// Removes a queue's finished jobs (`kind`: completed, failed or all).
 #[server(name = ClearQueue, prefix = "/api/fn", endpoint = "clear", client = crate::client::MonitorClient)]
 pub async fn clear_queue(
     #[server(default)] queue_name: String,
-    #[server(default)] kind: String,
+    #[server(default)] kind: ClearKind,
 ) -> Result<ClearReply, ApiError> {
-    use crate::role::Role;
-    use crate::ssr::{auth::require_role, service, state::respond_with_error, state::AppState};
-    let principal = require_role(Role::Admin).await?;
-    let state = AppState::from_context().map_err(respond_with_error)?;
-    service::clear_queue(&state, &principal, &queue_name, Some(&kind))
-        .await
-        .map_err(respond_with_error)
+    let caller = access::authorized::<ClearQueue>().await?;
+    access::reply(
+        crate::ssr::service::control::clear_queue(
+            &caller.state,
+            &caller.principal,
+            &queue_name,
+            kind,
+        )
+        .await,
+    )
 }
 
-/// Retries a job with changes; `request` is the same JSON object the REST route takes (empty for
-/// none). Minimum role: ADMIN.
-#[server(name = RetryJob, prefix = "/api/fn", endpoint = "retry", client = crate::client::MonitorClient)]
+/// Retries a job with changes (the same JSON object the REST route takes, checked the same
+/// way).
+#[server(name = RetryJob, prefix = "/api/fn", endpoint = "retry", input = leptos::server_fn::codec::Json, client = crate::client::MonitorClient)]
 pub async fn retry_job(
-    #[server(default)] queue_name: String,
-    #[server(default)] job_id: String,
-    #[server(default)] request: String,
+    queue_name: String,
+    job_id: JobId,
+    #[server(default)] changes: RetryChanges,
 ) -> Result<RetryReply, ApiError> {
+    let caller = access::authorized::<RetryJob>().await?;
+    access::reply(
+        crate::ssr::service::control::retry_job(
+            &caller.state,
+            &caller.principal,
+            &queue_name,
+            &job_id,
+            changes,
+            None,
+        )
+        .await,
+    )
+}
+
+/// Who may call which server function, and the opening every server function starts with.
+#[cfg(feature = "ssr")]
+pub mod access {
+    use super::*;
     use crate::role::Role;
-    use crate::ssr::{auth::require_role, service, state::respond_with_error, state::AppState};
-    let principal = require_role(Role::Admin).await?;
-    let state = AppState::from_context().map_err(respond_with_error)?;
-    service::retry_job(&state, &principal, &queue_name, &job_id, request.as_bytes())
-        .await
-        .map_err(respond_with_error)
+    use crate::ssr::auth::{authorize, Principal};
+    use crate::ssr::error::AppError;
+    use crate::ssr::state::{respond_with_error, AppState};
+    use leptos::server_fn::ServerFn;
+
+    /// The minimum role of every server function, by path: the one declaration, read by
+    /// [`authorized`], by the server's guard in front of `/api/fn/` (before a request is
+    /// decoded), and by the auth tests. A server function missing here answers 403 to all.
+    pub const SERVER_FN_ROLES: &[(&str, Role)] = &[
+        (<GetOverview as ServerFn>::PATH, Role::Moderator),
+        (<GetViewer as ServerFn>::PATH, Role::Moderator),
+        (<GetMetrics as ServerFn>::PATH, Role::Moderator),
+        (<GetTrends as ServerFn>::PATH, Role::Moderator),
+        (<GetHistory as ServerFn>::PATH, Role::Moderator),
+        (<GetStuckAlerts as ServerFn>::PATH, Role::Moderator),
+        (<GetQueueLive as ServerFn>::PATH, Role::Moderator),
+        (<SetQueuePaused as ServerFn>::PATH, Role::Admin),
+        (<ClearQueue as ServerFn>::PATH, Role::Admin),
+        (<RetryJob as ServerFn>::PATH, Role::Admin),
+    ];
+
+    /// The minimum role of the server function at `path`, if it is declared.
+    pub fn server_fn_role(path: &str) -> Option<Role> {
+        SERVER_FN_ROLES
+            .iter()
+            .find(|(declared, _)| *declared == path)
+            .map(|(_, role)| *role)
+    }
+
+    /// An authorized call: the state to serve it with and who makes it.
+    pub struct Caller {
+        pub state: AppState,
+        pub principal: Principal,
+    }
+
+    /// Authenticates the current request and demands the role declared for `F` (401/403
+    /// otherwise, with the status set on the response).
+    pub async fn authorized<F: ServerFn>() -> Result<Caller, ApiError> {
+        let result = async {
+            let state = AppState::from_context()?;
+            let min = server_fn_role(F::PATH).ok_or(AppError::Forbidden {
+                required: Role::SuperAdmin,
+            })?;
+            let headers: axum::http::HeaderMap = leptos_axum::extract()
+                .await
+                .map_err(|e| AppError::Internal(format!("could not read request headers: {e}")))?;
+            let principal = authorize(&state.auth, state.settings.session_cookie(), &headers, min)?;
+            Ok(Caller { state, principal })
+        }
+        .await;
+        result.map_err(respond_with_error)
+    }
+
+    /// A service result as a server function's reply (the status set from the error).
+    pub fn reply<T>(result: Result<T, AppError>) -> Result<T, ApiError> {
+        result.map_err(respond_with_error)
+    }
 }

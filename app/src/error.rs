@@ -24,6 +24,12 @@ pub mod code {
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     /// Redis did not answer in time or is not reachable.
     pub const REDIS_UNAVAILABLE: &str = "redis_unavailable";
+    /// A control action was sent to Redis but not confirmed in time: it may have happened. The
+    /// audit trail records the outcome once it is known; repeating the same request is safe.
+    pub const OUTCOME_UNKNOWN: &str = "outcome_unknown";
+    /// The caller is over one of its limits (live streams, history reads); `Retry-After` says
+    /// when to try again.
+    pub const TOO_MANY_REQUESTS: &str = "too_many_requests";
     /// Something failed on our side; the details are in the server log, not in the response.
     pub const INTERNAL: &str = "internal";
 }

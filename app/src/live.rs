@@ -470,7 +470,7 @@ mod tests {
             success_rate: None,
             success_rate_sample: 0,
             processing_rate: 0.0,
-            source: "jobs".into(),
+            source: crate::model::Source::Jobs,
         }
     }
 

@@ -175,6 +175,27 @@ test('trends per period from BullMQ\'s finished jobs, and the history chart from
   await screenshot(page, 'trends');
 });
 
+test('trends and the history chart follow the live numbers without Refresh', async ({ page, tokens }) => {
+  test.setTimeout(60000);
+  await signIn(page, tokens.MODERATOR);
+  await expect(page.locator('.monitor-bar [data-connection="live"]')).toBeVisible();
+  const trends = page.locator('.trends');
+  const successful = trends.locator('tr[data-trend="e2e-trends"] [data-field="successful"]');
+  const before = queueReport('e2e-trends').counts.completed;
+  await expect(successful).toHaveText(String(before));
+  const chart = trends.locator('.history-chart');
+  await trends.getByLabel('Queue').selectOption('e2e-trends');
+
+  // Real workers finish three more jobs; nobody presses Refresh.
+  const done = bullmq('work', { queues: [{ name: 'e2e-trends', completed: 3 }] });
+  expect(done.queues['e2e-trends'].completed).toBe(3);
+  const after = queueReport('e2e-trends').counts.completed;
+  expect(after).toBe(before + 3);
+  await expect(row(page, 'e2e-trends').locator('[data-state="completed"]')).toHaveText(String(after), { timeout: 5000 });
+  await expect(successful).toHaveText(String(after), { timeout: 30000 });
+  await expect(chart).toHaveAttribute('data-completed', String(after), { timeout: 30000 });
+});
+
 test('queue detail follows the queue\'s own stream with its active jobs', async ({ page, tokens }) => {
   await signIn(page, tokens.MODERATOR);
   await page.getByRole('button', { name: 'Show details of e2e-emails' }).click();

@@ -21,6 +21,8 @@ export const WORLD = [
   { name: 'e2e-stuck', bullmq: 6, active: 1, activeData: { to: 'old@example.com', template: 'welcome' } },
   // Jobs are added to it while the page watches.
   { name: 'e2e-live', bullmq: 6, waiting: 1 },
+  // Workers finish more of its jobs while the page watches the trends.
+  { name: 'e2e-trends', bullmq: 6, completed: 2 },
 ];
 
 function firstLineMatching(stream, pattern, ms, what) {

@@ -47,18 +47,24 @@ async fn run(url: &str, requests: usize) -> Result<(), Box<dyn std::error::Error
         pool.init().await?;
         let queues = app::ssr::bullmq::discovery::discover(&pool, &prefix, None).await?;
         // The server's own history source.
-        let history = app::ssr::service::HistorySource::new(&Settings::new(url, &prefix));
+        let history = app::ssr::service::metrics::HistorySource::new(&Settings::new(url, &prefix));
         for source in ["jobs", "collector"] {
             if source == "collector" {
                 write_history(&client, &history.keys, &queues).await?;
             }
             let (latencies, commands) = measure(url, &prefix, &client, requests).await?;
-            let now = app::ssr::service::now_ms();
-            let (metrics, round_trips) =
-                app::ssr::service::read_metrics(&pool, &prefix, &queues, now, Some(&history))
-                    .await?;
+            let now = app::ssr::clock::now_ms();
+            let (metrics, round_trips) = app::ssr::service::metrics::read_metrics(
+                &pool,
+                &prefix,
+                &queues,
+                now,
+                Some(&history),
+            )
+            .await?;
             assert_eq!(
-                metrics.source, source,
+                metrics.source.as_str(),
+                source,
                 "the rates come from where they should"
             );
             println!(
@@ -85,7 +91,7 @@ async fn write_history(
 ) -> Result<(), Box<dyn std::error::Error>> {
     use app::ssr::history::aggregate::Stats;
     use app::ssr::history::keys::Step;
-    let now = u64::try_from(app::ssr::service::now_ms())?;
+    let now = u64::try_from(app::ssr::clock::now_ms())?;
     let stats = Stats {
         completed: 150,
         failed: 50,
@@ -94,20 +100,21 @@ async fn write_history(
     for chunk in queues.chunks(100) {
         let pipeline = client.pipeline();
         for queue in chunk {
-            for step in Step::ALL {
+            for step in Step::ALL.iter().copied() {
                 let key = keys.bucket(&queue.name, step, step.bucket_start(now));
                 let _: () = pipeline.hset(key, stats.to_fields()).await?;
             }
             let _: () = pipeline
                 .hset(keys.since(), (queue.name.as_str(), 0))
                 .await?;
+            // Caught up for longer than a measurement takes (the server trusts it for 2
+            // leases, 20 s).
+            let _: () = pipeline
+                .hset(keys.caught_up(), (queue.name.as_str(), now + 3_600_000))
+                .await?;
         }
         let _: Vec<Value> = pipeline.all().await?;
     }
-    // Fresh for longer than a measurement takes (the server trusts it for 2 leases, 20 s).
-    let _: () = client
-        .set(keys.through(), now + 3_600_000, None, None, false)
-        .await?;
     Ok(())
 }
 

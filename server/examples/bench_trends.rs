@@ -169,7 +169,7 @@ async fn fill_queue(client: &Client, queue: usize, now: i64) -> Result<(), Error
             }
             stats.processing.add(processing as u64);
             stats.wait.add(10);
-            for step in Step::ALL {
+            for step in Step::ALL.iter().copied() {
                 if step == Step::Minute && finished < now - 2 * DAY {
                     continue;
                 }

@@ -128,9 +128,29 @@ struct Options {
     /// Keep hour buckets of the history this many days.
     #[arg(long, env = "HISTORY_HOUR_DAYS", default_value_t = 90, global = true)]
     history_hour_days: u64,
-    /// Mark the session cookie `Secure` (set this when serving over HTTPS).
+    /// Behind HTTPS: mark the session cookie `Secure` and name it `__Host-monitor_session`, so no
+    /// sibling subdomain can plant or overwrite it.
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false, global = true)]
     cookie_secure: bool,
+    /// Live streams one user (`sub`) may hold open at once on this instance.
+    #[arg(
+        long,
+        env = "LIVE_MAX_STREAMS_PER_USER",
+        default_value_t = 20,
+        global = true
+    )]
+    live_max_streams_per_user: usize,
+    /// Live streams this instance serves at once, all users together.
+    #[arg(long, env = "LIVE_MAX_STREAMS", default_value_t = 2_000, global = true)]
+    live_max_streams: usize,
+    /// History bucket reads one user may cause per minute (a request reads points × queues).
+    #[arg(
+        long,
+        env = "HISTORY_READS_PER_MINUTE",
+        default_value_t = 600_000,
+        global = true
+    )]
+    history_reads_per_minute: u64,
     /// Origins whose pages may call the API and its streams (CORS) and send it actions, e.g.
     /// `https://ops.example.com` (comma-separated; for embedding `JobMonitor` elsewhere).
     /// Default: none, only this server's own pages.
@@ -243,12 +263,26 @@ impl Options {
         settings.collector_lease = (settings.collector_interval * 5).max(Duration::from_secs(5));
         settings.history_minute_ttl = Duration::from_secs(self.history_minute_hours * 3600);
         settings.history_hour_ttl = Duration::from_secs(self.history_hour_days * 86_400);
+        settings.cookie_secure = self.cookie_secure;
+        if self.live_max_streams_per_user == 0 || self.live_max_streams == 0 {
+            return Err("LIVE_MAX_STREAMS and LIVE_MAX_STREAMS_PER_USER must be at least 1".into());
+        }
+        if self.history_reads_per_minute < app::ssr::history::read::MAX_READS {
+            return Err(format!(
+                "HISTORY_READS_PER_MINUTE must be at least {} (one request's most)",
+                app::ssr::history::read::MAX_READS
+            ));
+        }
+        settings.limits = app::ssr::limits::LimitSettings {
+            streams_per_user: self.live_max_streams_per_user,
+            streams_total: self.live_max_streams,
+            history_reads_per_minute: self.history_reads_per_minute,
+        };
         Ok(ServerConfig {
             settings,
             auth,
             site_addr: self.site_addr,
             site_root: self.site_root.clone(),
-            cookie_secure: self.cookie_secure,
             cors_origins: crate::security::AllowedOrigins::parse(&self.cors_origins)?,
         })
     }
@@ -294,7 +328,13 @@ pub fn main() -> ExitCode {
                 Err(error) => return fail(&error),
             };
             crate::telemetry::init(&cli.options.log_format);
-            let runtime = match tokio::runtime::Runtime::new() {
+            // Debug builds render the dashboard with deep, unoptimised stack frames, more than
+            // the 2 MiB a runtime thread gets by default; 8 MiB is address space, not memory.
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_stack_size(8 << 20)
+                .build()
+            {
                 Ok(runtime) => runtime,
                 Err(error) => return fail(&format!("cannot start the async runtime: {error}")),
             };

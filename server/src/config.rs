@@ -1,5 +1,5 @@
 //! The server's validated configuration: the shared [`Settings`] plus what only the HTTP side
-//! needs (listen address, site files, cookie flags).
+//! needs (listen address, site files, allowed origins).
 
 use app::ssr::auth::AuthSettings;
 use app::ssr::config::Settings;
@@ -16,8 +16,6 @@ pub struct ServerConfig {
     pub site_addr: SocketAddr,
     /// Directory with the built site (`pkg/`).
     pub site_root: String,
-    /// Whether the session cookie is marked `Secure`.
-    pub cookie_secure: bool,
     /// Origins whose pages may call the API (`CORS_ORIGINS`).
     pub cors_origins: crate::security::AllowedOrigins,
 }

@@ -19,7 +19,6 @@ pub mod telemetry;
 
 use crate::config::ServerConfig;
 use app::ssr::auth::Authenticator;
-use app::ssr::bullmq::discovery::QueueRegistry;
 use app::ssr::state::AppState;
 use app::{shell, App, OUTPUT_NAME};
 use axum::Router;
@@ -35,8 +34,6 @@ use tower_http::trace::TraceLayer;
 /// Extra per-process settings the HTTP layer reads from state.
 #[derive(Clone, Debug)]
 pub struct HttpSettings {
-    /// Whether the session cookie is marked `Secure`.
-    pub cookie_secure: bool,
     /// Origins whose pages may call the API (CORS) and send it state-changing requests.
     pub cors_origins: security::AllowedOrigins,
 }
@@ -67,7 +64,6 @@ impl Application {
             listener,
             state,
             http: HttpSettings {
-                cookie_secure: config.cookie_secure,
                 cors_origins: config.cors_origins.clone(),
             },
             hub,
@@ -139,24 +135,18 @@ impl Application {
 pub fn build_state(config: &ServerConfig, site_addr: SocketAddr) -> Result<AppState, String> {
     let auth = Arc::new(Authenticator::new(&config.auth)?);
     let redis = app::ssr::redis::connect(&config.settings)?;
-    let registry = QueueRegistry::new(redis.clone(), &config.settings);
     let leptos_options = LeptosOptions::builder()
         .output_name(OUTPUT_NAME)
         .site_root(config.site_root.as_str())
         .site_pkg_dir("pkg")
         .site_addr(site_addr)
         .build();
-    Ok(AppState {
+    Ok(AppState::new(
         leptos_options,
-        settings: Arc::new(config.settings.clone()),
+        config.settings.clone(),
         auth,
-        redis: redis.clone(),
-        registry,
-        reads: Arc::new(app::ssr::shared_reads::SharedReads::with_redis(
-            config.settings.reads_shared_for,
-            app::ssr::shared_reads::RedisTier::new(redis.clone(), &config.settings),
-        )),
-    })
+        redis,
+    ))
 }
 
 /// Every route of the monitor.
@@ -165,13 +155,17 @@ pub fn router(state: AppState, http: HttpSettings) -> Router {
     let options = state.leptos_options.clone();
     let router = Router::new()
         .merge(routes::health::router())
-        .merge(routes::session::router(http.clone()))
-        .nest("/api/v1/admin/jobs", routes::jobs::router())
+        .merge(routes::session::router())
+        .nest(routes::jobs::BASE, routes::jobs::router(&state))
         .leptos_routes(&state, leptos_routes, move || shell(options.clone()))
         .route("/api/{*rest}", axum::routing::any(routes::api_not_found))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn_with_state(
-            (state.clone(), http.cookie_secure),
+            state.clone(),
+            routes::server_fn_guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             routes::session::page_guard,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(routes::MAX_BODY_BYTES))

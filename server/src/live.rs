@@ -8,7 +8,7 @@
 use app::ssr::bullmq::discovery::QueueInfo;
 use app::ssr::bullmq::keys::QueueName;
 use app::ssr::error::AppError;
-use app::ssr::service;
+use app::ssr::service::reads;
 use app::ssr::state::AppState;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,6 +76,11 @@ pub struct LiveHub {
     topics: Mutex<HashMap<Topic, Weak<Poller>>>,
     polls: Arc<AtomicU64>,
     shutdown: watch::Receiver<bool>,
+    /// Sessions that signed out here (token id → the token's expiry, after which it is
+    /// forgotten: the token cannot open anything then anyway).
+    signed_out: Mutex<HashMap<String, i64>>,
+    /// Bumped on every sign-out, so open streams check whether theirs was one.
+    sign_outs: watch::Sender<u64>,
 }
 
 impl LiveHub {
@@ -86,7 +91,36 @@ impl LiveHub {
             topics: Mutex::new(HashMap::new()),
             polls: Arc::new(AtomicU64::new(0)),
             shutdown,
+            signed_out: Mutex::new(HashMap::new()),
+            sign_outs: watch::Sender::new(0),
         })
+    }
+
+    /// Ends the streams of a session (by its token id) in this instance: they get a final
+    /// `auth` event.
+    pub fn end_session(&self, token_id: &str, expires_at: i64) {
+        let now = chrono::Utc::now().timestamp();
+        let mut ended = self
+            .signed_out
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        ended.retain(|_, expiry| *expiry > now);
+        ended.insert(token_id.to_owned(), expires_at);
+        drop(ended);
+        self.sign_outs.send_modify(|n| *n += 1);
+    }
+
+    /// Whether the session with this token id signed out here.
+    pub fn signed_out(&self, token_id: &str) -> bool {
+        self.signed_out
+            .lock()
+            .map(|ended| ended.contains_key(token_id))
+            .unwrap_or(false)
+    }
+
+    /// News of sign-outs (its value changes at each).
+    pub fn sign_outs(&self) -> watch::Receiver<u64> {
+        self.sign_outs.subscribe()
     }
 
     /// Joins the topic's poller, starting it if nobody watches the topic yet. `queue` is the
@@ -157,10 +191,8 @@ async fn poll(
         seq += 1;
         polls.fetch_add(1, Ordering::Relaxed);
         let frame = match (&topic, &queue) {
-            (Topic::AllQueues, _) => as_frame(seq, service::metrics(&state).await.map(Some)),
-            (Topic::Queue(_), Some(queue)) => {
-                as_frame(seq, service::queue_live(&state, queue).await)
-            }
+            (Topic::AllQueues, _) => as_frame(seq, reads::metrics(&state).await.map(Some)),
+            (Topic::Queue(_), Some(queue)) => as_frame(seq, reads::queue_live(&state, queue).await),
             (Topic::Queue(_), None) => Frame::Gone { seq },
         };
         if sender.send(frame).is_err() {

@@ -7,6 +7,13 @@
 //! refuses any state-changing request whose `Origin` is neither this server nor an allowed
 //! origin, and, for browsers that send no `Origin`, any that `Sec-Fetch-Site` calls cross-site.
 //! Clients that are not browsers send neither header and authenticate with a bearer token.
+//!
+//! Cookies authenticate this server's own pages only: a request from another origin (an
+//! `Origin` header that is not this server, allowed in `CORS_ORIGINS` or not) has its `Cookie`
+//! header removed before anything reads it, and a state-changing one must carry a bearer
+//! token. So an allowed origin's page acts with the token its app holds, never with a session
+//! cookie the browser would attach on its own (a sibling subdomain is the same *site*, so
+//! `SameSite` alone would let it through).
 
 use app::ssr::error::AppError;
 use axum::extract::{Request, State};
@@ -76,13 +83,22 @@ fn is_same_origin(origin: &str, host: Option<&str>) -> bool {
     host.is_some_and(|host| !host.is_empty() && host.eq_ignore_ascii_case(authority))
 }
 
-/// Refuses (403) a state-changing request that another origin's page sent (see the module
-/// docs); lets everything else through.
+/// Removes the cookies of a request from another origin, and refuses (403) a state-changing
+/// request that a page of an origin not allowed sent, or (401) one from an allowed origin
+/// without a bearer token (see the module docs); lets everything else through.
 pub async fn cross_site_guard(
     State(allowed): State<AllowedOrigins>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
+    let cross_origin = {
+        let headers = request.headers();
+        let text = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+        text(&header::ORIGIN).is_some_and(|origin| !is_same_origin(origin, text(&header::HOST)))
+    };
+    if cross_origin {
+        request.headers_mut().remove(header::COOKIE);
+    }
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -92,7 +108,7 @@ pub async fn cross_site_guard(
     let headers = request.headers();
     let text = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     let refused = match text(&header::ORIGIN) {
-        Some(origin) => !is_same_origin(origin, text(&header::HOST)) && !allowed.contains(origin),
+        Some(origin) => cross_origin && !allowed.contains(origin),
         None => text(&HeaderName::from_static("sec-fetch-site")) == Some("cross-site"),
     };
     if refused {
@@ -105,6 +121,14 @@ pub async fn cross_site_guard(
         let origin = text(&header::ORIGIN).unwrap_or("another site");
         let shown: String = origin.chars().take(100).collect();
         return AppError::CrossSite(shown).into_response();
+    }
+    if cross_origin && !headers.contains_key(header::AUTHORIZATION) {
+        return AppError::Unauthorized(
+            "requests from another origin must send `Authorization: Bearer <token>`; the session \
+             cookie is accepted from this server's own pages only"
+                .into(),
+        )
+        .into_response();
     }
     next.run(request).await
 }

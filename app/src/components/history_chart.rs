@@ -6,7 +6,7 @@
 use crate::api::get_history;
 use crate::components::format::duration;
 use crate::components::notice::ErrorNotice;
-use crate::model::{History, HistoryPoint, Period};
+use crate::model::{History, HistoryPoint, Period, Step};
 use leptos::prelude::*;
 
 /// One column of the chart.
@@ -20,8 +20,8 @@ pub struct Column {
 }
 
 /// The time of a bucket start for a label: `11-28 10:00` for hours, `2026-11-28` for days.
-pub fn bucket_label(t: &str, step: &str) -> String {
-    let label = if step == "day" {
+pub fn bucket_label(t: &str, step: Step) -> String {
+    let label = if step == Step::Day {
         t.get(..10).map(str::to_owned)
     } else {
         t.get(5..10)
@@ -35,7 +35,7 @@ pub fn bucket_label(t: &str, step: &str) -> String {
 }
 
 /// The chart's columns: each bucket scaled to the busiest one.
-pub fn columns(points: &[HistoryPoint], step: &str) -> Vec<Column> {
+pub fn columns(points: &[HistoryPoint], step: Step) -> Vec<Column> {
     let busiest = points
         .iter()
         .map(|p| p.completed + p.failed)
@@ -82,7 +82,7 @@ pub fn summary(history: &History, period: Period) -> String {
             format!(
                 "; busiest {} {} UTC with {}",
                 history.step,
-                bucket_label(&p.t, &history.step),
+                bucket_label(&p.t, history.step),
                 p.completed + p.failed
             )
         })
@@ -105,7 +105,7 @@ pub fn HistoryChart(
     let queue = RwSignal::new(String::new());
     let history = Resource::new(
         move || (queue.get(), period.get(), refresh.get()),
-        |(queue, period, _)| get_history(queue, period.as_str().to_owned()),
+        |(queue, period, _)| get_history(queue, period),
     );
     view! {
         <div class="history">
@@ -141,12 +141,12 @@ fn Chart(history: History, period: Period) -> impl IntoView {
     let first = history
         .points
         .first()
-        .map(|p| bucket_label(&p.t, &history.step))
+        .map(|p| bucket_label(&p.t, history.step))
         .unwrap_or_default();
     let last = history
         .points
         .last()
-        .map(|p| bucket_label(&p.t, &history.step))
+        .map(|p| bucket_label(&p.t, history.step))
         .unwrap_or_default();
     let gaps = (history.gaps > 0).then(|| {
         format!(
@@ -154,10 +154,10 @@ fn Chart(history: History, period: Period) -> impl IntoView {
             history.gaps, history.gap_jobs_filled
         )
     });
-    let columns = columns(&history.points, &history.step);
+    let columns = columns(&history.points, history.step);
     view! {
         <div class="history-chart" role="img" aria-label=described.clone()
-            data-step=history.step.clone() data-completed=completed data-failed=failed>
+            data-step=history.step.as_str() data-completed=completed data-failed=failed>
             {columns.into_iter().map(|column| view! {
                 <div class="column" title=column.label>
                     <span class="bad" style=format!("height: {:.2}%", column.bad)></span>
@@ -200,7 +200,7 @@ mod tests {
             point("2026-11-28T11:00:00.000Z", 5, 5),
             point("2026-11-28T12:00:00.000Z", 0, 0),
         ];
-        let columns = columns(&points, "hour");
+        let columns = columns(&points, Step::Hour);
         assert_eq!((columns[0].ok, columns[0].bad), (75.0, 25.0));
         assert_eq!((columns[1].ok, columns[1].bad), (12.5, 12.5));
         assert_eq!((columns[2].ok, columns[2].bad), (0.0, 0.0));
@@ -214,24 +214,24 @@ mod tests {
     #[test]
     fn labels_follow_the_step_and_survive_odd_input() {
         assert_eq!(
-            bucket_label("2026-11-28T00:00:00.000Z", "day"),
+            bucket_label("2026-11-28T00:00:00.000Z", Step::Day),
             "2026-11-28"
         );
         assert_eq!(
-            bucket_label("2026-11-28T13:00:00.000Z", "hour"),
+            bucket_label("2026-11-28T13:00:00.000Z", Step::Hour),
             "11-28 13:00"
         );
-        assert_eq!(bucket_label("soon", "hour"), "soon");
+        assert_eq!(bucket_label("soon", Step::Hour), "soon");
     }
 
     #[test]
     fn the_summary_names_totals_and_the_busiest_bucket() {
         let history = History {
             queue_name: None,
-            step: "hour".into(),
+            step: Step::Hour,
             from: String::new(),
             to: String::new(),
-            source: "collector".into(),
+            source: crate::model::Source::Collector,
             gaps: 0,
             gap_jobs_filled: 0,
             points: vec![

@@ -12,13 +12,13 @@ use crate::client::api_path;
 use crate::components::format::clock;
 use crate::components::notice::{ErrorNotice, Outcome};
 use crate::components::queue_detail::QueueDetail;
-use crate::components::queues::{ClearDialog, ClearKind, QueueTable, RowActions};
+use crate::components::queues::{ClearDialog, QueueTable, RowActions};
 use crate::components::stuck::StuckJobs;
 use crate::components::summary::Summary;
-use crate::components::trends::Trends;
+use crate::components::trends::{RefreshCadence, Trends};
 use crate::error::ApiError;
 use crate::live::{newest, use_live_feed, FeedConfig};
-use crate::model::{ClearReply, PauseReply};
+use crate::model::{ClearKind, ClearReply, PauseReply};
 use leptos::prelude::*;
 
 /// Stuck jobs are re-read every this many live snapshots (every 20 s at the default 2 s).
@@ -115,7 +115,7 @@ struct Settings {
 struct First {
     viewer: Result<crate::model::Viewer, ApiError>,
     metrics: Result<crate::model::Metrics, ApiError>,
-    stuck: Result<Vec<crate::model::StuckJob>, ApiError>,
+    stuck: Result<crate::model::StuckReport, ApiError>,
 }
 
 /// The monitor once its first readings are in.
@@ -151,8 +151,8 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
     });
     let first_stuck_error = first.stuck.as_ref().err().cloned();
     let first_stuck = first.stuck.unwrap_or_default();
-    let stuck_jobs = Memo::new(move |_| match reread_stuck.value().get() {
-        Some(Ok(jobs)) => jobs,
+    let stuck_report = Memo::new(move |_| match reread_stuck.value().get() {
+        Some(Ok(report)) => report,
         _ => first_stuck.clone(),
     });
     // Stuck jobs follow the live feed, at a slower pace.
@@ -163,7 +163,27 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
         }
         tick
     });
+    // Trends and the history chart follow the live totals (a bounded pace, see
+    // `RefreshCadence`), so they never show older numbers than the queue table beside them.
     let trends_refresh = RwSignal::new(0_u32);
+    let cadence = StoredValue::new(RefreshCadence::default());
+    Effect::new(move |_| {
+        let snapshot = current.with(|m| {
+            m.as_ref()
+                .map(|m| (m.timestamp.clone(), (m.totals.completed, m.totals.failed)))
+        });
+        let Some((stamp, finished)) = snapshot else {
+            return;
+        };
+        let Ok(at) = chrono::DateTime::parse_from_rfc3339(&stamp) else {
+            return;
+        };
+        let mut due = false;
+        cadence.update_value(|c| due = c.due(at.timestamp_millis(), finished));
+        if due {
+            trends_refresh.update(|n| *n += 1);
+        }
+    });
     // The history chart's queue picker; changes only when the set of queues does.
     let queue_names = Memo::new(move |_| {
         current.with(|c| {
@@ -203,7 +223,7 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
         }
     });
     let clear = Action::new(move |(queue, kind): &(String, ClearKind)| {
-        let (queue, kind) = (queue.clone(), kind.as_str().to_owned());
+        let (queue, kind) = (queue.clone(), *kind);
         async move { report(clear_queue(queue, kind).await.map(|r| describe_clear(&r))) }
     });
     let clearing = RwSignal::new(None::<String>);
@@ -269,7 +289,7 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
             Some(Ok(_)) => None,
             None => first_stuck_error.clone().map(|error| view! { <ErrorNotice error/> }),
         }}
-        <StuckJobs jobs=stuck_jobs can_operate/>
+        <StuckJobs report=stuck_report can_operate/>
         <Trends refresh=trends_refresh queue_names/>
     }
     .into_any()

@@ -4,7 +4,7 @@
 //! row under the keyboard focus.
 
 use crate::components::format::percent;
-use crate::model::{Metrics, QueueMetrics, StateCounts};
+use crate::model::{ClearKind, Metrics, QueueMetrics, StateCounts};
 use leptos::prelude::*;
 
 /// What a row's buttons ask the monitor to do.
@@ -148,46 +148,25 @@ fn RowControls(name: String, paused: Signal<bool>, actions: RowActions) -> impl 
     .into_any()
 }
 
-/// Which finished jobs a clear removes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClearKind {
-    Completed,
-    Failed,
-    All,
+/// How many jobs a clear of `kind` would remove from a queue with `counts`.
+pub fn clear_count(kind: ClearKind, counts: &StateCounts) -> u64 {
+    match kind {
+        ClearKind::Completed => counts.completed,
+        ClearKind::Failed => counts.failed,
+        ClearKind::All => counts.completed + counts.failed,
+    }
 }
 
-impl ClearKind {
-    pub const ALL: [ClearKind; 3] = [ClearKind::Completed, ClearKind::Failed, ClearKind::All];
-
-    /// The API's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClearKind::Completed => "completed",
-            ClearKind::Failed => "failed",
-            ClearKind::All => "all",
-        }
-    }
-
-    /// How many jobs it would remove from a queue with `counts`.
-    pub fn count(self, counts: &StateCounts) -> u64 {
-        match self {
-            ClearKind::Completed => counts.completed,
-            ClearKind::Failed => counts.failed,
-            ClearKind::All => counts.completed + counts.failed,
-        }
-    }
-
-    /// The confirmation question.
-    pub fn question(self, queue: &str, counts: &StateCounts) -> String {
-        let n = self.count(counts);
-        let jobs = if n == 1 { "job" } else { "jobs" };
-        let what = match self {
-            ClearKind::Completed => format!("{n} completed {jobs}"),
-            ClearKind::Failed => format!("{n} failed {jobs}"),
-            ClearKind::All => format!("{n} finished {jobs} (completed and failed)"),
-        };
-        format!("Remove {what} from {queue}? This cannot be undone. Waiting, delayed and active jobs are not touched.")
-    }
+/// The confirmation question of a clear of `kind`.
+pub fn clear_question(kind: ClearKind, queue: &str, counts: &StateCounts) -> String {
+    let n = clear_count(kind, counts);
+    let jobs = if n == 1 { "job" } else { "jobs" };
+    let what = match kind {
+        ClearKind::Completed => format!("{n} completed {jobs}"),
+        ClearKind::Failed => format!("{n} failed {jobs}"),
+        ClearKind::All => format!("{n} finished {jobs} (completed and failed)"),
+    };
+    format!("Remove {what} from {queue}? This cannot be undone. Waiting, delayed and active jobs are not touched.")
 }
 
 /// The Clear confirmation for `queue`: choose what, read how many, confirm or cancel. Escape
@@ -216,7 +195,7 @@ pub fn ClearDialog(
         }
     });
     let name = queue.clone();
-    let question = move || counts.with(|c| kind.get().question(&name, c));
+    let question = move || counts.with(|c| clear_question(kind.get(), &name, c));
     let confirm_name = queue.clone();
     view! {
         <div class="dialog" role="alertdialog" aria-modal="false"
@@ -225,8 +204,8 @@ pub fn ClearDialog(
             <h3 id="clear-title">{format!("Clear {queue}")}</h3>
             <fieldset>
                 <legend>"Remove"</legend>
-                {ClearKind::ALL.into_iter().enumerate().map(|(i, choice)| {
-                    let label = move || format!("{} ({})", choice.as_str(), counts.with(|c| choice.count(c)));
+                {ClearKind::ALL.iter().copied().enumerate().map(|(i, choice)| {
+                    let label = move || format!("{} ({})", choice.as_str(), counts.with(|c| clear_count(choice, c)));
                     view! {
                         <label class="choice">
                             <input type="radio" name="clear-kind" value=choice.as_str()
@@ -243,7 +222,7 @@ pub fn ClearDialog(
                 <button type="button" class="danger"
                     on:click=move |_| on_confirm.run((confirm_name.clone(), kind.get_untracked()))>
                     {move || {
-                        let n = counts.with(|c| kind.get().count(c));
+                        let n = counts.with(|c| clear_count(kind.get(), c));
                         format!("Remove {n} {}", if n == 1 { "job" } else { "jobs" })
                     }}
                 </button>
@@ -266,15 +245,11 @@ mod tests {
             waiting: 9,
             ..Default::default()
         };
-        assert_eq!(ClearKind::All.count(&counts), 5);
-        assert!(ClearKind::Completed
-            .question("mails", &counts)
+        assert_eq!(clear_count(ClearKind::All, &counts), 5);
+        assert!(clear_question(ClearKind::Completed, "mails", &counts)
             .starts_with("Remove 4 completed jobs from mails?"));
-        assert!(ClearKind::Failed
-            .question("mails", &counts)
+        assert!(clear_question(ClearKind::Failed, "mails", &counts)
             .starts_with("Remove 1 failed job from mails?"));
-        assert!(ClearKind::All
-            .question("mails", &counts)
-            .contains("5 finished jobs"));
+        assert!(clear_question(ClearKind::All, "mails", &counts).contains("5 finished jobs"));
     }
 }

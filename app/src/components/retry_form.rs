@@ -5,7 +5,10 @@
 use crate::api::retry_job;
 use crate::components::format::path_segment;
 use crate::components::notice::ErrorNotice;
-use crate::model::{RetryReply, StuckJob, MAX_ATTEMPTS, MAX_PRIORITY};
+use crate::model::{
+    Backoff, BackoffKind, FieldError, JobId, RetryChanges, RetryReply, StuckJob, MAX_ATTEMPTS,
+    MAX_PRIORITY,
+};
 use leptos::prelude::*;
 use serde_json::{Map, Value};
 
@@ -21,66 +24,33 @@ pub struct RetryFields {
     pub remove_original: bool,
 }
 
-/// A field the form refuses, and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FieldError {
-    /// The field's `name` (`priority`, `attempts`, `backoffDelay`, `dataOverrides`).
-    pub field: &'static str,
-    pub message: String,
-}
-
-fn integer(
-    text: &str,
-    field: &'static str,
-    label: &str,
-    min: u64,
-    max: u64,
-) -> Result<Option<u64>, FieldError> {
+/// A whole number typed into `field`, or `None` when the field is empty.
+fn whole_number(text: &str, field: &'static str, label: &str) -> Result<Option<u64>, FieldError> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
     }
-    text.parse::<u64>()
-        .ok()
-        .filter(|n| (min..=max).contains(n))
-        .map(Some)
-        .ok_or_else(|| FieldError {
-            field,
-            message: format!("{label} must be a whole number from {min} to {max}"),
-        })
+    text.parse::<u64>().map(Some).map_err(|_| FieldError {
+        field,
+        message: format!("{label} must be a whole number"),
+    })
 }
 
 impl RetryFields {
-    /// The JSON body the retry endpoint takes, or the first field that is wrong.
-    pub fn to_request(&self) -> Result<String, FieldError> {
-        let mut request = Map::new();
-        if let Some(priority) = integer(&self.priority, "priority", "Priority", 0, MAX_PRIORITY)? {
-            request.insert("priority".into(), priority.into());
-        }
-        if let Some(attempts) = integer(&self.attempts, "attempts", "Attempts", 1, MAX_ATTEMPTS)? {
-            request.insert("attempts".into(), attempts.into());
-        }
-        let delay = integer(
-            &self.backoff_delay,
-            "backoffDelay",
-            "Back-off delay",
-            0,
-            u64::from(u32::MAX),
-        )?;
-        match self.backoff_type.as_str() {
+    /// The changes the fields ask for, or the first field that is wrong. Ranges are checked by
+    /// [`RetryChanges::validate`], the server's own check.
+    pub fn to_changes(&self) -> Result<RetryChanges, FieldError> {
+        let delay = whole_number(&self.backoff_delay, "backoffDelay", "Back-off delay")?;
+        let backoff = match self.backoff_type.as_str() {
             "" if delay.is_some() => {
                 return Err(FieldError {
                     field: "backoffDelay",
                     message: "choose a back-off type for the delay".into(),
                 })
             }
-            "" => {}
-            kind @ ("fixed" | "exponential") => {
-                request.insert(
-                    "backoff".into(),
-                    serde_json::json!({ "type": kind, "delay": delay.unwrap_or(0) }),
-                );
-            }
+            "" => None,
+            "fixed" => Some(BackoffKind::Fixed),
+            "exponential" => Some(BackoffKind::Exponential),
             _ => {
                 return Err(FieldError {
                     field: "backoffType",
@@ -88,12 +58,16 @@ impl RetryFields {
                 })
             }
         }
+        .map(|kind| Backoff {
+            kind,
+            delay: delay.unwrap_or(0),
+        });
         let overrides = self.data_overrides.trim();
-        if !overrides.is_empty() {
+        let data_overrides = if overrides.is_empty() {
+            Map::new()
+        } else {
             match serde_json::from_str::<Value>(overrides) {
-                Ok(Value::Object(fields)) => {
-                    request.insert("dataOverrides".into(), Value::Object(fields));
-                }
+                Ok(Value::Object(fields)) => fields,
                 Ok(_) => {
                     return Err(FieldError {
                         field: "dataOverrides",
@@ -108,11 +82,16 @@ impl RetryFields {
                     })
                 }
             }
-        }
-        if self.remove_original {
-            request.insert("removeOriginal".into(), true.into());
-        }
-        Ok(Value::Object(request).to_string())
+        };
+        let changes = RetryChanges {
+            priority: whole_number(&self.priority, "priority", "Priority")?,
+            attempts: whole_number(&self.attempts, "attempts", "Attempts")?,
+            backoff,
+            data_overrides,
+            remove_original: self.remove_original,
+        };
+        changes.validate()?;
+        Ok(changes)
     }
 }
 
@@ -123,7 +102,14 @@ pub fn describe(reply: &RetryReply) -> String {
         "failed" => "the original was moved to failed",
         _ => "the original was kept",
     };
-    format!("Retried as job {}; {original}.", reply.new_job_id)
+    if reply.repeated {
+        format!(
+            "Already retried as job {} by the same request; no second job was made.",
+            reply.new_job_id
+        )
+    } else {
+        format!("Retried as job {}; {original}.", reply.new_job_id)
+    }
 }
 
 /// The form, under its stuck job. `on_close` hides it.
@@ -138,8 +124,8 @@ pub fn RetryForm(job: StuckJob, on_close: Callback<()>) -> impl IntoView {
     let invalid = RwSignal::new(None::<FieldError>);
     let queue_name = job.queue_name.clone();
     let job_id = job.job_id.clone();
-    let send = Action::new(move |request: &String| {
-        retry_job(queue_name.clone(), job_id.clone(), request.clone())
+    let send = Action::new(move |(job_id, changes): &(JobId, RetryChanges)| {
+        retry_job(queue_name.clone(), job_id.clone(), changes.clone())
     });
     let pending = send.pending();
     let submit = move |event: leptos::ev::SubmitEvent| {
@@ -152,7 +138,11 @@ pub fn RetryForm(job: StuckJob, on_close: Callback<()>) -> impl IntoView {
             data_overrides: data_overrides.get_untracked(),
             remove_original: remove_original.get_untracked(),
         };
-        match fields.to_request() {
+        let request = JobId::parse(&job_id).map_err(|message| FieldError {
+            field: "body",
+            message,
+        });
+        match request.and_then(|id| Ok((id, fields.to_changes()?))) {
             Ok(request) => {
                 invalid.set(None);
                 send.dispatch(request);
@@ -237,6 +227,7 @@ pub fn RetryForm(job: StuckJob, on_close: Callback<()>) -> impl IntoView {
                     on:input=move |ev| edit(data_overrides, event_target_value(&ev))></textarea>
             </label>
             {field_note("dataOverrides")}
+            {field_note("body")}
             <label class="check">
                 <input type="checkbox" name="removeOriginal"
                     prop:checked=move || remove_original.get()
@@ -268,22 +259,27 @@ mod tests {
         RetryFields::default()
     }
 
+    fn to_request(fields: &RetryFields) -> Result<String, FieldError> {
+        fields
+            .to_changes()
+            .map(|changes| serde_json::to_string(&changes).expect("json"))
+    }
+
     #[test]
     fn an_empty_form_retries_as_it_was() {
-        assert_eq!(fields().to_request().expect("valid"), "{}");
+        assert_eq!(to_request(&fields()).expect("valid"), "{}");
     }
 
     #[test]
     fn every_field_reaches_the_request() {
-        let request = RetryFields {
+        let request = to_request(&RetryFields {
             priority: "5".into(),
             attempts: " 3 ".into(),
             backoff_type: "exponential".into(),
             backoff_delay: "2000".into(),
             data_overrides: r#"{"to": "ops@example.com", "n": 2}"#.into(),
             remove_original: true,
-        }
-        .to_request()
+        })
         .expect("valid");
         let value: Value = serde_json::from_str(&request).expect("JSON");
         assert_eq!(
@@ -300,7 +296,7 @@ mod tests {
     #[test]
     fn bad_fields_are_named() {
         let check = |f: RetryFields, field: &str| {
-            assert_eq!(f.to_request().expect_err("refused").field, field)
+            assert_eq!(f.to_changes().expect_err("refused").field, field)
         };
         check(
             RetryFields {
@@ -355,7 +351,7 @@ mod tests {
             data_overrides: "{oops".into(),
             ..fields()
         }
-        .to_request()
+        .to_changes()
         .expect_err("refused")
         .message;
         assert!(
@@ -371,6 +367,7 @@ mod tests {
             new_job_id: "42".into(),
             message: String::new(),
             original: "failed".into(),
+            repeated: false,
         };
         assert_eq!(
             describe(&reply),

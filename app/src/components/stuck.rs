@@ -5,7 +5,7 @@
 
 use crate::components::format::{duration, preview};
 use crate::components::retry_form::RetryForm;
-use crate::model::StuckJob;
+use crate::model::{StuckJob, StuckReport};
 use leptos::prelude::*;
 
 /// How many characters of a job's data the list shows.
@@ -15,19 +15,42 @@ fn key(job: &StuckJob) -> String {
     format!("{}\u{0}{}", job.queue_name, job.job_id)
 }
 
+/// What the list leaves out, in words: more stuck jobs than shown, and queues whose active
+/// list is longer than one scan reads.
+pub fn bounds_note(report: &StuckReport) -> Option<String> {
+    let mut notes = Vec::new();
+    if (report.jobs.len() as u64) < report.total {
+        notes.push(format!(
+            "Showing the {} longest stuck of {}.",
+            report.jobs.len(),
+            report.total
+        ));
+    }
+    if !report.capped_queues.is_empty() {
+        notes.push(format!(
+            "Only the oldest {} active jobs of {} were checked.",
+            report.scanned_per_queue,
+            report.capped_queues.join(", ")
+        ));
+    }
+    (!notes.is_empty()).then(|| notes.join(" "))
+}
+
 /// The stuck-jobs panel.
 #[component]
-pub fn StuckJobs(jobs: Memo<Vec<StuckJob>>, can_operate: Signal<bool>) -> impl IntoView {
+pub fn StuckJobs(report: Memo<StuckReport>, can_operate: Signal<bool>) -> impl IntoView {
     let retrying = RwSignal::new(None::<StuckJob>);
-    let count = move || jobs.with(Vec::len);
+    let count = move || report.with(|r| r.total);
+    let note = move || report.with(bounds_note);
     view! {
         <section class="stuck" aria-labelledby="stuck-title">
             <h2 id="stuck-title">"Stuck jobs " <span class="count">{count}</span></h2>
             <Show when=move || count() == 0>
                 <p class="empty">"No job has been active longer than the threshold."</p>
             </Show>
+            {move || note().map(|note| view! { <p class="note stuck-bounds">{note}</p> })}
             <ul>
-                <For each=move || jobs.get() key=key let:job>
+                <For each=move || report.with(|r| r.jobs.clone()) key=key let:job>
                     <StuckItem job can_operate on_retry=Callback::new(move |job| retrying.set(Some(job)))/>
                 </For>
             </ul>
@@ -78,4 +101,25 @@ fn StuckItem(
         </li>
     }
     .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_note_says_what_the_list_leaves_out() {
+        let mut report = StuckReport {
+            total: 0,
+            limit: 500,
+            scanned_per_queue: 10_000,
+            ..StuckReport::default()
+        };
+        assert_eq!(bounds_note(&report), None);
+        report.total = 700;
+        report.capped_queues = vec!["mails".into()];
+        let note = bounds_note(&report).expect("a note");
+        assert!(note.contains("of 700"), "{note}");
+        assert!(note.contains("oldest 10000 active jobs of mails"), "{note}");
+    }
 }

@@ -2,24 +2,24 @@
 //! value is its own reactive text, so a live update changes numbers, not the page structure.
 
 use crate::components::format::percent;
-use crate::model::Metrics;
+use crate::model::{Metrics, Source};
 use leptos::prelude::*;
 
 /// What the success rate is based on, and where it comes from.
 pub fn rate_note(metrics: &Metrics) -> String {
     let n = metrics.success_rate_sample;
-    match metrics.source.as_str() {
-        "collector" => format!("of {n} recently finished (monitor history)"),
-        _ => format!("of the last {n} finished BullMQ kept"),
+    match metrics.source {
+        Source::Collector => format!("of {n} recently finished (monitor history)"),
+        Source::Jobs | Source::Mixed => format!("of the last {n} finished BullMQ kept"),
     }
 }
 
 /// Where the processing rate comes from.
-pub fn processing_note(source: &str) -> &'static str {
+pub fn processing_note(source: Source) -> &'static str {
     match source {
-        "collector" => "finished, last 5 min (monitor history)",
-        "mixed" => "finished, last 5 min (history and kept jobs)",
-        _ => "finished, last 5 min (jobs BullMQ kept)",
+        Source::Collector => "finished, last 5 min (monitor history)",
+        Source::Mixed => "finished, last 5 min (history and kept jobs)",
+        Source::Jobs => "finished, last 5 min (jobs BullMQ kept)",
     }
 }
 
@@ -47,12 +47,12 @@ pub fn Summary(metrics: Memo<Option<Metrics>>) -> impl IntoView {
             <div class="stat">
                 <dt class="label">"Success rate"</dt>
                 <dd class="value" data-total="success-rate">{read(|m| percent(m.success_rate, 2))}</dd>
-                <dd class="note" data-source=read(|m| m.source.clone())>{read(rate_note)}</dd>
+                <dd class="note" data-source=read(|m| m.source.as_str().to_owned())>{read(rate_note)}</dd>
             </div>
             <div class="stat">
                 <dt class="label">"Processing"</dt>
                 <dd class="value" data-total="processing-rate">{read(|m| format!("{:.1}/min", m.processing_rate))}</dd>
-                <dd class="note">{read(|m| processing_note(&m.source).to_owned())}</dd>
+                <dd class="note">{read(|m| processing_note(m.source).to_owned())}</dd>
             </div>
         </dl>
     }
@@ -72,19 +72,19 @@ mod tests {
             success_rate: Some(80.0),
             success_rate_sample: 150,
             processing_rate: 3.0,
-            source: "collector".into(),
+            source: Source::Collector,
         };
         assert_eq!(
             rate_note(&metrics),
             "of 150 recently finished (monitor history)"
         );
         let jobs = Metrics {
-            source: "jobs".into(),
+            source: Source::Jobs,
             ..metrics
         };
         assert_eq!(rate_note(&jobs), "of the last 150 finished BullMQ kept");
         assert_eq!(
-            processing_note("mixed"),
+            processing_note(Source::Mixed),
             "finished, last 5 min (history and kept jobs)"
         );
     }

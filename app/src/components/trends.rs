@@ -7,7 +7,7 @@ use crate::api::get_trends;
 use crate::components::format::{duration, percent};
 use crate::components::history_chart::HistoryChart;
 use crate::components::notice::ErrorNotice;
-use crate::model::{Period, Trend};
+use crate::model::{Period, Source, Trend};
 use leptos::prelude::*;
 
 /// The trends panel and the history chart; `refresh` re-reads both.
@@ -16,14 +16,14 @@ pub fn Trends(refresh: RwSignal<u32>, queue_names: Memo<Vec<String>>) -> impl In
     let period = RwSignal::new(Period::Day);
     let trends = Resource::new(
         move || (period.get(), refresh.get()),
-        |(period, _)| get_trends(period.as_str().to_owned()),
+        |(period, _)| get_trends(period),
     );
     view! {
         <section class="trends" aria-labelledby="trends-title">
             <div class="section-head">
                 <h2 id="trends-title">"Trends"</h2>
                 <div class="segmented" role="group" aria-label="Period">
-                    {Period::ALL.into_iter().map(|choice| view! {
+                    {Period::ALL.iter().copied().map(|choice| view! {
                         <button type="button"
                             aria-pressed=move || (period.get() == choice).to_string()
                             on:click=move |_| period.set(choice)>
@@ -44,6 +44,39 @@ pub fn Trends(refresh: RwSignal<u32>, queue_names: Memo<Vec<String>>) -> impl In
     .into_any()
 }
 
+/// When the trends panel and the history chart read again while live data flows: as soon as the
+/// finished totals have moved and the last read is at least [`Self::MIN_GAP_MS`] old, and in any
+/// case every [`Self::MAX_GAP_MS`] (their windows slide even when nothing finishes). Times are
+/// the snapshots' own (server) times, so this is plain code, tested on the host.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RefreshCadence {
+    /// When the panel last read (ms), and the finished totals it then saw.
+    last: Option<(i64, (u64, u64))>,
+}
+
+impl RefreshCadence {
+    /// The least time between two reads.
+    pub const MIN_GAP_MS: i64 = 10_000;
+    /// The most time between two reads.
+    pub const MAX_GAP_MS: i64 = 60_000;
+
+    /// Whether a snapshot taken at `now_ms` with these `(completed, failed)` totals calls for
+    /// a read (and if so, counts it as done). The first snapshot only sets the baseline: the
+    /// panel has just read.
+    pub fn due(&mut self, now_ms: i64, finished: (u64, u64)) -> bool {
+        let Some((read_at, seen)) = self.last else {
+            self.last = Some((now_ms, finished));
+            return false;
+        };
+        let age = now_ms - read_at;
+        let due = (finished != seen && age >= Self::MIN_GAP_MS) || age >= Self::MAX_GAP_MS;
+        if due {
+            self.last = Some((now_ms, finished));
+        }
+        due
+    }
+}
+
 /// A bar's two parts as percentages of the widest bar.
 pub fn bar_widths(trend: &Trend, widest: u64) -> (f64, f64) {
     if widest == 0 {
@@ -58,7 +91,10 @@ fn TrendTable(trends: Vec<Trend>) -> impl IntoView {
     let widest = trends.iter().map(|t| t.total).max().unwrap_or(0);
     let period = trends.first().map(|t| t.period.as_str()).unwrap_or("24h");
     // Where the numbers come from: the monitor's history (exact) or BullMQ's retained jobs.
-    let from_jobs = trends.iter().filter(|t| t.source != "collector").count();
+    let from_jobs = trends
+        .iter()
+        .filter(|t| t.source != Source::Collector)
+        .count();
     let sources = match (from_jobs, trends.len() - from_jobs) {
         (0, _) => "collector",
         (_, 0) => "jobs",
@@ -134,8 +170,23 @@ mod tests {
             success_rate: None,
             avg_processing_time: None,
             avg_processing_time_sample: 0,
-            source: "jobs".into(),
+            source: Source::Jobs,
         }
+    }
+
+    #[test]
+    fn the_panel_follows_the_live_totals_at_a_bounded_pace() {
+        let mut cadence = RefreshCadence::default();
+        assert!(
+            !cadence.due(0, (5, 1)),
+            "the first snapshot is the baseline"
+        );
+        assert!(!cadence.due(2_000, (6, 1)), "moved, but too soon");
+        assert!(cadence.due(10_000, (6, 1)), "moved and old enough");
+        assert!(!cadence.due(30_000, (6, 1)), "nothing moved");
+        assert!(cadence.due(70_000, (6, 1)), "the window slides anyway");
+        assert!(!cadence.due(75_000, (9, 1)));
+        assert!(cadence.due(80_000, (9, 2)));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::ssr::auth::Principal;
 use crate::ssr::error::AppError;
 use fred::prelude::*;
 use std::collections::HashMap;
+use std::time::Duration;
 
 /// The stream keeps about this many entries (trimmed approximately, as `MAXLEN ~` does).
 pub const AUDIT_MAX_LEN: u64 = 100_000;
@@ -19,31 +20,49 @@ pub fn audit_key(monitor_prefix: &str) -> String {
     format!("{monitor_prefix}:audit")
 }
 
+/// The most bytes of JSON an entry's `params` or `result` may hold; a larger one is stored as
+/// `{"truncated": true, "bytes": n}` (callers store bounded summaries, so this is a backstop).
+pub const MAX_FIELD_BYTES: usize = 4096;
+
+/// How long a control action's entry is retried while Redis cannot take it (an outage must not
+/// leave an action unrecorded; the action itself already happened).
+pub const RETRY_FOR: Duration = Duration::from_secs(120);
+
 /// What to record about one action.
-pub struct Action<'a> {
-    pub principal: &'a Principal,
-    pub action: &'a str,
-    pub queue: &'a str,
-    pub job_id: Option<&'a str>,
+#[derive(Clone, Debug)]
+pub struct Action {
+    pub principal: Principal,
+    pub action: &'static str,
+    pub queue: String,
+    pub job_id: Option<String>,
     pub params: serde_json::Value,
     pub result: serde_json::Value,
 }
 
-/// Appends an entry. A failure to write the trail is logged, not returned: the action itself has
-/// already happened and its caller must learn its result.
-pub async fn record(pool: &Pool, monitor_prefix: &str, action: Action<'_>) {
+/// A JSON field as stored: itself, or a marker when it is over [`MAX_FIELD_BYTES`].
+fn bounded(value: &serde_json::Value) -> String {
+    let text = value.to_string();
+    if text.len() <= MAX_FIELD_BYTES {
+        text
+    } else {
+        serde_json::json!({"truncated": true, "bytes": text.len()}).to_string()
+    }
+}
+
+/// Appends an entry once; `Err` when Redis did not take it.
+pub async fn append(pool: &Pool, monitor_prefix: &str, action: &Action) -> Result<(), Error> {
     let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let fields: Vec<(&str, String)> = vec![
         ("at", at),
         ("sub", action.principal.subject.clone()),
         ("role", action.principal.role.as_str().to_owned()),
         ("action", action.action.to_owned()),
-        ("queue", action.queue.to_owned()),
-        ("job", action.job_id.unwrap_or_default().to_owned()),
-        ("params", action.params.to_string()),
-        ("result", action.result.to_string()),
+        ("queue", action.queue.clone()),
+        ("job", action.job_id.clone().unwrap_or_default()),
+        ("params", bounded(&action.params)),
+        ("result", bounded(&action.result)),
     ];
-    let written: Result<String, Error> = pool
+    let _: String = pool
         .xadd(
             audit_key(monitor_prefix),
             false,
@@ -51,16 +70,41 @@ pub async fn record(pool: &Pool, monitor_prefix: &str, action: Action<'_>) {
             "*",
             fields,
         )
-        .await;
-    if let Err(error) = written {
-        tracing::error!(error.message = %error, action = action.action, "could not write the audit trail");
+        .await?;
+    Ok(())
+}
+
+/// Logs an action (always) and appends its entry; when Redis does not take it, retries with
+/// back-off for up to [`RETRY_FOR`]. Returns once written (or given up), so run it where the
+/// wait does not hold anyone up (control actions call [`append`] first, answer, then this).
+pub async fn record_until_written(pool: &Pool, monitor_prefix: &str, action: &Action) {
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match append(pool, monitor_prefix, action).await {
+            Ok(()) => return,
+            Err(error) if started.elapsed() >= RETRY_FOR => {
+                tracing::error!(error.message = %error, action = action.action, queue = %action.queue,
+                    result = %action.result, "could not write the audit trail; the entry is in this log only");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(error.message = %error, action = action.action, "audit trail write failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+        }
     }
+}
+
+/// Logs a control action (the log is a second record, kept whatever Redis does).
+pub fn log(action: &Action) {
     tracing::info!(
         subject = %action.principal.subject,
         role = %action.principal.role,
         action = action.action,
-        queue = action.queue,
-        job = action.job_id.unwrap_or_default(),
+        queue = %action.queue,
+        job = action.job_id.as_deref().unwrap_or_default(),
         result = %action.result,
         "control action"
     );

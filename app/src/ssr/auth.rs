@@ -1,24 +1,27 @@
-//! Authentication and authorization: JWT verification with a pinned algorithm per key, role
-//! resolution from the `role`/`roles` claims, where credentials are read from (the
-//! `Authorization` header, then the dashboard's session cookie), and the extractors that REST
-//! handlers and server functions use to demand a minimum role.
+//! Authentication: JWT verification with a pinned algorithm per key, role resolution from the
+//! `role`/`roles` claims, and where credentials are read from (the `Authorization` header, then
+//! the dashboard's session cookie). Which role a route needs is declared where routes are
+//! declared (the server's route groups, `api::SERVER_FN_ROLES`); a route's guard puts the
+//! verified [`Principal`] into the request, and handlers take it as [`Caller`].
 
-use crate::error::ApiError;
 use crate::role::Role;
 use crate::ssr::error::AppError;
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use jsonwebtoken::errors::ErrorKind as JwtErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use std::marker::PhantomData;
-use std::sync::Arc;
 use std::time::Duration;
 
-/// Name of the HttpOnly cookie that carries the dashboard's session token.
+/// Name of the HttpOnly cookie that carries the dashboard's session token over plain HTTP.
 pub const SESSION_COOKIE: &str = "monitor_session";
+
+/// Its name when `COOKIE_SECURE` is set. Browsers accept a `__Host-` cookie only with `Secure`,
+/// `Path=/` and no `Domain`, so no sibling subdomain (same site, other origin) can plant or
+/// overwrite it: a session cannot be fixed from outside.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-monitor_session";
 
 /// Tokens longer than this are refused before any parsing: no legitimate token is this large,
 /// and parsing huge inputs is a cheap way to burn our CPU.
@@ -58,6 +61,9 @@ pub struct Principal {
     pub role: Role,
     /// The `exp` claim, seconds since the epoch.
     pub expires_at: i64,
+    /// Identifies the token (a digest, never the token): streams opened with it end when
+    /// that session signs out.
+    pub token_id: String,
 }
 
 impl Principal {
@@ -188,6 +194,7 @@ impl Authenticator {
             subject,
             role,
             expires_at,
+            token_id: token_id(token),
         })
     }
 
@@ -242,108 +249,118 @@ fn resolve_role(
     single.into_iter().chain(many).max()
 }
 
-/// Finds the caller's token: `Authorization: Bearer …` first (API clients and embedded
-/// dashboards), then the session cookie (the same-origin dashboard and its `EventSource`).
-/// `Ok(None)` means no credentials at all.
-pub fn token_from_headers(headers: &HeaderMap) -> Result<Option<String>, AppError> {
+/// A digest that names a token without revealing it.
+pub fn token_id(token: &str) -> String {
+    fred::util::sha1_hash(token)[..20].to_owned()
+}
+
+/// Where the dashboard's session lives: an `HttpOnly; SameSite=Strict` cookie, named
+/// [`SECURE_SESSION_COOKIE`] (and `Secure`) behind HTTPS, else [`SESSION_COOKIE`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionCookie {
+    /// `COOKIE_SECURE`: the cookie is `Secure` and `__Host-` prefixed.
+    pub secure: bool,
+}
+
+impl SessionCookie {
+    /// The cookie's name.
+    pub fn name(self) -> &'static str {
+        if self.secure {
+            SECURE_SESSION_COOKIE
+        } else {
+            SESSION_COOKIE
+        }
+    }
+
+    /// The value of the session cookie, if the request carries one.
+    pub fn read(self, headers: &HeaderMap) -> Option<String> {
+        headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, value)| *name == self.name() && !value.is_empty())
+            .map(|(_, value)| value.to_owned())
+    }
+
+    /// A `Set-Cookie` value holding `token` for `max_age` seconds.
+    pub fn set(self, token: &str, max_age: i64) -> String {
+        format!(
+            "{}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{}",
+            self.name(),
+            if self.secure { "; Secure" } else { "" }
+        )
+    }
+
+    /// A `Set-Cookie` value that removes the cookie.
+    pub fn clear(self) -> String {
+        self.set("", 0)
+    }
+}
+
+/// Finds the caller's token: `Authorization: Bearer …` first (any case of `Bearer`, as HTTP
+/// auth schemes are case-insensitive), then the session cookie. `Ok(None)` means no
+/// credentials at all.
+pub fn token_from_headers(
+    headers: &HeaderMap,
+    cookie: SessionCookie,
+) -> Result<Option<String>, AppError> {
     if let Some(value) = headers.get(AUTHORIZATION) {
         let value = value
             .to_str()
             .map_err(|_| unauthorized("Authorization header is not valid text"))?;
         let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
+            .trim()
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty())
             .ok_or_else(|| unauthorized("Authorization header must be `Bearer <token>`"))?;
         return Ok(Some(token.to_owned()));
     }
-    Ok(session_cookie(headers))
-}
-
-/// The value of the session cookie, if the request carries one.
-pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, value)| *name == SESSION_COOKIE && !value.is_empty())
-        .map(|(_, value)| value.to_owned())
+    Ok(cookie.read(headers))
 }
 
 /// Authenticates a request from its headers.
-pub fn authenticate(auth: &Authenticator, headers: &HeaderMap) -> Result<Principal, AppError> {
-    let token = token_from_headers(headers)?
+pub fn authenticate(
+    auth: &Authenticator,
+    cookie: SessionCookie,
+    headers: &HeaderMap,
+) -> Result<Principal, AppError> {
+    let token = token_from_headers(headers, cookie)?
         .ok_or_else(|| unauthorized("sign in or send `Authorization: Bearer <token>`"))?;
     auth.verify(&token)
 }
 
-/// A minimum role, as a type, so a handler states its requirement in its signature.
-pub trait MinRole: Send + Sync + 'static {
-    /// The weakest role allowed.
-    const ROLE: Role;
+/// Authenticates a request and demands `min`: 401 without valid credentials, 403 below `min`.
+pub fn authorize(
+    auth: &Authenticator,
+    cookie: SessionCookie,
+    headers: &HeaderMap,
+    min: Role,
+) -> Result<Principal, AppError> {
+    let principal = authenticate(auth, cookie, headers)?;
+    principal.require(min)?;
+    Ok(principal)
 }
 
-/// Marker: MODERATOR or higher.
-pub struct AtLeastModerator;
-/// Marker: ADMIN or higher.
-pub struct AtLeastAdmin;
-/// Marker: SUPER_ADMIN.
-pub struct AtLeastSuperAdmin;
+/// Extractor: the caller a route group's guard verified (see the server's `routes::guarded`).
+/// A handler that takes it outside a guarded group answers 401 to everyone, so a route
+/// mounted without a role cannot serve anybody.
+pub struct Caller(pub Principal);
 
-impl MinRole for AtLeastModerator {
-    const ROLE: Role = Role::Moderator;
-}
-impl MinRole for AtLeastAdmin {
-    const ROLE: Role = Role::Admin;
-}
-impl MinRole for AtLeastSuperAdmin {
-    const ROLE: Role = Role::SuperAdmin;
-}
-
-/// Extractor: the request is authenticated and its role is at least `R::ROLE`, otherwise the
-/// handler never runs and the caller gets 401 or 403 JSON.
-pub struct Require<R: MinRole> {
-    /// The verified caller.
-    pub principal: Principal,
-    _role: PhantomData<R>,
-}
-
-impl<S, R> FromRequestParts<S> for Require<R>
-where
-    S: Send + Sync,
-    R: MinRole,
-    Arc<Authenticator>: FromRef<S>,
-{
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let auth = Arc::<Authenticator>::from_ref(state);
-        let principal = authenticate(&auth, &parts.headers)?;
-        principal.require(R::ROLE)?;
-        Ok(Self {
-            principal,
-            _role: PhantomData,
-        })
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .map(Caller)
+            .ok_or_else(|| unauthorized("this route has no role guard; nobody may call it"))
     }
-}
-
-/// For server functions: authenticates the current request and demands `min`. On failure the
-/// response status is set to 401/403 (server functions otherwise answer 500 for every error).
-pub async fn require_role(min: Role) -> Result<Principal, ApiError> {
-    let result = async {
-        let state = crate::ssr::state::AppState::from_context()?;
-        let headers: HeaderMap = leptos_axum::extract()
-            .await
-            .map_err(|e| AppError::Internal(format!("could not read request headers: {e}")))?;
-        let principal = authenticate(&state.auth, &headers)?;
-        principal.require(min)?;
-        Ok(principal)
-    }
-    .await;
-    result.map_err(crate::ssr::state::respond_with_error)
 }
 
 #[cfg(test)]
@@ -427,25 +444,53 @@ mod tests {
 
     #[test]
     fn bearer_header_wins_over_the_cookie() {
+        let plain = SessionCookie { secure: false };
         let mut headers = HeaderMap::new();
         headers.insert(
             COOKIE,
             HeaderValue::from_static("a=b; monitor_session=from-cookie"),
         );
         assert_eq!(
-            token_from_headers(&headers).expect("ok").as_deref(),
+            token_from_headers(&headers, plain).expect("ok").as_deref(),
             Some("from-cookie")
         );
-        headers.insert(
-            AUTHORIZATION,
-            HeaderValue::from_static("Bearer from-header"),
-        );
+        for header in [
+            "Bearer from-header",
+            "bearer from-header",
+            "BEARER  from-header ",
+        ] {
+            headers.insert(AUTHORIZATION, HeaderValue::from_static(header));
+            assert_eq!(
+                token_from_headers(&headers, plain).expect("ok").as_deref(),
+                Some("from-header"),
+                "{header}"
+            );
+        }
+        for header in ["Basic abc", "Bearer", "Bearerabc"] {
+            headers.insert(AUTHORIZATION, HeaderValue::from_static(header));
+            assert!(token_from_headers(&headers, plain).is_err(), "{header}");
+        }
+    }
+
+    #[test]
+    fn the_secure_cookie_is_host_prefixed_and_the_plain_name_is_then_ignored() {
+        let secure = SessionCookie { secure: true };
         assert_eq!(
-            token_from_headers(&headers).expect("ok").as_deref(),
-            Some("from-header")
+            secure.set("t", 60),
+            "__Host-monitor_session=t; HttpOnly; SameSite=Strict; Path=/; Max-Age=60; Secure"
         );
-        headers.insert(AUTHORIZATION, HeaderValue::from_static("Basic abc"));
-        assert!(token_from_headers(&headers).is_err());
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            COOKIE,
+            HeaderValue::from_static("monitor_session=planted; __Host-monitor_session=mine"),
+        );
+        assert_eq!(secure.read(&headers).as_deref(), Some("mine"));
+        headers.insert(COOKIE, HeaderValue::from_static("monitor_session=planted"));
+        assert_eq!(secure.read(&headers), None);
+        assert_eq!(
+            SessionCookie { secure: false }.read(&headers).as_deref(),
+            Some("planted")
+        );
     }
 
     #[test]

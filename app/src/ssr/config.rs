@@ -38,6 +38,10 @@ pub struct Settings {
     pub history_hour_ttl: Duration,
     /// How long one read (metrics, trends…) serves identical requests (`ssr::shared_reads`).
     pub reads_shared_for: Duration,
+    /// `COOKIE_SECURE`: the session cookie is `Secure` and named `__Host-monitor_session`.
+    pub cookie_secure: bool,
+    /// Per-user limits (live streams, history reads).
+    pub limits: crate::ssr::limits::LimitSettings,
 }
 
 impl Settings {
@@ -59,11 +63,20 @@ impl Settings {
             history_minute_ttl: Duration::from_secs(48 * 3600),
             history_hour_ttl: Duration::from_secs(90 * 86_400),
             reads_shared_for: crate::ssr::shared_reads::SHARED_FOR,
+            cookie_secure: false,
+            limits: crate::ssr::limits::LimitSettings::default(),
         }
     }
 }
 
 impl Settings {
+    /// Where the dashboard's session cookie lives.
+    pub fn session_cookie(&self) -> crate::ssr::auth::SessionCookie {
+        crate::ssr::auth::SessionCookie {
+            secure: self.cookie_secure,
+        }
+    }
+
     /// How far behind the collector's last full pass may be before readers stop trusting the
     /// history: two leases, so a stand-by taking over from a dead collector fits inside it.
     pub fn history_max_lag(&self) -> Duration {
@@ -89,6 +102,8 @@ impl fmt::Debug for Settings {
             .field("history_minute_ttl", &self.history_minute_ttl)
             .field("history_hour_ttl", &self.history_hour_ttl)
             .field("reads_shared_for", &self.reads_shared_for)
+            .field("cookie_secure", &self.cookie_secure)
+            .field("limits", &self.limits)
             .finish()
     }
 }

@@ -37,9 +37,24 @@ pub enum AppError {
     /// Malformed input; the text names what is wrong.
     #[error("{0}")]
     BadRequest(String),
+    /// A request body over the limit (or one that could not be read).
+    #[error("the request body is larger than the server accepts (64 KiB)")]
+    PayloadTooLarge,
     /// Redis could not be reached or did not answer in time.
     #[error("Redis is unavailable: {0}")]
     RedisUnavailable(#[source] fred::error::Error),
+    /// A control action was sent but not confirmed in time; the text says what may have
+    /// happened and why repeating it is safe.
+    #[error("{0}")]
+    OutcomeUnknown(String),
+    /// The caller is over a limit; try again after `retry_after`.
+    #[error("{message}")]
+    TooManyRequests {
+        /// What limit, in words.
+        message: String,
+        /// When a new try can succeed.
+        retry_after: std::time::Duration,
+    },
     /// A bug or an unexpected Redis answer. Logged with its cause; clients get a generic text.
     #[error("internal error: {0}")]
     Internal(String),
@@ -56,7 +71,11 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::RedisUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::RedisUnavailable(_) | AppError::OutcomeUnknown(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -75,14 +94,29 @@ impl AppError {
                 ApiError::new(code::METHOD_NOT_ALLOWED, text.clone())
             }
             AppError::BadRequest(text) => ApiError::new(code::BAD_REQUEST, text.clone()),
+            AppError::PayloadTooLarge => ApiError::new(code::PAYLOAD_TOO_LARGE, self.to_string()),
             AppError::RedisUnavailable(_) => ApiError::new(
                 code::REDIS_UNAVAILABLE,
                 "Redis is not answering; the monitor will recover by itself when it is back",
             ),
+            AppError::OutcomeUnknown(text) => ApiError::new(code::OUTCOME_UNKNOWN, text.clone()),
+            AppError::TooManyRequests { message, .. } => {
+                ApiError::new(code::TOO_MANY_REQUESTS, message.clone())
+            }
             AppError::Internal(_) => ApiError::new(
                 code::INTERNAL,
                 "an unexpected error occurred; the details are in the server log",
             ),
+        }
+    }
+
+    /// Whole seconds for a `Retry-After` header, when the error has one.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            AppError::TooManyRequests { retry_after, .. } => {
+                Some(retry_after.as_secs_f64().ceil().max(1.0) as u64)
+            }
+            _ => None,
         }
     }
 
@@ -135,6 +169,52 @@ impl IntoResponse for AppError {
                 axum::http::HeaderValue::from_static("Bearer"),
             );
         }
+        if let Some(seconds) = self.retry_after_secs() {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
         response
+    }
+}
+
+/// The one JSON error shape for axum's own rejections of a query string, a JSON body or a path
+/// (their text without axum's "Failed to deserialize…" preamble), so typed extractors need no
+/// rewriting middleware.
+macro_rules! bad_request_from_rejection {
+    ($($rejection:ty),+) => {
+        $(impl From<$rejection> for AppError {
+            fn from(rejection: $rejection) -> Self {
+                let text = rejection.body_text();
+                let reason = text.rsplit_once(": ").map_or(text.as_str(), |(_, reason)| reason);
+                AppError::BadRequest(reason.chars().take(300).collect())
+            }
+        })+
+    };
+}
+
+bad_request_from_rejection!(
+    axum::extract::rejection::QueryRejection,
+    axum::extract::rejection::PathRejection
+);
+
+/// A body rejection: 413 when the body is over the limit, else 400 with axum's reason.
+fn body_rejection(status: StatusCode, text: String) -> AppError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::PayloadTooLarge
+    } else {
+        AppError::BadRequest(text.chars().take(300).collect())
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for AppError {
+    fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
+        body_rejection(rejection.status(), rejection.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::BytesRejection> for AppError {
+    fn from(rejection: axum::extract::rejection::BytesRejection) -> Self {
+        body_rejection(rejection.status(), rejection.body_text())
     }
 }

@@ -9,12 +9,84 @@
 pub mod audit;
 pub mod auth;
 pub mod bullmq;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod history;
+pub mod limits;
 pub mod page_policy;
 pub mod redis;
 pub mod service;
 pub mod shared_reads;
 pub mod slots;
 pub mod state;
+
+/// Architecture invariants (ARCHITECTURE.md) that code can check, rust-analyzer's "tidy" way.
+#[cfg(test)]
+mod tidy {
+    use std::path::{Path, PathBuf};
+
+    fn sources(dir: &Path) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir)
+            .expect("readable source dir")
+            .flatten()
+        {
+            let path = entry.path();
+            if path.is_dir() {
+                files.extend(sources(&path));
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+        files
+    }
+
+    fn ssr(dir: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/ssr")
+            .join(dir)
+    }
+
+    /// The lower layers (BullMQ access, the history, Redis plumbing, the clock) never reach up
+    /// into the service layer, the server functions or the components: no import circles.
+    #[test]
+    fn lower_layers_do_not_import_upwards() {
+        let mut files = Vec::new();
+        for dir in ["bullmq", "history", "redis"] {
+            files.extend(sources(&ssr(dir)));
+        }
+        files.push(ssr("clock.rs"));
+        files.push(ssr("slots.rs"));
+        files.push(ssr("limits.rs"));
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("readable");
+            for upward in [
+                "ssr::service",
+                "crate::api",
+                "crate::components",
+                "ssr::state",
+            ] {
+                assert!(
+                    !text.contains(upward),
+                    "{} imports `{upward}`",
+                    file.display()
+                );
+            }
+        }
+    }
+
+    /// Every module says what it is in a `//!` paragraph.
+    #[test]
+    fn every_module_opens_with_its_doc() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        for file in sources(&root) {
+            let text = std::fs::read_to_string(&file).expect("readable");
+            assert!(
+                text.starts_with("//!"),
+                "{} has no `//!` doc",
+                file.display()
+            );
+        }
+    }
+}

@@ -28,9 +28,54 @@ pub struct AppState {
     pub registry: QueueRegistry,
     /// Identical reads in flight at once share one Redis computation.
     pub reads: Arc<crate::ssr::shared_reads::SharedReads>,
+    /// The request deadline, and 503 at once while Redis refuses connections.
+    pub gate: crate::ssr::redis::RedisGate,
+    /// Per-user limits (live streams, history reads).
+    pub limits: Arc<crate::ssr::limits::Limits>,
 }
 
 impl AppState {
+    /// The state for `settings` over a pool: registry, shared reads (shared with other
+    /// instances through Redis), gate and limits. Nothing is read from Redis yet.
+    pub fn new(
+        leptos_options: LeptosOptions,
+        settings: Settings,
+        auth: Arc<Authenticator>,
+        redis: Pool,
+    ) -> Self {
+        use crate::ssr::shared_reads::{RedisTier, SharedReads};
+        let registry = QueueRegistry::new(redis.clone(), &settings);
+        let reads = Arc::new(SharedReads::with_redis(
+            settings.reads_shared_for,
+            RedisTier::new(redis.clone(), &settings),
+        ));
+        let gate = crate::ssr::redis::RedisGate::new(
+            redis.clone(),
+            crate::ssr::redis::probe_servers(&settings),
+            settings.redis_timeout,
+        );
+        let limits = crate::ssr::limits::Limits::new(settings.limits);
+        Self {
+            leptos_options,
+            settings: Arc::new(settings),
+            auth,
+            redis,
+            registry,
+            reads,
+            gate,
+            limits,
+        }
+    }
+
+    /// Runs a request's Redis work under the request deadline; 503 at once while Redis is
+    /// known to be unreachable.
+    pub async fn within<T>(
+        &self,
+        operation: impl std::future::Future<Output = Result<T, AppError>>,
+    ) -> Result<T, AppError> {
+        self.gate.run(operation).await
+    }
+
     /// The state as provided to server functions and SSR by `leptos_routes`.
     pub fn from_context() -> Result<Self, AppError> {
         use_context::<AppState>()
@@ -39,10 +84,14 @@ impl AppState {
 }
 
 /// Turns an error into the server function's reply: sets the HTTP status (server functions
-/// otherwise answer every error with 500) and returns the wire form.
+/// otherwise answer every error with 500) and `Retry-After` when the error has one, and
+/// returns the wire form.
 pub fn respond_with_error(error: AppError) -> ApiError {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(error.status());
+        if let Some(seconds) = error.retry_after_secs() {
+            response.insert_header(axum::http::header::RETRY_AFTER, seconds.into());
+        }
     }
     error.into()
 }

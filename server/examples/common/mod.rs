@@ -101,6 +101,9 @@ pub async fn serve(
 ) -> Result<BenchServer, Box<dyn std::error::Error>> {
     // Each request is measured doing its own read, not reusing the previous one's.
     settings.reads_shared_for = Duration::ZERO;
+    // Thousands of viewers share one token here: the benchmarks measure fan-out, not limits.
+    settings.limits.streams_per_user = usize::MAX;
+    settings.limits.streams_total = usize::MAX;
     let auth = app::ssr::auth::AuthSettings {
         secret: Some(SECRET.into()),
         ..Default::default()
@@ -110,7 +113,6 @@ pub async fn serve(
         auth: auth.clone(),
         site_addr: "127.0.0.1:0".parse()?,
         site_root: "target/site".into(),
-        cookie_secure: false,
         cors_origins: Default::default(),
     })
     .await?;
@@ -173,6 +175,9 @@ impl ServerProcess {
             .env("JWT_SECRET", SECRET)
             .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
             .env("NO_COLOR", "1")
+            // Thousands of viewers share one token here: the load measures fan-out, not limits.
+            .env("LIVE_MAX_STREAMS_PER_USER", "1000000")
+            .env("LIVE_MAX_STREAMS", "1000000")
             .stdout(std::process::Stdio::piped());
         for (name, value) in extra {
             command.env(name, value);

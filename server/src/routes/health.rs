@@ -24,6 +24,8 @@ async fn healthz() -> Json<Value> {
 }
 
 async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+    // Refused connections are known at once; only a silent Redis costs the deadline.
+    state.gate.check().await?;
     app::ssr::redis::ping(&state.redis, READY_DEADLINE)
         .await
         .map_err(|reason| {

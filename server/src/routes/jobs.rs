@@ -1,168 +1,213 @@
-//! The REST API under `/api/v1/admin/jobs`. Handlers are thin: extract and check the caller's
-//! role, call `app::ssr::service`, answer JSON. Errors are `AppError`, i.e. `{error, message}`.
+//! The REST API under `/api/v1/admin/jobs`. Handlers are thin: their route group has checked
+//! the caller's role (`guarded`), typed extractors have parsed the input (bad input is a JSON
+//! 400 before the handler runs), they call `app::ssr::service` and answer JSON.
 
+use crate::routes::extract::{AppBody, AppPath, AppQuery};
+use crate::routes::guarded::RoleRoutes;
+use crate::routes::ProtectedRoute;
 use app::model::{
-    AuditPage, ClearReply, History, Metrics, Overview, PauseReply, RetryReply, StuckJob, Trend,
+    AuditPage, AuditQuery, ClearQuery, ClearReply, History, HistoryQuery, JobId, Metrics, Overview,
+    PauseReply, RetryChanges, RetryReply, StuckQuery, StuckReport, Trend, TrendsQuery,
 };
-use app::ssr::auth::{AtLeastAdmin, AtLeastModerator, Require};
+use app::role::Role;
+use app::ssr::auth::Caller;
 use app::ssr::error::AppError;
-use app::ssr::service;
+use app::ssr::service::{control, history as history_service, reads};
 use app::ssr::state::AppState;
-use axum::extract::Path;
-use axum::extract::{Query, State};
-use axum::routing::{delete, get, patch, post};
+use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 
-/// Routes relative to `/api/v1/admin/jobs`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/queues", get(list_queues))
-        .route("/queues/refresh", post(refresh_queues))
-        .route("/metrics", get(metrics))
-        .route("/trends", get(trends))
-        .route("/history", get(history))
-        .route("/alerts/stuck", get(stuck_alerts))
-        .route("/live", get(super::live::all_queues))
-        .route("/queue/{queue_name}/live", get(super::live::one_queue))
-        .route("/queue/{queue_name}/pause", patch(pause))
-        .route("/queue/{queue_name}/resume", patch(resume))
-        .route("/queue/{queue_name}/clear", delete(clear))
-        .route("/audit", get(audit))
-        .route("/retry/{queue_name}/{job_id}", post(retry))
+/// Where these routes are mounted.
+pub const BASE: &str = "/api/v1/admin/jobs";
+
+/// The routes, grouped by the role they need.
+fn groups() -> [RoleRoutes; 2] {
+    [
+        RoleRoutes::new(Role::Moderator)
+            .get("/queues", list_queues)
+            .get("/metrics", metrics)
+            .get("/trends", trends)
+            .get("/history", history)
+            .get("/alerts/stuck", stuck_alerts)
+            .get("/live", super::live::all_queues)
+            .get("/queue/{queue_name}/live", super::live::one_queue),
+        RoleRoutes::new(Role::Admin)
+            .post("/queues/refresh", refresh_queues)
+            .patch("/queue/{queue_name}/pause", pause)
+            .patch("/queue/{queue_name}/resume", resume)
+            .delete("/queue/{queue_name}/clear", clear)
+            .post("/retry/{queue_name}/{job_id}", retry)
+            .get("/audit", audit),
+    ]
+}
+
+/// Routes relative to [`BASE`].
+pub fn router(state: &AppState) -> Router<AppState> {
+    groups()
+        .into_iter()
+        .fold(Router::new(), |router, group| {
+            router.merge(group.into_router(state))
+        })
         .method_not_allowed_fallback(super::api_method_not_allowed)
+}
+
+/// Every route of this API with its minimum role (derived from [`groups`]).
+pub fn table() -> Vec<ProtectedRoute> {
+    groups()
+        .iter()
+        .flat_map(|group| group.table(BASE))
+        .collect()
 }
 
 /// `PATCH /queue/{queueName}/pause` (ADMIN): real workers stop taking new jobs.
 async fn pause(
-    caller: Require<AtLeastAdmin>,
+    Caller(caller): Caller,
     State(state): State<AppState>,
-    Path(queue_name): Path<String>,
+    AppPath(queue_name): AppPath<String>,
 ) -> Result<Json<PauseReply>, AppError> {
     Ok(Json(
-        service::set_paused(&state, &caller.principal, &queue_name, true).await?,
+        control::set_paused(&state, &caller, &queue_name, true).await?,
     ))
 }
 
 /// `PATCH /queue/{queueName}/resume` (ADMIN): workers take jobs again.
 async fn resume(
-    caller: Require<AtLeastAdmin>,
+    Caller(caller): Caller,
     State(state): State<AppState>,
-    Path(queue_name): Path<String>,
+    AppPath(queue_name): AppPath<String>,
 ) -> Result<Json<PauseReply>, AppError> {
     Ok(Json(
-        service::set_paused(&state, &caller.principal, &queue_name, false).await?,
+        control::set_paused(&state, &caller, &queue_name, false).await?,
     ))
 }
 
 /// `DELETE /queue/{queueName}/clear?type=completed|failed|all` (ADMIN): removes finished jobs.
 async fn clear(
-    caller: Require<AtLeastAdmin>,
+    Caller(caller): Caller,
     State(state): State<AppState>,
-    Path(queue_name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    AppPath(queue_name): AppPath<String>,
+    AppQuery(query): AppQuery<ClearQuery>,
 ) -> Result<Json<ClearReply>, AppError> {
-    let kind = query.get("type").map(String::as_str);
+    let kind = query.kind.unwrap_or_default();
     Ok(Json(
-        service::clear_queue(&state, &caller.principal, &queue_name, kind).await?,
+        control::clear_queue(&state, &caller, &queue_name, kind).await?,
     ))
 }
 
+/// The longest `Idempotency-Key` accepted.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
 /// `POST /retry/{queueName}/{jobId}` (ADMIN): a new job from the original with the body's
-/// changes. The body is read raw so every malformed input gets our own 400 message.
+/// changes; the same request (or the same `Idempotency-Key`) repeated within ten minutes
+/// returns the first one's job. The body is read raw so every malformed input gets a message
+/// naming the field.
 async fn retry(
-    caller: Require<AtLeastAdmin>,
+    Caller(caller): Caller,
     State(state): State<AppState>,
-    Path((queue_name, job_id)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    AppPath((queue_name, job_id)): AppPath<(String, String)>,
+    headers: HeaderMap,
+    AppBody(body): AppBody,
 ) -> Result<Json<RetryReply>, AppError> {
+    let job_id = JobId::parse(&job_id).map_err(AppError::BadRequest)?;
+    let changes =
+        RetryChanges::from_body(&body).map_err(|error| AppError::BadRequest(error.message))?;
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .filter(|key| {
+                    !key.is_empty()
+                        && key.len() <= MAX_IDEMPOTENCY_KEY
+                        && key.bytes().all(|b| b.is_ascii_graphic())
+                })
+                .ok_or_else(|| {
+                    AppError::BadRequest(format!(
+                        "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+                    ))
+                })?,
+        ),
+    };
     Ok(Json(
-        service::retry_job(&state, &caller.principal, &queue_name, &job_id, &body).await?,
+        control::retry_job(&state, &caller, &queue_name, &job_id, changes, key).await?,
     ))
 }
 
 /// `GET /audit?count=50&before=<id>` (ADMIN): the control actions, newest first.
 async fn audit(
-    _caller: Require<AtLeastAdmin>,
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    AppQuery(query): AppQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, AppError> {
-    let count = match query.get("count") {
-        None => 50,
-        Some(text) => text
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (1..=app::ssr::audit::AUDIT_MAX_PAGE).contains(n))
-            .ok_or_else(|| AppError::BadRequest("count must be a number from 1 to 500".into()))?,
-    };
     let before = query
-        .get("before")
-        .map(|text| app::ssr::audit::parse_cursor(text))
+        .before
+        .as_deref()
+        .map(app::ssr::audit::parse_cursor)
         .transpose()?;
-    let page = app::ssr::audit::page(
-        &state.redis,
-        &state.settings.monitor_prefix,
-        before.as_deref(),
-        count,
-    )
-    .await?;
+    let count = query.count.map_or(50, |count| count.0);
+    let page = state
+        .within(app::ssr::audit::page(
+            &state.redis,
+            &state.settings.monitor_prefix,
+            before.as_deref(),
+            count,
+        ))
+        .await?;
     Ok(Json(page))
 }
 
 /// `GET /metrics` (MODERATOR): counts, success rate and processing rate, per queue and in total.
-async fn metrics(
-    _caller: Require<AtLeastModerator>,
-    State(state): State<AppState>,
-) -> Result<Json<Metrics>, AppError> {
-    Ok(Json(service::metrics(&state).await?))
+async fn metrics(State(state): State<AppState>) -> Result<Json<Metrics>, AppError> {
+    Ok(Json(reads::metrics(&state).await?))
 }
 
 /// `GET /trends?period=24h|7d|30d` (MODERATOR): what finished inside the period, per queue.
 async fn trends(
-    _caller: Require<AtLeastModerator>,
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    AppQuery(query): AppQuery<TrendsQuery>,
 ) -> Result<Json<Vec<Trend>>, AppError> {
-    let period = service::parse_period(query.get("period").map(String::as_str))?;
-    Ok(Json(service::trends(&state, period).await?))
+    Ok(Json(
+        reads::trends(&state, query.period.unwrap_or_default()).await?,
+    ))
 }
 
 /// `GET /history?queue=&from=&to=&step=` (MODERATOR): the history collector's series.
 async fn history(
-    _caller: Require<AtLeastModerator>,
+    Caller(caller): Caller,
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    AppQuery(query): AppQuery<HistoryQuery>,
 ) -> Result<Json<History>, AppError> {
-    let get = |name: &str| query.get(name).map(String::as_str);
     Ok(Json(
-        service::history(&state, get("queue"), get("from"), get("to"), get("step")).await?,
+        history_service::history(&state, &caller, &query).await?,
     ))
 }
 
-/// `GET /alerts/stuck` (MODERATOR): active jobs older than `STUCK_AFTER_MS`, longest first.
+/// `GET /alerts/stuck?limit=` (MODERATOR): active jobs older than `STUCK_AFTER_MS`, longest
+/// stuck first, at most `limit` (default 500), with the total.
 async fn stuck_alerts(
-    _caller: Require<AtLeastModerator>,
     State(state): State<AppState>,
-) -> Result<Json<Vec<StuckJob>>, AppError> {
-    Ok(Json(service::stuck_alerts(&state).await?))
+    AppQuery(query): AppQuery<StuckQuery>,
+) -> Result<Json<StuckReport>, AppError> {
+    Ok(Json(
+        reads::stuck_alerts(&state, query.limit.map(|limit| limit.0)).await?,
+    ))
 }
 
 /// `GET /queues` (MODERATOR): every queue with its counts.
-async fn list_queues(
-    _caller: Require<AtLeastModerator>,
-    State(state): State<AppState>,
-) -> Result<Json<Overview>, AppError> {
-    Ok(Json(service::overview(&state).await?))
+async fn list_queues(State(state): State<AppState>) -> Result<Json<Overview>, AppError> {
+    Ok(Json(reads::overview(&state).await?))
 }
 
 /// `POST /queues/refresh` (ADMIN): re-discover queues now instead of at the next interval.
 async fn refresh_queues(
-    caller: Require<AtLeastAdmin>,
+    Caller(caller): Caller,
     State(state): State<AppState>,
 ) -> Result<Json<Value>, AppError> {
+    state.gate.check().await?;
     let queues = state.registry.refresh().await?;
-    tracing::info!(by = %caller.principal.subject, queues = queues.len(), "queue discovery refreshed on request");
+    tracing::info!(by = %caller.subject, queues = queues.len(), "queue discovery refreshed on request");
     Ok(Json(json!({
         "success": true,
         "queues": queues.iter().map(|q| q.name.as_str()).collect::<Vec<_>>(),

@@ -1,14 +1,18 @@
 //! `GET /live` (all queues) and `GET /queue/{queueName}/live` (one queue with its active jobs):
 //! Server-Sent Events fed by the process's [`LiveHub`]. Data events are plain unnamed messages
 //! (so `EventSource.onmessage` gets them) with an `id:`; the first carries a `retry:` hint.
-//! Named events: `status` (Redis unavailable / back, queue gone), `auth` (the token expired; the
-//! stream ends), `shutdown` (the server stops; the stream ends). Keep-alive comments every 15 s.
+//! Named events: `status` (Redis unavailable / back, queue gone), `auth` (the token expired, or
+//! its session signed out; the stream ends), `shutdown` (the server stops; the stream ends).
+//! Keep-alive comments every 15 s. Each stream takes a place under the caller's stream limit
+//! (`limits::Limits::open_stream`) and gives it back when it ends.
 
 use crate::live::{Frame, LiveHub, Subscription, Topic};
-use app::ssr::auth::{AtLeastModerator, Require};
+use crate::routes::extract::AppPath;
+use app::ssr::auth::{Caller, Principal};
 use app::ssr::error::AppError;
+use app::ssr::limits::StreamPermit;
 use app::ssr::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderName;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
@@ -33,27 +37,37 @@ type Streamed = axum::response::Response;
 
 /// `GET /live` (MODERATOR).
 pub async fn all_queues(
-    caller: Require<AtLeastModerator>,
+    Caller(caller): Caller,
+    State(state): State<AppState>,
     Extension(hub): Extension<Arc<LiveHub>>,
-) -> Streamed {
+) -> Result<Streamed, AppError> {
+    let permit = open(&state, &hub, &caller)?;
     let subscription = hub.subscribe(Topic::AllQueues, None);
-    respond(subscription, caller.principal.expires_at, hub.shutdown())
+    Ok(respond(subscription, &caller, permit, &hub))
 }
 
 /// `GET /queue/{queueName}/live` (MODERATOR). Unknown queue: 404 before the stream starts.
 pub async fn one_queue(
-    caller: Require<AtLeastModerator>,
+    Caller(caller): Caller,
     State(state): State<AppState>,
     Extension(hub): Extension<Arc<LiveHub>>,
-    Path(queue_name): Path<String>,
+    AppPath(queue_name): AppPath<String>,
 ) -> Result<Streamed, AppError> {
     let queue = app::ssr::service::resolve_queue(&state, &queue_name).await?;
+    let permit = open(&state, &hub, &caller)?;
     let subscription = hub.subscribe(Topic::Queue(queue.name.clone()), Some(queue));
-    Ok(respond(
-        subscription,
-        caller.principal.expires_at,
-        hub.shutdown(),
-    ))
+    Ok(respond(subscription, &caller, permit, &hub))
+}
+
+/// A place for one more stream of `caller`: refused for a session that signed out here, and
+/// over the caller's stream limits.
+fn open(state: &AppState, hub: &LiveHub, caller: &Principal) -> Result<StreamPermit, AppError> {
+    if hub.signed_out(&caller.token_id) {
+        return Err(AppError::Unauthorized(
+            "this session signed out; sign in again".into(),
+        ));
+    }
+    state.limits.open_stream(&caller.subject)
 }
 
 /// What the previous event told the viewer, so status changes are sent once, not every poll.
@@ -71,6 +85,8 @@ enum Wake {
     Frame(bool),
     /// The token expired.
     Expired,
+    /// Some session signed out (perhaps this one).
+    SignOut,
     /// The server is stopping.
     Shutdown,
 }
@@ -79,6 +95,12 @@ struct Viewer {
     subscription: Subscription,
     expires: Instant,
     shutdown: watch::Receiver<bool>,
+    /// Which session opened the stream, and news of sign-outs.
+    token_id: String,
+    sign_outs: watch::Receiver<u64>,
+    hub: Arc<LiveHub>,
+    /// The stream's place under the caller's limit, given back when the stream ends.
+    _permit: StreamPermit,
     told: Told,
     first: bool,
     ended: bool,
@@ -86,14 +108,19 @@ struct Viewer {
 
 fn respond(
     subscription: Subscription,
-    expires_at: i64,
-    shutdown: watch::Receiver<bool>,
+    caller: &Principal,
+    permit: StreamPermit,
+    hub: &Arc<LiveHub>,
 ) -> Streamed {
-    let remaining = (expires_at - chrono::Utc::now().timestamp()).max(0) as u64;
+    let remaining = (caller.expires_at - chrono::Utc::now().timestamp()).max(0) as u64;
     let viewer = Viewer {
         subscription,
         expires: Instant::now() + Duration::from_secs(remaining),
-        shutdown,
+        shutdown: hub.shutdown(),
+        token_id: caller.token_id.clone(),
+        sign_outs: hub.sign_outs(),
+        hub: hub.clone(),
+        _permit: permit,
         told: Told::Nothing,
         first: true,
         ended: false,
@@ -121,19 +148,19 @@ async fn next_events(mut viewer: Viewer) -> Option<(Vec<Event>, Viewer)> {
             let wake = tokio::select! {
                 changed = viewer.subscription.frames.changed() => Wake::Frame(changed.is_ok()),
                 _ = tokio::time::sleep_until(viewer.expires) => Wake::Expired,
+                _ = viewer.sign_outs.changed() => Wake::SignOut,
                 _ = viewer.shutdown.wait_for(|stopping| *stopping) => Wake::Shutdown,
             };
             match wake {
                 Wake::Frame(true) => viewer.subscription.frames.borrow_and_update().clone(),
                 Wake::Frame(false) => return None,
                 Wake::Expired => {
-                    viewer.ended = true;
-                    let event = Event::default().event("auth").data(
-                        json!({"error": "unauthorized", "message": "the token has expired; sign in again"})
-                            .to_string(),
-                    );
-                    return Some((vec![event], viewer));
+                    return Some(end_for_auth(viewer, "the token has expired; sign in again"))
                 }
+                Wake::SignOut if viewer.hub.signed_out(&viewer.token_id) => {
+                    return Some(end_for_auth(viewer, "this session signed out"))
+                }
+                Wake::SignOut => continue,
                 Wake::Shutdown => {
                     viewer.ended = true;
                     let event = Event::default()
@@ -178,6 +205,15 @@ async fn next_events(mut viewer: Viewer) -> Option<(Vec<Event>, Viewer)> {
         }
         return Some((events, viewer));
     }
+}
+
+/// The stream's last event when its credentials no longer hold.
+fn end_for_auth(mut viewer: Viewer, message: &str) -> (Vec<Event>, Viewer) {
+    viewer.ended = true;
+    let event = Event::default()
+        .event("auth")
+        .data(json!({"error": "unauthorized", "message": message}).to_string());
+    (vec![event], viewer)
 }
 
 fn status_event(seq: u64, status: &str, message: &str) -> Event {

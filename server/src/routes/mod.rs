@@ -1,15 +1,26 @@
 //! HTTP handlers, one module per resource, and the table of protected routes with their minimum
-//! roles (the auth tests walk it, so a route added here is tested against every role).
+//! roles, derived from where the routes are declared (the REST route groups in [`jobs`], the
+//! server functions' roles in `app::api::access`), so the auth tests walk every route.
+//!
+//! - [`guarded`] — route groups by role, each behind its guard;
+//! - [`extract`] — query, path and body extractors whose rejections are JSON;
+//! - [`jobs`] — the REST API; [`live`] — its streams; [`session`] — sign-in and out;
+//!   [`health`] — `/healthz`, `/readyz`.
 
+pub mod extract;
+pub mod guarded;
 pub mod health;
 pub mod jobs;
 pub mod live;
 pub mod session;
 
+use app::api::access::{server_fn_role, SERVER_FN_ROLES};
 use app::error::{code, ApiError};
 use app::role::Role;
+use app::ssr::auth::authorize;
 use app::ssr::error::AppError;
-use axum::extract::Request;
+use app::ssr::state::AppState;
+use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -18,137 +29,59 @@ use axum::Json;
 /// Largest request body accepted anywhere; bigger bodies get 413 before any handler runs.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Where server functions live.
+pub const SERVER_FN_PREFIX: &str = "/api/fn/";
+
 /// A protected route and the weakest role allowed to call it. Calls with an allowed role pass
 /// authorization; they may still answer 404 (the sample queue of a per-queue route does not
-/// exist), never 401/403.
-#[derive(Clone, Copy, Debug)]
+/// exist) or 400 (no arguments), never 401/403.
+#[derive(Clone, Debug)]
 pub struct ProtectedRoute {
     /// HTTP method.
     pub method: &'static str,
     /// A concrete path (path parameters filled with sample values).
-    pub path: &'static str,
+    pub path: String,
     /// Minimum role.
     pub min_role: Role,
 }
 
 /// Every route that needs a token: the REST API and the dashboard's server functions.
-pub const PROTECTED_ROUTES: &[ProtectedRoute] = &[
-    ProtectedRoute {
-        method: "GET",
-        path: "/api/v1/admin/jobs/queues",
-        min_role: Role::Moderator,
-    },
-    ProtectedRoute {
+pub fn protected_routes() -> Vec<ProtectedRoute> {
+    let mut routes = jobs::table();
+    routes.extend(SERVER_FN_ROLES.iter().map(|(path, role)| ProtectedRoute {
         method: "POST",
-        path: "/api/v1/admin/jobs/queues/refresh",
-        min_role: Role::Admin,
-    },
-    ProtectedRoute {
-        method: "GET",
-        path: "/api/v1/admin/jobs/metrics",
-        min_role: Role::Moderator,
-    },
-    ProtectedRoute {
-        method: "GET",
-        path: "/api/v1/admin/jobs/trends?period=7d",
-        min_role: Role::Moderator,
-    },
-    ProtectedRoute {
-        method: "GET",
-        path: "/api/v1/admin/jobs/alerts/stuck",
-        min_role: Role::Moderator,
-    },
-    ProtectedRoute {
-        method: "GET",
-        path: "/api/v1/admin/jobs/live",
-        min_role: Role::Moderator,
-    },
-    ProtectedRoute {
-        method: "GET",
-        path: "/api/v1/admin/jobs/queue/no-such-queue/live",
-        min_role: Role::Moderator,
-    },
-    ProtectedRoute {
-        method: "PATCH",
-        path: "/api/v1/admin/jobs/queue/no-such-queue/pause",
-        min_role: Role::Admin,
-    },
-    ProtectedRoute {
-        method: "PATCH",
-        path: "/api/v1/admin/jobs/queue/no-such-queue/resume",
-        min_role: Role::Admin,
-    },
-    ProtectedRoute {
-        method: "DELETE",
-        path: "/api/v1/admin/jobs/queue/no-such-queue/clear?type=all",
-        min_role: Role::Admin,
-    },
-    ProtectedRoute {
-        method: "POST",
-        path: "/api/v1/admin/jobs/retry/no-such-queue/1",
-        min_role: Role::Admin,
-    },
-    ProtectedRoute {
-        method: "POST",
-        path: "/api/fn/retry",
-        min_role: Role::Admin,
-    },
-    ProtectedRoute {
-        method: "GET",
-        path: "/api/v1/admin/jobs/audit",
-        min_role: Role::Admin,
-    },
-    ProtectedRoute {
-        method: "POST",
-        path: "/api/fn/pause",
-        min_role: Role::Admin,
-    },
-    ProtectedRoute {
-        method: "POST",
-        path: "/api/fn/clear",
-        min_role: Role::Admin,
-    },
-    ProtectedRoute {
-        method: "POST",
-        path: "/api/fn/metrics",
-        min_role: Role::Moderator,
-    },
-    ProtectedRoute {
-        method: "POST",
-        path: "/api/fn/trends",
-        min_role: Role::Moderator,
-    },
-    ProtectedRoute {
-        method: "POST",
-        path: "/api/fn/stuck",
-        min_role: Role::Moderator,
-    },
-    ProtectedRoute {
-        method: "POST",
-        path: "/api/fn/overview",
-        min_role: Role::Moderator,
-    },
-    ProtectedRoute {
-        method: "POST",
-        path: "/api/fn/viewer",
-        min_role: Role::Moderator,
-    },
-    ProtectedRoute {
-        method: "GET",
-        path: "/api/v1/admin/jobs/history",
-        min_role: Role::Moderator,
-    },
-    ProtectedRoute {
-        method: "POST",
-        path: "/api/fn/queue_live",
-        min_role: Role::Moderator,
-    },
-    ProtectedRoute {
-        method: "POST",
-        path: "/api/fn/history",
-        min_role: Role::Moderator,
-    },
-];
+        path: (*path).to_owned(),
+        min_role: *role,
+    }));
+    routes
+}
+
+/// The guard in front of every server function: the role declared for its path
+/// (`SERVER_FN_ROLES`) is demanded before the request is decoded, so a caller without it learns
+/// nothing from how its arguments parse; a path with no declared role is no server function.
+/// (Each server function checks again, for calls made in-process while rendering.)
+pub async fn server_fn_guard(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    if !path.starts_with(SERVER_FN_PREFIX) || request.method() == Method::OPTIONS {
+        return next.run(request).await;
+    }
+    let Some(role) = server_fn_role(path) else {
+        return AppError::NotFound(format!("no server function {path}")).into_response();
+    };
+    match authorize(
+        &state.auth,
+        state.settings.session_cookie(),
+        request.headers(),
+        role,
+    ) {
+        Ok(_) => next.run(request).await,
+        Err(error) => error.into_response(),
+    }
+}
 
 /// Unknown paths under `/api/` answer JSON 404 (not the HTML page the site fallback would give).
 pub async fn api_not_found(method: Method, uri: Uri) -> AppError {
@@ -165,14 +98,12 @@ fn is_api_path(path: &str) -> bool {
     path.starts_with("/api/") || path.starts_with("/auth/")
 }
 
-/// Rewrites plain-text error answers on API paths as `{"error", "message"}`. Our handlers always
-/// answer JSON, but axum's own rejections (a path segment that is not UTF-8, a query or form that
-/// does not parse, a body over [`MAX_BODY_BYTES`], a wrong content type) are plain text; API
-/// clients must get one error shape whatever failed.
-///
-/// Server functions have one more case: a request the server-function machinery cannot decode
-/// (wrong content type, bytes that are not its encoding) is answered with our `bad_request` code
-/// but status 500; the status is corrected to 400 here.
+/// What our handlers and extractors cannot answer themselves, in the one error shape: axum's
+/// and Leptos's own plain-text answers on API paths (a request that matched no route's
+/// extractors, a layer's refusal) become `{"error", "message"}`, and a request the
+/// server-function machinery cannot decode (answered with our `bad_request` code but status
+/// 500) gets its status corrected to 400. Handlers' own errors never need it: their extractors
+/// answer JSON (`extract`).
 pub async fn json_errors(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;

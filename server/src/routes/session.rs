@@ -1,38 +1,33 @@
-//! The dashboard's sign-in: a pasted token becomes an `HttpOnly; SameSite=Strict` cookie, so that
-//! page loads, server functions and `EventSource` (which cannot send headers) are authenticated
-//! without the token ever appearing in a URL or in JavaScript. Also the guard that sends
-//! signed-out visitors of dashboard pages to `/login`.
+//! The dashboard's sign-in: a pasted token becomes an `HttpOnly; SameSite=Strict` cookie
+//! (`__Host-monitor_session` and `Secure` behind HTTPS, see `auth::SessionCookie`), so that
+//! page loads, server functions and the live streams are authenticated without the token ever
+//! appearing in a URL or in JavaScript. Signing out clears the cookie and ends the live streams
+//! that session opened on this instance. Also the guard that sends signed-out visitors of
+//! dashboard pages to `/login`.
 
-use crate::HttpSettings;
-use app::ssr::auth::{authenticate, session_cookie, SESSION_COOKIE};
+use crate::live::LiveHub;
+use app::ssr::auth::authenticate;
 use app::ssr::error::AppError;
 use app::ssr::state::AppState;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Request, State};
 use axum::http::header::{LOCATION, SET_COOKIE};
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Form, Router};
+use axum::{Extension, Form, Router};
 use serde::Deserialize;
+use std::sync::Arc;
 
 /// Pages that need a signed-in user.
 const PROTECTED_PAGES: &[&str] = &["/"];
 
 /// `POST /auth/session` and `POST /auth/logout`.
-pub fn router(http: HttpSettings) -> Router<AppState> {
-    let secure = http.cookie_secure;
+pub fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/auth/session",
-            post(
-                move |state: State<AppState>, form: Result<Form<SignIn>, FormRejection>| {
-                    sign_in(state, form, secure)
-                },
-            ),
-        )
-        .route("/auth/logout", post(move || sign_out(secure)))
+        .route("/auth/session", post(sign_in))
+        .route("/auth/logout", post(sign_out))
 }
 
 #[derive(Deserialize)]
@@ -44,8 +39,8 @@ struct SignIn {
 async fn sign_in(
     State(state): State<AppState>,
     form: Result<Form<SignIn>, FormRejection>,
-    secure: bool,
 ) -> Response {
+    let cookie = state.settings.session_cookie();
     let token = match form {
         Ok(Form(SignIn { token })) => token.trim().to_owned(),
         Err(_) => String::new(),
@@ -57,27 +52,33 @@ async fn sign_in(
         Ok(principal) => {
             let max_age = (principal.expires_at - chrono::Utc::now().timestamp()).max(0);
             tracing::info!(subject = %principal.subject, role = %principal.role, "signed in");
-            let cookie = format!(
-                "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{}",
-                if secure { "; Secure" } else { "" }
-            );
-            redirect("/", Some(cookie))
+            redirect("/", Some(cookie.set(&token, max_age)))
         }
         Err(AppError::NoRole) => redirect("/login?error=no_role", None),
         Err(_) => redirect("/login?error=invalid_token", None),
     }
 }
 
-/// Clears the session cookie.
-async fn sign_out(secure: bool) -> Response {
-    redirect("/login?error=signed_out", Some(clear_cookie(secure)))
-}
-
-fn clear_cookie(secure: bool) -> String {
-    format!(
-        "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}",
-        if secure { "; Secure" } else { "" }
-    )
+/// Clears the session cookie and ends the live streams the session opened here.
+async fn sign_out(
+    State(state): State<AppState>,
+    Extension(hub): Extension<Arc<LiveHub>>,
+    headers: HeaderMap,
+) -> Response {
+    let cookie = state.settings.session_cookie();
+    if let Some(token) = cookie.read(&headers) {
+        let token_id = app::ssr::auth::token_id(&token);
+        // A token that no longer verifies has no streams left to end; its expiry only bounds
+        // how long the sign-out is remembered.
+        let expires_at = state
+            .auth
+            .verify(&token)
+            .map(|principal| principal.expires_at)
+            .unwrap_or_else(|_| chrono::Utc::now().timestamp() + 3600);
+        hub.end_session(&token_id, expires_at);
+        tracing::info!("signed out");
+    }
+    redirect("/login?error=signed_out", Some(cookie.clear()))
 }
 
 fn redirect(location: &'static str, cookie: Option<String>) -> Response {
@@ -93,19 +94,16 @@ fn redirect(location: &'static str, cookie: Option<String>) -> Response {
 
 /// Sends visitors of dashboard pages who are not signed in (or whose session expired) to
 /// `/login`, before any page is rendered.
-pub async fn page_guard(
-    State((state, secure)): State<(AppState, bool)>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn page_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if request.method() != Method::GET || !PROTECTED_PAGES.contains(&request.uri().path()) {
         return next.run(request).await;
     }
-    match authenticate(&state.auth, request.headers()) {
+    let cookie = state.settings.session_cookie();
+    match authenticate(&state.auth, cookie, request.headers()) {
         Ok(_) => next.run(request).await,
-        Err(AppError::NoRole) => redirect("/login?error=no_role", Some(clear_cookie(secure))),
-        Err(_) if session_cookie(request.headers()).is_some() => {
-            redirect("/login?error=session_expired", Some(clear_cookie(secure)))
+        Err(AppError::NoRole) => redirect("/login?error=no_role", Some(cookie.clear())),
+        Err(_) if cookie.read(request.headers()).is_some() => {
+            redirect("/login?error=session_expired", Some(cookie.clear()))
         }
         Err(_) => redirect("/login", None),
     }

@@ -512,3 +512,285 @@ async fn retry_refuses_bad_requests_with_named_fields() {
     assert_eq!(bull_counts(&app, "q", 6).await["counts"]["failed"], 1);
     assert_eq!(bull_counts(&app, "q", 6).await["counts"]["waiting"], 0);
 }
+
+/// The audit trail's entries of one action, newest first.
+async fn audit_entries(app: &TestApp, action: &str) -> Vec<Value> {
+    let (status, page) = app
+        .call(Method::GET, "/api/v1/admin/jobs/audit", Role::Admin, None)
+        .await;
+    assert_eq!(status, 200, "{page}");
+    page["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|entry| entry["action"] == action)
+        .cloned()
+        .collect()
+}
+
+/// Regression (issue 15, defect 3): the clear ran inside the request, so a client that left
+/// mid-clear stopped it part-way, with no audit entry. It now runs to its end on its own task
+/// and is audited with what it removed.
+#[tokio::test]
+async fn a_clear_runs_to_its_end_and_is_audited_when_its_client_leaves() {
+    let app = TestApp::spawn("clear-leave").await;
+    fixture("add", &app.prefix, json!([{"name": "big"}])).await;
+    app.rediscover().await;
+    crate::helpers::write_jobs(
+        &app.redis_url,
+        &app.prefix,
+        "big",
+        "completed",
+        1_000,
+        100_000,
+    )
+    .await;
+    let completed = format!("{}:big:completed", app.prefix);
+
+    // The client gives up after 50 ms: 100 batches take far longer.
+    let left = app
+        .client
+        .delete(app.url("/api/v1/admin/jobs/queue/big/clear?type=completed"))
+        .bearer_auth(app.token(Role::Admin))
+        .timeout(Duration::from_millis(50))
+        .send()
+        .await;
+    assert!(left.is_err(), "the client left before the answer");
+
+    eventually(Duration::from_secs(60), "the clear to finish", || async {
+        (redis_cli(&["ZCARD", &completed]) == "0").then_some(())
+    })
+    .await;
+    let entry = eventually(Duration::from_secs(10), "its audit entry", || async {
+        audit_entries(&app, "clear").await.into_iter().next()
+    })
+    .await;
+    assert_eq!(entry["result"]["removed"], 100_000, "{entry}");
+    assert_eq!(entry["result"]["success"], true, "{entry}");
+    let bull = bull_counts(&app, "big", 6).await;
+    assert_eq!(bull["counts"]["completed"], 0, "{bull}");
+    assert_eq!(
+        bull["counts"]["waiting"], 1,
+        "the waiting job stays: {bull}"
+    );
+}
+
+/// Regression (issue 15, defects 3 and 6 on retry): a retry whose answer came after the deadline
+/// had created its job but answered 503 and was audited as a failure, so trying again made a
+/// duplicate. Now the audit entry says "outcome unknown", the same request repeated returns the
+/// first job, and an `Idempotency-Key` names a request whatever its body.
+#[tokio::test]
+async fn a_retry_whose_answer_is_lost_is_audited_as_unknown_and_never_made_twice() {
+    let redis = crate::own_redis::OwnRedis::start().expect("redis-server");
+    let mut options =
+        crate::helpers::TestOptions::new(&crate::helpers::unique_prefix("retry-lost"));
+    options.redis_url = redis.url();
+    let app = TestApp::spawn_with(options).await;
+    let _world = app.world(json!([{"name": "mails", "failed": 1}])).await;
+    let failed = redis.cli(&["ZRANGE", &format!("{}:mails:failed", app.prefix), "0", "0"]);
+    let path = format!("/api/v1/admin/jobs/retry/mails/{failed}");
+    let prioritized = || async {
+        let report = crate::helpers::fixture_on(
+            &redis.url(),
+            "counts",
+            &app.prefix,
+            json!([{"name": "mails"}]),
+        )
+        .await;
+        report["queues"]["mails"]["counts"]["prioritized"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+
+    // Redis takes no writes for 3 s: the retry reads the job, sends its script, and hears
+    // nothing back within the request's deadline (800 ms).
+    assert_eq!(redis.cli(&["CLIENT", "PAUSE", "3000", "WRITE"]), "OK");
+    let (status, reply) = app
+        .call(
+            Method::POST,
+            &path,
+            Role::Admin,
+            Some(json!({"priority": 3})),
+        )
+        .await;
+    assert_eq!(status, 503, "{reply}");
+    assert_eq!(reply["error"], "outcome_unknown", "{reply}");
+    assert!(reply["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("retriedFrom"));
+
+    // Once Redis writes again, the job exists, and the audit trail says what was known.
+    eventually(Duration::from_secs(15), "the retried job", || async {
+        (prioritized().await == 1).then_some(())
+    })
+    .await;
+    let entry = eventually(Duration::from_secs(15), "the audit entry", || async {
+        audit_entries(&app, "retry").await.into_iter().next()
+    })
+    .await;
+    assert_eq!(entry["result"]["outcome"], "unknown", "{entry}");
+    assert_eq!(entry["result"]["success"], false, "{entry}");
+    assert_eq!(
+        entry["result"]["retriedFrom"]["jobId"],
+        failed.as_str(),
+        "{entry}"
+    );
+
+    // The operator tries again: the first job comes back, none is added.
+    let new_id = redis.cli(&[
+        "ZRANGE",
+        &format!("{}:mails:prioritized", app.prefix),
+        "0",
+        "0",
+    ]);
+    let (status, again) = app
+        .call(
+            Method::POST,
+            &path,
+            Role::Admin,
+            Some(json!({"priority": 3})),
+        )
+        .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(
+        (&again["repeated"], &again["newJobId"]),
+        (&json!(true), &json!(new_id))
+    );
+    assert_eq!(prioritized().await, 1);
+
+    // Other changes make another request: a job of its own.
+    let (status, other) = app
+        .call(
+            Method::POST,
+            &path,
+            Role::Admin,
+            Some(json!({"priority": 4})),
+        )
+        .await;
+    assert_eq!(
+        (status, &other["repeated"]),
+        (200, &json!(false)),
+        "{other}"
+    );
+    assert_eq!(prioritized().await, 2);
+
+    // One Idempotency-Key is one request, whatever its body says.
+    let keyed = |priority: u64| {
+        app.client
+            .post(app.url(&path))
+            .bearer_auth(app.token(Role::Admin))
+            .header("idempotency-key", "deploy-42-retry")
+            .json(&json!({"priority": priority}))
+            .send()
+    };
+    let first: Value = keyed(5).await.expect("request").json().await.expect("json");
+    let second: Value = keyed(6).await.expect("request").json().await.expect("json");
+    assert_eq!(first["repeated"], false, "{first}");
+    assert_eq!(
+        (&second["repeated"], &second["newJobId"]),
+        (&json!(true), &first["newJobId"])
+    );
+    assert_eq!(prioritized().await, 3);
+}
+
+/// Regression (issue 15, defect 6): a job id was not checked to name a job: `…/meta` enqueued a
+/// junk job made from the queue's `meta` hash, `…/id` and `…/events` answered 500.
+#[tokio::test]
+async fn a_job_id_must_name_a_job_not_one_of_the_queues_own_keys() {
+    let app = TestApp::spawn("retry-keys").await;
+    let _world = app.world(json!([{"name": "q", "failed": 1}])).await;
+    let failed = first_finished_id(&app, "q", "failed");
+    for id in [
+        "meta".to_owned(),
+        "id".to_owned(),
+        "events".to_owned(),
+        "failed".to_owned(),
+        "marker".to_owned(),
+        format!("{failed}:logs"),
+        "nope".to_owned(),
+    ] {
+        let (status, reply) = app
+            .call(
+                Method::POST,
+                &format!("/api/v1/admin/jobs/retry/q/{id}"),
+                Role::Admin,
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(
+            (status, &reply["error"]),
+            (404, &json!("not_found")),
+            "{id}: {reply}"
+        );
+    }
+    let bull = bull_counts(&app, "q", 6).await;
+    assert_eq!(bull["counts"]["waiting"], 0, "no junk job: {bull}");
+    assert_eq!(bull["counts"]["failed"], 1);
+}
+
+/// Regression (issue 15, defect 5): resuming a queue caught between BullMQ 5 and 6 (a legacy
+/// `paused` list beside `wait`) moved the whole list in one script, blocking Redis for as long
+/// as that took. It now moves at most 1,000 jobs per call; real BullMQ sees every job.
+#[tokio::test]
+async fn resuming_a_queue_with_a_legacy_paused_list_moves_it_in_batches() {
+    let redis = crate::own_redis::OwnRedis::start().expect("redis-server");
+    let prefix = crate::helpers::unique_prefix("migrating");
+    // BullMQ 5 paused the queue with 25,000 jobs (its `paused` list); BullMQ 6 then added
+    // 25,000 more, to `wait` as v6 does.
+    crate::helpers::World::build_on(
+        &redis.url(),
+        &prefix,
+        json!([{"name": "mig", "bullmq": 5, "paused": true, "waiting": 25_000}]),
+    )
+    .await;
+    crate::helpers::fixture_on(
+        &redis.url(),
+        "add",
+        &prefix,
+        json!([{"name": "mig", "bullmq": 6, "count": 25_000}]),
+    )
+    .await;
+    assert_eq!(
+        redis.cli(&["LLEN", &format!("{prefix}:mig:paused")]),
+        "25000"
+    );
+    assert_eq!(redis.cli(&["LLEN", &format!("{prefix}:mig:wait")]), "25000");
+    let mut options = crate::helpers::TestOptions::new(&prefix);
+    options.redis_url = redis.url();
+    let app = TestApp::spawn_with(options).await;
+    app.rediscover().await;
+    let scripts = || {
+        let stats = redis.cli(&["INFO", "commandstats"]);
+        crate::helpers::command_calls(&stats, "evalsha")
+            + crate::helpers::command_calls(&stats, "eval")
+    };
+    let before = scripts();
+
+    let reply = app.control("mig", "resume").await;
+    assert_eq!(reply["changed"], true, "{reply}");
+    assert!(
+        scripts() - before >= 25,
+        "25,000 jobs moved 1,000 per call: {} calls",
+        scripts() - before
+    );
+    let bull = crate::helpers::fixture_on(
+        &redis.url(),
+        "counts",
+        &prefix,
+        json!([{"name": "mig", "bullmq": 6}]),
+    )
+    .await;
+    let mig = &bull["queues"]["mig"];
+    assert_eq!(
+        (&mig["waitingCount"], &mig["isPaused"]),
+        (&json!(50_000), &json!(false)),
+        "{mig}"
+    );
+    assert_eq!(redis.cli(&["EXISTS", &format!("{prefix}:mig:paused")]), "0");
+    // The jobs that waited longest (v5's, oldest first) are taken first.
+    assert_eq!(
+        redis.cli(&["LINDEX", &format!("{prefix}:mig:wait"), "-1"]),
+        "1"
+    );
+}

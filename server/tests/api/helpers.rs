@@ -114,6 +114,14 @@ pub struct TestOptions {
     pub monitor_prefix: Option<String>,
     /// How long a read serves identical requests; zero (tests check each read at once).
     pub reads_shared_for: Duration,
+    /// `DISCOVERY_INTERVAL`.
+    pub discovery_interval: Duration,
+    /// Per-user limits.
+    pub limits: app::ssr::limits::LimitSettings,
+    /// `COOKIE_SECURE`.
+    pub cookie_secure: bool,
+    /// `REDIS_TIMEOUT` (800 ms: short, so tests of a slow Redis are quick).
+    pub redis_timeout: Duration,
 }
 
 impl TestOptions {
@@ -128,6 +136,10 @@ impl TestOptions {
             cors_origins: Vec::new(),
             monitor_prefix: None,
             reads_shared_for: Duration::ZERO,
+            discovery_interval: Duration::from_secs(10),
+            limits: app::ssr::limits::LimitSettings::default(),
+            cookie_secure: false,
+            redis_timeout: Duration::from_millis(800),
         }
     }
 }
@@ -163,7 +175,7 @@ impl TestApp {
         };
         let mut settings = Settings::new(options.redis_url.clone(), options.prefix.clone());
         settings.queue_allow_list = options.queue_allow_list.clone();
-        settings.redis_timeout = Duration::from_millis(800);
+        settings.redis_timeout = options.redis_timeout;
         settings.stuck_after = options.stuck_after;
         settings.live_interval = options.live_interval;
         settings.monitor_prefix = options
@@ -174,12 +186,14 @@ impl TestApp {
         settings.collector_interval = Duration::from_millis(100);
         settings.collector_lease = Duration::from_secs(1);
         settings.reads_shared_for = options.reads_shared_for;
+        settings.discovery_interval = options.discovery_interval;
+        settings.limits = options.limits;
+        settings.cookie_secure = options.cookie_secure;
         let config = ServerConfig {
             settings,
             auth: auth_settings.clone(),
             site_addr: "127.0.0.1:0".parse().expect("address"),
             site_root: "target/site".into(),
-            cookie_secure: false,
             cors_origins: server::security::AllowedOrigins::parse(&options.cors_origins)
                 .expect("valid origins"),
         };
@@ -219,6 +233,13 @@ impl TestApp {
     /// A token for `role` that expires after `ttl`.
     pub fn token_for(&self, role: Role, ttl: Duration) -> String {
         self.auth.issue(role, "test-user", ttl).expect("token")
+    }
+
+    /// A valid token for `role` and subject `sub`.
+    pub fn token_as(&self, role: Role, sub: &str) -> String {
+        self.auth
+            .issue(role, sub, Duration::from_secs(600))
+            .expect("token")
     }
 
     /// A valid token for `role`, signed with the server's secret.
@@ -398,7 +419,11 @@ impl SseClient {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        let response = request.send().await.expect("request");
+        Self::from_response(request.send().await.expect("request"))
+    }
+
+    /// Reads a response already received (sent with other credentials, say).
+    pub fn from_response(response: reqwest::Response) -> SseClient {
         SseClient {
             status: response.status().as_u16(),
             body: Box::pin(response.bytes_stream()),
@@ -525,4 +550,79 @@ impl TestApp {
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
+}
+
+/// How many times Redis ran `command` since start (or `CONFIG RESETSTAT`), from the `INFO
+/// commandstats` text of a server (`cmdstat_scan:calls=12,…`).
+pub fn command_calls(commandstats: &str, command: &str) -> u64 {
+    let prefix = format!("cmdstat_{}:calls=", command.to_ascii_lowercase());
+    commandstats
+        .lines()
+        .find_map(|line| line.trim().strip_prefix(prefix.as_str()))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|calls| calls.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Writes `count` jobs into `queue` in `state` the way BullMQ leaves them: finished (`completed`
+/// or `failed`: job hash with its fields, id in the set scored by `finishedOn`) or `active`
+/// (id pushed at the head of `active`, as a worker taking it does; `processedOn` now), in
+/// batches of 5,000 so the shared Redis is never blocked long; ids `start..start + count`. For
+/// volumes real workers would take minutes to produce; the queue itself must exist (made by
+/// BullMQ).
+pub async fn write_jobs(
+    redis_url: &str,
+    prefix: &str,
+    queue: &str,
+    state: &str,
+    start: u64,
+    count: u64,
+) {
+    use fred::prelude::*;
+    const WRITE: &str = r#"
+local base, state, first, last, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+for i = first, last do
+  local id = tostring(i)
+  redis.call('HSET', base .. id, 'name', 'bulk', 'data', '{"i":' .. id .. '}', 'opts', '{"attempts":1}',
+    'timestamp', now, 'processedOn', now, 'ats', '1')
+  if state == 'active' then
+    redis.call('LPUSH', KEYS[1], id)
+  else
+    redis.call('HSET', base .. id, 'finishedOn', now, 'atm', '1')
+    if state == 'failed' then
+      redis.call('HSET', base .. id, 'failedReason', 'bulk failure')
+    else
+      redis.call('HSET', base .. id, 'returnvalue', 'null')
+    end
+    redis.call('ZADD', KEYS[1], now, id)
+  end
+end
+return last - first + 1
+"#;
+    let client = Builder::from_config(Config::from_url(redis_url).expect("url"))
+        .build()
+        .expect("client");
+    client.init().await.expect("redis");
+    let base = format!("{prefix}:{queue}:");
+    let now = chrono::Utc::now().timestamp_millis().to_string();
+    let mut first = start;
+    while first < start + count {
+        let last = (first + 5_000).min(start + count) - 1;
+        let _: u64 = client
+            .eval(
+                WRITE,
+                vec![format!("{base}{state}")],
+                vec![
+                    base.clone(),
+                    state.to_owned(),
+                    first.to_string(),
+                    last.to_string(),
+                    now.clone(),
+                ],
+            )
+            .await
+            .expect("finished jobs written");
+        first = last + 1;
+    }
+    let _ = client.quit().await;
 }

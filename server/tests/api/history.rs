@@ -431,3 +431,75 @@ fn chrono_now_ms() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
+
+/// `source` of one queue in a server's `/metrics`, when it lists it.
+async fn metrics_source(app: &TestApp, queue: &str) -> Option<String> {
+    let (status, body) = app
+        .get_json("/api/v1/admin/jobs/metrics", Role::Moderator)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["queues"]
+        .as_array()?
+        .iter()
+        .find(|q| q["queueName"] == queue)
+        .and_then(|q| q["source"].as_str().map(str::to_owned))
+}
+
+/// Regression (issue 15, defect 9): coverage was one mark for the whole Redis, so a deployment
+/// watching other queues (another `BULLMQ_QUEUES`) kept it fresh, and one showing `beta`
+/// reported `source: collector` from buckets nobody updated any more. Coverage is per queue
+/// now, and each allow-list has a collector lease of its own.
+#[tokio::test]
+async fn a_deployment_never_vouches_for_queues_it_does_not_collect() {
+    let prefix = unique_prefix("history-scope");
+    // A collector of every queue once brought both histories up to date.
+    let mut everything = TestApp::spawn_with(collecting(&prefix)).await;
+    fixture(
+        "work",
+        &prefix,
+        json!([{"name": "alpha", "completed": 5}, {"name": "beta", "completed": 5}]),
+    )
+    .await;
+    everything.rediscover().await;
+    for queue in ["alpha", "beta"] {
+        eventually(Duration::from_secs(15), "both histories", || async {
+            (metrics_source(&everything, queue).await.as_deref() == Some("collector")).then_some(())
+        })
+        .await;
+    }
+    everything.stop();
+
+    // Now one deployment collects `alpha` only; another shows `beta` only and collects nothing.
+    let mut alpha_options = collecting(&prefix);
+    alpha_options.queue_allow_list = Some(vec!["alpha".into()]);
+    let alpha = TestApp::spawn_with(alpha_options).await;
+    let mut beta_options = TestOptions::new(&prefix);
+    beta_options.queue_allow_list = Some(vec!["beta".into()]);
+    let beta = TestApp::spawn_with(beta_options).await;
+    alpha.rediscover().await;
+    beta.rediscover().await;
+    eventually(Duration::from_secs(15), "alpha collected", || async {
+        (metrics_source(&alpha, "alpha").await.as_deref() == Some("collector")).then_some(())
+    })
+    .await;
+    // Nobody brings beta's history up to date: its numbers come from the jobs.
+    eventually(Duration::from_secs(15), "beta from the jobs", || async {
+        (metrics_source(&beta, "beta").await.as_deref() == Some("jobs")).then_some(())
+    })
+    .await;
+
+    // A deployment that collects beta (a lease of its own, beside alpha's) covers it again.
+    let mut beta_collector_options = collecting(&prefix);
+    beta_collector_options.queue_allow_list = Some(vec!["beta".into()]);
+    let beta_collector = TestApp::spawn_with(beta_collector_options).await;
+    beta_collector.rediscover().await;
+    eventually(Duration::from_secs(15), "beta collected again", || async {
+        (metrics_source(&beta, "beta").await.as_deref() == Some("collector")).then_some(())
+    })
+    .await;
+    assert_eq!(
+        metrics_source(&alpha, "alpha").await.as_deref(),
+        Some("collector")
+    );
+    drop(everything);
+}

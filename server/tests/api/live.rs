@@ -1,7 +1,7 @@
 //! The live streams: cadence and shape, fan-out (one poll for many viewers), cleanup on
 //! disconnect, auth, token expiry and shutdown (Redis going away and coming back: `faults.rs`).
 
-use crate::helpers::{eventually, SseClient, TestApp};
+use crate::helpers::{eventually, unique_prefix, SseClient, TestApp, TestOptions};
 use app::role::Role;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -77,7 +77,10 @@ async fn the_all_queues_stream_pushes_metrics_at_once_then_every_interval() {
 
 #[tokio::test]
 async fn many_viewers_share_one_poll_and_a_gone_viewer_stops_it() {
-    let app = TestApp::spawn("live-fanout").await;
+    let mut options = TestOptions::new(&unique_prefix("live-fanout"));
+    // One user's 25 streams: this is about fan-out, not the per-user limit (`limits.rs`).
+    options.limits.streams_per_user = 25;
+    let app = TestApp::spawn_with(options).await;
     let token = app.token(Role::Moderator);
     let mut viewers = Vec::new();
     for _ in 0..25 {

@@ -6,11 +6,13 @@ mod cli;
 mod cluster;
 mod control;
 mod faults;
+mod flows;
 mod health;
 mod helpers;
 mod history;
 mod hostile;
 mod instances;
+mod limits;
 mod live;
 mod metrics;
 #[path = "../support/own_cluster.rs"]
@@ -18,5 +20,6 @@ mod own_cluster;
 #[path = "../support/own_redis.rs"]
 mod own_redis;
 mod queues;
+mod router;
 mod security;
 mod session;

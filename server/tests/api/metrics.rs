@@ -229,10 +229,12 @@ async fn stuck_alerts_report_old_active_jobs_with_their_lock_state() {
         let (status, body) = app
             .get_json("/api/v1/admin/jobs/alerts/stuck", Role::Moderator)
             .await;
-        (status == 200 && body.as_array().map(Vec::len) == Some(3)).then_some(body)
+        (status == 200 && body["jobs"].as_array().map(Vec::len) == Some(3)).then_some(body)
     })
     .await;
-    let alerts = alerts.as_array().expect("array").clone();
+    assert_eq!(alerts["total"], 3, "{alerts}");
+    assert_eq!(alerts["cappedQueues"], json!([]), "{alerts}");
+    let alerts = alerts["jobs"].as_array().expect("array").clone();
     let durations: Vec<u64> = alerts
         .iter()
         .map(|a| a["stuckDuration"].as_u64().expect("ms"))
@@ -279,7 +281,7 @@ async fn stuck_alerts_report_old_active_jobs_with_their_lock_state() {
         .get_json("/api/v1/admin/jobs/alerts/stuck", Role::Moderator)
         .await;
     assert_eq!(status, 200, "{after}");
-    let after = after.as_array().expect("array").clone();
+    let after = after["jobs"].as_array().expect("array").clone();
     assert_eq!(after.len(), 3, "the ghost id is skipped");
     let dead = after
         .iter()
@@ -300,13 +302,15 @@ async fn reads_on_an_empty_prefix_answer_empty_results() {
     assert_eq!(metrics["successRate"], Value::Null);
     assert_eq!(metrics["successRateSample"], 0);
     assert_eq!(metrics["processingRate"].as_f64(), Some(0.0));
-    for path in [
-        "/api/v1/admin/jobs/trends?period=30d",
-        "/api/v1/admin/jobs/alerts/stuck",
-    ] {
-        let (status, body) = app.get_json(path, Role::Moderator).await;
-        assert_eq!((status, body), (200, json!([])), "{path}");
-    }
+    let (status, body) = app
+        .get_json("/api/v1/admin/jobs/trends?period=30d", Role::Moderator)
+        .await;
+    assert_eq!((status, body), (200, json!([])));
+    let (status, body) = app
+        .get_json("/api/v1/admin/jobs/alerts/stuck", Role::Moderator)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!((&body["jobs"], &body["total"]), (&json!([]), &json!(0)));
 }
 
 #[tokio::test]
@@ -343,5 +347,73 @@ async fn a_queue_obliterated_after_discovery_is_left_out_not_shown_as_zeros() {
     let (status, stuck) = app
         .get_json("/api/v1/admin/jobs/alerts/stuck", Role::Moderator)
         .await;
-    assert_eq!((status, stuck), (200, json!([])));
+    assert_eq!((status, &stuck["jobs"]), (200, &json!([])));
+}
+
+/// Regression (issue 15, defect 2): stuck detection read the head of `active`, where BullMQ
+/// puts the newest jobs, so behind 10,000 fresh ones the oldest (the likeliest stuck) was never
+/// seen, and nothing said so.
+#[tokio::test]
+async fn the_oldest_active_job_is_found_behind_ten_thousand_fresh_ones() {
+    let app = TestApp::spawn("stuck-oldest").await;
+    // A real worker takes one job; its attempt is made to have started three hours ago.
+    let _world = app.world(json!([{"name": "busy", "active": 1}])).await;
+    let active = format!("{}:busy:active", app.prefix);
+    let old = redis_cli(&["LINDEX", &active, "0"]);
+    let three_hours_ago = (chrono::Utc::now().timestamp_millis() - 3 * 3_600_000).to_string();
+    redis_cli(&[
+        "HSET",
+        &format!("{}:busy:{old}", app.prefix),
+        "processedOn",
+        &three_hours_ago,
+    ]);
+    // 10,000 jobs taken since, each pushed at the head as BullMQ does.
+    crate::helpers::write_jobs(&app.redis_url, &app.prefix, "busy", "active", 1_000, 10_000).await;
+    assert_eq!(redis_cli(&["LLEN", &active]), "10001");
+
+    let (status, report) = app
+        .get_json("/api/v1/admin/jobs/alerts/stuck", Role::Moderator)
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["total"], 1, "{report}");
+    assert_eq!(report["jobs"][0]["jobId"], old.as_str());
+    assert_eq!(report["jobs"][0]["severity"], "critical");
+    assert_eq!(report["jobs"][0]["data"]["kind"], "hang");
+    assert_eq!(report["cappedQueues"], json!(["busy"]), "the cap is stated");
+    assert_eq!(report["scannedPerQueue"], 10_000);
+}
+
+/// The answer is bounded (`?limit=`, default 500) and says how many there are in all.
+#[tokio::test]
+async fn the_stuck_list_is_bounded_and_counts_them_all() {
+    let mut options = TestOptions::new(&unique_prefix("stuck-limit"));
+    options.stuck_after = Duration::from_millis(300);
+    let app = TestApp::spawn_with(options).await;
+    let _world = app.world(json!([{"name": "sync", "active": 3}])).await;
+    let report: Value = eventually(Duration::from_secs(10), "3 stuck jobs", || async {
+        let (status, body) = app
+            .get_json("/api/v1/admin/jobs/alerts/stuck?limit=2", Role::Moderator)
+            .await;
+        (status == 200 && body["total"] == 3).then_some(body)
+    })
+    .await;
+    assert_eq!(report["jobs"].as_array().map(Vec::len), Some(2), "{report}");
+    assert_eq!(report["limit"], 2);
+    for bad in ["0", "5001", "x"] {
+        let (status, body) = app
+            .get_json(
+                &format!("/api/v1/admin/jobs/alerts/stuck?limit={bad}"),
+                Role::Moderator,
+            )
+            .await;
+        assert_eq!(
+            (status, &body["error"]),
+            (400, &json!("bad_request")),
+            "{bad}"
+        );
+        assert!(body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("limit"));
+    }
 }

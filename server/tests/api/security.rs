@@ -218,3 +218,59 @@ async fn cors_answers_only_the_allowed_origins() {
     assert_eq!(stream.status(), 200);
     assert_eq!(header(&stream, "access-control-allow-origin"), EMBEDDER);
 }
+
+/// Regression (issue 15, defect 8): an allowed origin's page could act with the session cookie
+/// the browser attaches by itself (a sibling subdomain is the same site, so `SameSite` lets it
+/// through). Cookies now authenticate this server's own pages only; another origin's requests
+/// must carry a bearer token. BullMQ says whether the pause happened.
+#[tokio::test]
+async fn another_origin_cannot_act_with_the_session_cookie() {
+    let mut options = TestOptions::new(&unique_prefix("security-cookie"));
+    options.cors_origins = vec![EMBEDDER.into()];
+    let app = TestApp::spawn_with(options).await;
+    let _world = app
+        .world(json!([{"name": "mails", "bullmq": 6, "waiting": 1}]))
+        .await;
+    let cookie = format!("monitor_session={}", app.token(Role::Admin));
+    let pause = || {
+        app.client
+            .patch(app.url("/api/v1/admin/jobs/queue/mails/pause"))
+            .header("cookie", &cookie)
+    };
+
+    let response = pause()
+        .header("origin", EMBEDDER)
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.expect("json");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Bearer"),
+        "{body}"
+    );
+    assert!(!is_paused(&app, "mails").await, "BullMQ sees no pause");
+    // Reads from there get no cookie either.
+    let read = app
+        .client
+        .get(app.url("/api/v1/admin/jobs/metrics"))
+        .header("cookie", &cookie)
+        .header("origin", EMBEDDER)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(read.status(), 401);
+
+    // The server's own page (same origin) acts with its cookie, as always.
+    let own_origin = app.address.clone();
+    let response = pause()
+        .header("origin", own_origin.as_str())
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(response.status(), 200);
+    assert!(is_paused(&app, "mails").await);
+}

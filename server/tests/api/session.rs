@@ -151,3 +151,133 @@ async fn an_expired_session_cookie_redirects_with_a_reason() {
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response), "/login?error=session_expired");
 }
+
+/// Regression (issue 15, defect 10): `Authorization: bearer …` in another case than `Bearer`
+/// was refused, though HTTP auth schemes are case-insensitive.
+#[tokio::test]
+async fn the_bearer_scheme_is_read_in_any_case() {
+    let app = TestApp::spawn("bearer-case").await;
+    let token = app.token(Role::Moderator);
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let response = app
+            .client
+            .get(app.url("/api/v1/admin/jobs/queues"))
+            .header("authorization", format!("{scheme} {token}"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200, "{scheme}");
+    }
+}
+
+/// Regression (issue 15, defect 10): behind HTTPS the session cookie is `__Host-` prefixed and
+/// `Secure`, so no sibling subdomain can plant one; a cookie under the plain name is then no
+/// session at all.
+#[tokio::test]
+async fn behind_https_the_session_cookie_is_host_prefixed_and_secure() {
+    let mut options = crate::helpers::TestOptions::new(&crate::helpers::unique_prefix("secure"));
+    options.cookie_secure = true;
+    let app = TestApp::spawn_with(options).await;
+    let token = app.token(Role::Moderator);
+    let response = sign_in(&app, &token).await;
+    assert_eq!(response.status(), 303);
+    let set_cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("Set-Cookie")
+        .to_owned();
+    assert!(
+        set_cookie.starts_with("__Host-monitor_session="),
+        "{set_cookie}"
+    );
+    assert!(set_cookie.contains("; Secure") && set_cookie.contains("Path=/"));
+    assert!(!set_cookie.contains("Domain"), "{set_cookie}");
+    let page = |cookie: String| app.client.get(app.url("/")).header("cookie", cookie).send();
+    let planted = page(format!("monitor_session={token}"))
+        .await
+        .expect("request");
+    assert_eq!(
+        (planted.status().as_u16(), location(&planted)),
+        (303, "/login")
+    );
+    let own = page(format!("__Host-monitor_session={token}"))
+        .await
+        .expect("request");
+    assert_eq!(own.status(), 200);
+}
+
+/// Regression (issue 15, defect 10): signing out cleared the cookie but the streams the session
+/// had open went on. They now end with an `auth` event; other sessions' streams go on.
+#[tokio::test]
+async fn signing_out_ends_the_sessions_live_streams() {
+    use crate::helpers::SseClient;
+    let app = TestApp::spawn("signout-streams").await;
+    let mine = app.token(Role::Moderator);
+    let other = app.token_as(Role::Moderator, "someone-else");
+    let session = format!("monitor_session={mine}");
+    let open = |cookie: Option<String>, bearer: Option<String>| {
+        let mut request = app
+            .client
+            .get(app.url("/api/v1/admin/jobs/live"))
+            .header("accept", "text/event-stream");
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        request.send()
+    };
+    let mut streams = Vec::new();
+    for response in [
+        open(Some(session.clone()), None).await.expect("stream"),
+        open(None, Some(other.clone())).await.expect("stream"),
+    ] {
+        assert_eq!(response.status(), 200);
+        let mut stream = SseClient::from_response(response);
+        stream
+            .next_event(std::time::Duration::from_secs(5))
+            .await
+            .expect("a first snapshot");
+        streams.push(stream);
+    }
+
+    let out = app
+        .client
+        .post(app.url("/auth/logout"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(out.status(), 303);
+
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let ended = loop {
+        let event = streams[0]
+            .next_event(std::time::Duration::from_secs(5))
+            .await
+            .expect("an event before the end");
+        if event.event.as_deref() == Some("auth") {
+            break event;
+        }
+        assert!(std::time::Instant::now() < until, "no auth event");
+    };
+    assert!(ended.data.contains("signed out"), "{}", ended.data);
+    assert!(
+        streams[0]
+            .next_event(std::time::Duration::from_secs(5))
+            .await
+            .is_none(),
+        "the stream ended"
+    );
+    // The other session's stream goes on; the signed-out one cannot open another here.
+    assert!(streams[1]
+        .next_event(std::time::Duration::from_secs(5))
+        .await
+        .is_some());
+    assert_eq!(
+        open(Some(session), None).await.expect("request").status(),
+        401
+    );
+}

@@ -6,6 +6,7 @@ use crate::model::{QueueSummary, StateCounts};
 use crate::ssr::bullmq::discovery::QueueInfo;
 use crate::ssr::bullmq::keys::QueueKeys;
 use crate::ssr::error::AppError;
+use crate::ssr::redis::run_pipeline;
 use fred::clients::Pipeline;
 use fred::prelude::*;
 
@@ -49,37 +50,6 @@ pub async fn read_summaries(
         .zip(replies.chunks(COUNT_COMMANDS))
         .filter_map(|(queue, replies)| summary_from_replies(queue, replies))
         .collect())
-}
-
-/// Runs a pipeline and checks it answered every command; a connection failure fails the whole
-/// read, while a single command's error stays in its slot for the caller to tolerate.
-pub async fn run_pipeline(
-    pipeline: &Pipeline<Client>,
-    expected: usize,
-) -> Result<Vec<Result<Value, Error>>, AppError> {
-    let replies: Vec<Result<Value, Error>> = pipeline.try_all().await;
-    if replies.len() != expected {
-        return Err(replies
-            .into_iter()
-            .find_map(Result::err)
-            .map(AppError::from)
-            .unwrap_or_else(|| {
-                AppError::Internal("Redis pipeline returned too few replies".into())
-            }));
-    }
-    // A timeout or a dropped connection can also come back as one error per command, with the
-    // count right: that is Redis being unavailable (503), not a queue with odd keys, and must not
-    // turn into zeros or missing queues.
-    if let Some(unavailable) = replies.iter().find_map(|reply| {
-        reply
-            .as_ref()
-            .err()
-            .map(|error| AppError::from(error.clone()))
-            .filter(|error| matches!(error, AppError::RedisUnavailable(_)))
-    }) {
-        return Err(unavailable);
-    }
-    Ok(replies)
 }
 
 /// A reply as a count. An error reply (a key of an unexpected type, which BullMQ never creates)

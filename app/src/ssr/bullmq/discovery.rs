@@ -2,15 +2,22 @@
 //! hash (`{prefix}:{name}:meta`), which BullMQ creates with the queue and removes only on
 //! obliterate. The result is cached and refreshed in the background, because a SCAN walks the
 //! whole keyspace and must not run per request.
+//!
+//! A request never starts a SCAN walk (but the very first lookup after start-up, before any
+//! list exists): a name missing from the list is looked up alone, with one round trip for its
+//! `meta` hash, and a miss is remembered for [`MISS_TTL`], so requests for made-up names cost
+//! Redis next to nothing.
 
 use crate::ssr::bullmq::keys::{meta_pattern, queue_from_meta_key, QueueKeys, QueueName};
 use crate::ssr::config::Settings;
 use crate::ssr::error::AppError;
+use crate::ssr::redis::pipeline::reply_text;
+use crate::ssr::redis::run_pipeline;
 use fred::prelude::*;
 use fred::types::scan::ScanType;
 use futures::TryStreamExt;
-use std::collections::BTreeSet;
-use std::sync::{Arc, RwLock};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 /// Keys asked for per SCAN call: large enough to walk a big keyspace in few round trips, small
@@ -109,7 +116,7 @@ pub async fn discover(
             .hget(QueueKeys::new(prefix, name).meta(), "version")
             .await?;
     }
-    let versions = crate::ssr::bullmq::counts::run_pipeline(&pipeline, names.len()).await?;
+    let versions = run_pipeline(&pipeline, names.len()).await?;
     Ok(names
         .into_iter()
         .zip(versions)
@@ -120,9 +127,17 @@ pub async fn discover(
         .collect())
 }
 
-/// An empty discovery result is re-checked on request after this long, so a monitor started just
-/// before its queues (a fresh deploy, the demo) shows them within a second, not a full interval.
-const EMPTY_RESULT_TTL: Duration = Duration::from_secs(1);
+/// While no queue is found, discovery looks again after 1 s, then 2 s, then every
+/// [`EMPTY_RECHECK_MAX`] (or the interval, when shorter), so a monitor started just before its
+/// queues (a fresh deploy, the demo) shows them within seconds without a walk per request.
+const EMPTY_RECHECK_MAX: Duration = Duration::from_secs(4);
+
+/// How long a name found missing stays known as missing (a queue created meanwhile shows up
+/// after this, or at once after a discovery).
+pub const MISS_TTL: Duration = Duration::from_secs(2);
+
+/// At most this many missing names are remembered; past it the memory starts over.
+const MAX_MISSES: usize = 10_000;
 
 /// One discovery result and when it was taken.
 struct Snapshot {
@@ -134,6 +149,8 @@ struct Snapshot {
 #[derive(Clone)]
 pub struct QueueRegistry {
     cache: Arc<RwLock<Option<Snapshot>>>,
+    /// Names looked up alone and not found, and when.
+    misses: Arc<Mutex<HashMap<QueueName, Instant>>>,
     /// Serialises refreshes, so concurrent callers share one SCAN walk instead of each starting
     /// their own.
     refreshing: Arc<tokio::sync::Mutex<()>>,
@@ -151,6 +168,7 @@ impl QueueRegistry {
     pub fn new(pool: Pool, settings: &Settings) -> Self {
         Self {
             cache: Arc::new(RwLock::new(None)),
+            misses: Arc::default(),
             refreshing: Arc::new(tokio::sync::Mutex::new(())),
             pool,
             prefix: settings.prefix.as_str().into(),
@@ -160,25 +178,80 @@ impl QueueRegistry {
         }
     }
 
-    /// The queues, from the cache; discovered now if they never were, or if the last result was
-    /// empty and is older than a second.
+    /// The queues, from the cache; discovered now only if they never were.
     pub async fn queues(&self) -> Result<Arc<Vec<QueueInfo>>, AppError> {
-        if let Some((queues, taken_at)) = self.cached() {
-            if !queues.is_empty() || taken_at.elapsed() < EMPTY_RESULT_TTL {
-                return Ok(queues);
-            }
+        if let Some((queues, _)) = self.cached() {
+            return Ok(queues);
         }
         self.refresh_within(self.request_deadline).await
     }
 
-    /// Looks a queue up by name. A name missing from the cache triggers one fresh discovery, so a
-    /// queue created since the last refresh is found at once.
+    /// Looks a queue up by name. A name missing from the list (and allowed) is looked up alone:
+    /// one round trip for its `meta` hash, so a queue created since the last discovery is found
+    /// at once, and a made-up name costs no SCAN; a miss is remembered for [`MISS_TTL`].
     pub async fn find(&self, name: &QueueName) -> Result<Option<QueueInfo>, AppError> {
+        if !self.allows(name) {
+            return Ok(None);
+        }
         let lookup = |queues: &[QueueInfo]| queues.iter().find(|q| &q.name == name).cloned();
         if let Some(found) = lookup(&self.queues().await?) {
             return Ok(Some(found));
         }
-        Ok(lookup(&self.refresh_within(self.request_deadline).await?))
+        if self.missed_recently(name) {
+            return Ok(None);
+        }
+        let meta = QueueKeys::new(&self.prefix, name).meta();
+        let pipeline = self.pool.next().pipeline();
+        let _: () = pipeline.r#type(meta.as_str()).await?;
+        let _: () = pipeline.hget(meta.as_str(), "version").await?;
+        let replies = run_pipeline(&pipeline, 2).await?;
+        if reply_text(replies.first()).as_deref() != Some("hash") {
+            self.remember_miss(name);
+            return Ok(None);
+        }
+        let found = QueueInfo {
+            name: name.clone(),
+            version: reply_text(replies.get(1)),
+        };
+        self.add_to_cache(found.clone());
+        Ok(Some(found))
+    }
+
+    /// Whether the allow-list (if any) lets `name` be shown.
+    fn allows(&self, name: &QueueName) -> bool {
+        self.allow_list
+            .as_deref()
+            .is_none_or(|allow| allow.iter().any(|a| a == name.as_str()))
+    }
+
+    fn missed_recently(&self, name: &QueueName) -> bool {
+        let misses = self.misses.lock().unwrap_or_else(|e| e.into_inner());
+        misses.get(name).is_some_and(|at| at.elapsed() < MISS_TTL)
+    }
+
+    fn remember_miss(&self, name: &QueueName) {
+        let mut misses = self.misses.lock().unwrap_or_else(|e| e.into_inner());
+        if misses.len() >= MAX_MISSES {
+            misses.retain(|_, at| at.elapsed() < MISS_TTL);
+            if misses.len() >= MAX_MISSES {
+                misses.clear();
+            }
+        }
+        misses.insert(name.clone(), Instant::now());
+    }
+
+    /// Adds a queue found alone to the cached list (until the next discovery replaces it).
+    fn add_to_cache(&self, queue: QueueInfo) {
+        if let Ok(mut cache) = self.cache.write() {
+            if let Some(snapshot) = cache.as_mut() {
+                if snapshot.queues.iter().all(|q| q.name != queue.name) {
+                    let mut queues = snapshot.queues.as_ref().clone();
+                    queues.push(queue);
+                    queues.sort_by(|a, b| a.name.cmp(&b.name));
+                    snapshot.queues = Arc::new(queues);
+                }
+            }
+        }
     }
 
     /// Discovers again and replaces the cache, allowing a long SCAN walk (admin refresh,
@@ -195,10 +268,18 @@ impl QueueRegistry {
     }
 
     async fn refresh_now(&self) -> Result<Arc<Vec<QueueInfo>>, AppError> {
-        let asked_at = Instant::now();
+        self.refresh_unless_newer_than(Instant::now()).await
+    }
+
+    /// Discovers again, unless a discovery started at or after `since` (one that another caller
+    /// ran while this one waited for its turn, say) is at hand.
+    async fn refresh_unless_newer_than(
+        &self,
+        since: Instant,
+    ) -> Result<Arc<Vec<QueueInfo>>, AppError> {
         let _turn = self.refreshing.lock().await;
         if let Some((queues, taken_at)) = self.cached() {
-            if taken_at >= asked_at {
+            if taken_at >= since {
                 return Ok(queues);
             }
         }
@@ -211,6 +292,10 @@ impl QueueRegistry {
                 taken_at,
             });
         }
+        self.misses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         Ok(queues)
     }
 
@@ -221,20 +306,48 @@ impl QueueRegistry {
             .map(|snapshot| (snapshot.queues.clone(), snapshot.taken_at))
     }
 
-    /// Refreshes every `interval` until the task is aborted. Failures are logged and retried at
-    /// the next tick; the last good list stays in use meanwhile.
+    /// Refreshes every `interval` (sooner while nothing is found, see [`EMPTY_RECHECK_MAX`])
+    /// until the task is aborted; a discovery made meanwhile by someone else (an admin's
+    /// refresh, the first request) counts, so the walks stay `interval` apart. Failures are
+    /// logged and retried after `interval`; the last good list stays in use meanwhile.
     pub fn spawn_refresher(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
         let registry = self.clone();
         tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut empty_wait = Duration::from_secs(1);
             loop {
-                ticker.tick().await;
-                match registry.refresh().await {
-                    Ok(queues) => {
-                        tracing::debug!(queues = queues.len(), "queue discovery refreshed")
+                // How old a discovery may be: the interval, or less while nothing is found.
+                let max_age = match registry.cached() {
+                    Some((queues, _)) if queues.is_empty() => empty_wait.min(interval),
+                    _ => interval,
+                };
+                if let Some((_, taken_at)) = registry.cached() {
+                    let due_in = max_age.saturating_sub(taken_at.elapsed());
+                    if !due_in.is_zero() {
+                        tokio::time::sleep(due_in).await;
+                        continue;
                     }
-                    Err(error) => tracing::warn!(error.message = %error, "queue discovery failed"),
+                }
+                // A discovery that someone else started within that age (while this one waited
+                // for its turn, say) does instead of a walk of its own.
+                let wanted_since = Instant::now()
+                    .checked_sub(max_age)
+                    .unwrap_or_else(Instant::now);
+                let refreshed = crate::ssr::redis::within(
+                    registry.background_deadline,
+                    registry.refresh_unless_newer_than(wanted_since),
+                );
+                match refreshed.await {
+                    Ok(queues) if queues.is_empty() => {
+                        empty_wait = (empty_wait * 2).min(EMPTY_RECHECK_MAX);
+                    }
+                    Ok(queues) => {
+                        tracing::debug!(queues = queues.len(), "queue discovery refreshed");
+                        empty_wait = Duration::from_secs(1);
+                    }
+                    Err(error) => {
+                        tracing::warn!(error.message = %error, "queue discovery failed");
+                        tokio::time::sleep(interval).await;
+                    }
                 }
             }
         })

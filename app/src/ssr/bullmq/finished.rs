@@ -9,10 +9,10 @@
 //!   taken from a bounded sample of the period's most recent jobs.
 
 use crate::model::{Period, Trend};
-use crate::ssr::bullmq::counts::run_pipeline;
 use crate::ssr::bullmq::discovery::QueueInfo;
 use crate::ssr::bullmq::keys::QueueKeys;
 use crate::ssr::error::AppError;
+use crate::ssr::redis::run_pipeline;
 use fred::clients::Pipeline;
 use fred::prelude::*;
 
@@ -361,7 +361,7 @@ pub async fn trends(
             avg_processing_time: (measured > 0 && total > 0)
                 .then(|| (sum as f64 / measured as f64).round() as u64),
             avg_processing_time_sample: measured,
-            source: "jobs".into(),
+            source: crate::model::Source::Jobs,
         });
     }
     Ok(trends)

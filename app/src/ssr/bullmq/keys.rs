@@ -126,6 +126,13 @@ impl QueueKeys {
     pub fn lock(&self, job_id: &str) -> String {
         format!("{}{job_id}:lock", self.base)
     }
+    /// The monitor's record of one retry request (`<new job id> <fate of the original>`), kept
+    /// a few minutes so the same request repeated creates no second job. It lives among the
+    /// queue's keys (BullMQ's hash tag, so the retry script may touch it on a cluster) under a
+    /// name no BullMQ key has; it expires by itself and goes with the queue on obliterate.
+    pub fn retry_record(&self, fingerprint: &str) -> String {
+        format!("{}monitor:retried:{fingerprint}", self.base)
+    }
 }
 
 /// Escapes Redis glob characters (`*?[]\`) so a prefix matches itself literally in `SCAN MATCH`.

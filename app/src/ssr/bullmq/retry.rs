@@ -1,109 +1,32 @@
 //! Retry with changes: a new BullMQ job made from an original (its name, its data with
 //! `dataOverrides` merged in, its options with a new priority, attempts and backoff), added the
-//! way BullMQ adds jobs so a real worker picks it up at once. The request is validated field by
-//! field; the new job records where it came from (`opts.retriedFrom`).
+//! way BullMQ adds jobs so a real worker picks it up at once. The new job records where it
+//! came from (`opts.retriedFrom`).
+//!
+//! A retry is made once per request: the script keeps a record of each request (by an
+//! `Idempotency-Key`, or by the original and the changes) for [`REPEAT_WINDOW`], and the same
+//! request again within it returns the first one's job instead of creating another. So an
+//! operator who repeats a retry whose answer was lost (a timeout after the script was sent)
+//! never makes a duplicate, and the record tells what the lost answer would have said.
 
+use crate::model::{BackoffKind, JobId, RetryChanges};
+use crate::ssr::bullmq::commands::PARENT;
 use crate::ssr::bullmq::discovery::QueueInfo;
 use crate::ssr::bullmq::keys::QueueKeys;
 use crate::ssr::error::AppError;
+use crate::ssr::redis::pipeline::reply_text;
+use crate::ssr::redis::run_pipeline;
 use fred::prelude::*;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::sync::LazyLock;
+use std::time::Duration;
 
-const RETRY: &str = include_str!("lua/retry.lua");
+static RETRY: LazyLock<String> =
+    LazyLock::new(|| format!("{PARENT}\n{}", include_str!("lua/retry.lua")));
 
-pub use crate::model::{MAX_ATTEMPTS, MAX_PRIORITY};
-
-/// A validated retry request.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct RetryRequest {
-    pub priority: Option<u64>,
-    pub attempts: Option<u64>,
-    /// `(type, delay ms)`.
-    pub backoff: Option<(String, u64)>,
-    pub data_overrides: Map<String, Value>,
-    pub remove_original: bool,
-}
-
-fn bad(message: impl Into<String>) -> AppError {
-    AppError::BadRequest(message.into())
-}
-
-fn integer_in(value: &Value, field: &str, min: u64, max: u64) -> Result<u64, AppError> {
-    value
-        .as_u64()
-        .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| bad(format!("{field} must be an integer from {min} to {max}")))
-}
-
-impl RetryRequest {
-    /// Parses a request body: empty means "retry as it was"; anything else must be a JSON object
-    /// with only the known fields, each of the right type and range.
-    pub fn parse(body: &[u8]) -> Result<Self, AppError> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Self::default());
-        }
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|e| bad(format!("the body is not valid JSON: {e}")))?;
-        let Value::Object(fields) = value else {
-            return Err(bad("the body must be a JSON object"));
-        };
-        let mut request = Self::default();
-        for (field, value) in &fields {
-            match field.as_str() {
-                "priority" => {
-                    request.priority = Some(integer_in(value, "priority", 0, MAX_PRIORITY)?)
-                }
-                "attempts" => {
-                    request.attempts = Some(integer_in(value, "attempts", 1, MAX_ATTEMPTS)?)
-                }
-                "backoff" => {
-                    let Value::Object(backoff) = value else {
-                        return Err(bad(
-                            "backoff must be an object like {\"type\": \"fixed\", \"delay\": 1000}",
-                        ));
-                    };
-                    let kind = match backoff.get("type").and_then(Value::as_str) {
-                        Some(kind @ ("fixed" | "exponential")) => kind.to_owned(),
-                        _ => return Err(bad("backoff.type must be \"fixed\" or \"exponential\"")),
-                    };
-                    let delay = match backoff.get("delay") {
-                        None => 0,
-                        Some(delay) => integer_in(delay, "backoff.delay", 0, u64::from(u32::MAX))?,
-                    };
-                    if let Some(extra) = backoff.keys().find(|k| *k != "type" && *k != "delay") {
-                        return Err(bad(format!("backoff has an unknown field `{extra}`")));
-                    }
-                    request.backoff = Some((kind, delay));
-                }
-                "dataOverrides" => match value {
-                    Value::Object(overrides) => request.data_overrides = overrides.clone(),
-                    _ => return Err(bad("dataOverrides must be a JSON object")),
-                },
-                "removeOriginal" => {
-                    request.remove_original = value
-                        .as_bool()
-                        .ok_or_else(|| bad("removeOriginal must be true or false"))?
-                }
-                other => {
-                    let shown: String = other.chars().take(40).collect();
-                    return Err(bad(format!(
-                        "unknown field `{shown}` (allowed: priority, attempts, backoff, dataOverrides, removeOriginal)"
-                    )));
-                }
-            }
-        }
-        Ok(request)
-    }
-}
-
-/// Checks a job id from a URL: what BullMQ could have stored (no control characters, bounded).
-pub fn parse_job_id(text: &str) -> Result<String, AppError> {
-    if text.is_empty() || text.len() > 256 || text.chars().any(char::is_control) {
-        return Err(bad("job id must be 1 to 256 printable characters"));
-    }
-    Ok(text.to_owned())
-}
+/// How long a retry request is remembered: the same request again within this window returns
+/// the job the first one made.
+pub const REPEAT_WINDOW: Duration = Duration::from_secs(600);
 
 /// Options that describe the original job's identity or schedule and must not be copied.
 const NOT_COPIED: [&str; 13] = [
@@ -128,64 +51,120 @@ pub struct Retried {
     pub new_job_id: String,
     /// `kept`, `removed` (finished original deleted) or `failed` (active original failed).
     pub original: String,
+    /// The job was made by an earlier identical request; none was made now.
+    pub repeated: bool,
 }
 
-/// Retries `job_id` of `queue` with the changes in `request`. 404 when the job does not exist.
+/// The name of one retry request: the original and either the client's `Idempotency-Key` or
+/// the changes themselves (canonical JSON, so key order does not matter).
+pub fn fingerprint(
+    job_id: &JobId,
+    changes: &RetryChanges,
+    idempotency_key: Option<&str>,
+) -> String {
+    let request = match idempotency_key {
+        Some(key) => format!("key\n{}\n{key}", job_id.as_str()),
+        None => format!(
+            "changes\n{}\n{}",
+            job_id.as_str(),
+            canonical(&serde_json::to_value(changes).unwrap_or(Value::Null))
+        ),
+    };
+    fred::util::sha1_hash(&request)
+}
+
+/// JSON with every object's keys sorted.
+fn canonical(value: &Value) -> String {
+    match value {
+        Value::Object(fields) => {
+            let mut keys: Vec<&String> = fields.keys().collect();
+            keys.sort();
+            let inner: Vec<String> = keys
+                .into_iter()
+                .map(|key| format!("{}:{}", Value::String(key.clone()), canonical(&fields[key])))
+                .collect();
+            format!("{{{}}}", inner.join(","))
+        }
+        Value::Array(items) => {
+            let inner: Vec<String> = items.iter().map(canonical).collect();
+            format!("[{}]", inner.join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
+fn no_such_job(job_id: &JobId, queue: &QueueInfo) -> AppError {
+    AppError::NotFound(format!("no job `{job_id}` in queue `{}`", queue.name))
+}
+
+/// Retries `job_id` of `queue` with `changes`, once per `fingerprint`. 404 when the id names no
+/// job (nothing at all, or one of the queue's own keys such as `meta`).
 pub async fn retry(
     pool: &Pool,
     prefix: &str,
     queue: &QueueInfo,
-    job_id: &str,
-    request: &RetryRequest,
+    job_id: &JobId,
+    changes: &RetryChanges,
+    fingerprint: &str,
 ) -> Result<Retried, AppError> {
     let keys = QueueKeys::new(prefix, &queue.name);
-    let original: HashMap<String, String> = pool.hgetall(keys.job(job_id)).await?;
-    if original.is_empty() {
-        return Err(AppError::NotFound(format!(
-            "no job `{job_id}` in queue `{}`",
-            queue.name
-        )));
+    let original = keys.job(job_id.as_str());
+    let pipeline = pool.next().pipeline();
+    let _: () = pipeline.r#type(original.as_str()).await?;
+    let _: () = pipeline
+        .hmget(
+            original.as_str(),
+            vec!["name", "data", "opts", "priority", "timestamp"],
+        )
+        .await?;
+    let replies = run_pipeline(&pipeline, 2).await?;
+    let fields: Vec<Option<String>> = match (reply_text(replies.first()).as_deref(), replies.get(1))
+    {
+        (Some("hash"), Some(Ok(fred::types::Value::Array(fields)))) => {
+            fields.iter().map(fred::types::Value::as_string).collect()
+        }
+        _ => return Err(no_such_job(job_id, queue)),
+    };
+    let field = |i: usize| fields.get(i).cloned().flatten();
+    if field(4).is_none() {
+        // A hash without a job's `timestamp` is no job (the queue's `meta`, say).
+        return Err(no_such_job(job_id, queue));
     }
-    let data = merged_data(
-        original.get("data").map(String::as_str),
-        &request.data_overrides,
-    )?;
-    let mut opts: Map<String, Value> = original
-        .get("opts")
-        .and_then(|raw| serde_json::from_str(raw).ok())
+    let data = merged_data(field(1).as_deref(), &changes.data_overrides)?;
+    let mut opts: Map<String, Value> = field(2)
+        .and_then(|raw| serde_json::from_str(&raw).ok())
         .unwrap_or_default();
     for key in NOT_COPIED {
         opts.remove(key);
     }
-    let original_priority = original
-        .get("priority")
-        .and_then(|p| p.parse::<u64>().ok())
-        .unwrap_or(0);
-    let priority = request.priority.unwrap_or(original_priority);
+    let original_priority = field(3).and_then(|p| p.parse::<u64>().ok()).unwrap_or(0);
+    let priority = changes.priority.unwrap_or(original_priority);
     if priority > 0 {
         opts.insert("priority".into(), priority.into());
     } else {
         opts.remove("priority");
     }
-    if let Some(attempts) = request.attempts {
+    if let Some(attempts) = changes.attempts {
         opts.insert("attempts".into(), attempts.into());
     }
-    if let Some((kind, delay)) = &request.backoff {
+    if let Some(backoff) = changes.backoff {
+        let kind = match backoff.kind {
+            BackoffKind::Fixed => "fixed",
+            BackoffKind::Exponential => "exponential",
+        };
         opts.insert(
             "backoff".into(),
-            serde_json::json!({"type": kind, "delay": delay}),
+            serde_json::json!({"type": kind, "delay": backoff.delay}),
         );
     }
     opts.insert(
         "retriedFrom".into(),
-        serde_json::json!({"queue": queue.name.as_str(), "jobId": job_id}),
+        serde_json::json!({"queue": queue.name.as_str(), "jobId": job_id.as_str()}),
     );
     let mode = queue.bull_version().script_mode();
-    let name = original.get("name").cloned().unwrap_or_default();
     let now = chrono::Utc::now().timestamp_millis().to_string();
     // Sent once, never re-sent by the client after a dropped connection: the script may have run
-    // before the connection dropped, and running it again would create a second new job. A
-    // connection lost mid-call is a 503 whose outcome the queue (or the audit trail) tells.
+    // before the connection dropped. Its record tells afterwards (see `recorded`).
     let once = fred::types::config::Options {
         max_attempts: Some(1),
         ..Default::default()
@@ -194,7 +173,7 @@ pub async fn retry(
         .next()
         .with_options(&once)
         .eval(
-            RETRY,
+            RETRY.as_str(),
             vec![
                 keys.id(),
                 keys.meta(),
@@ -204,37 +183,58 @@ pub async fn retry(
                 keys.marker(),
                 keys.events(),
                 keys.priority_counter(),
-                keys.job(job_id),
+                original,
                 keys.completed(),
                 keys.failed(),
                 keys.active(),
+                keys.retry_record(fingerprint),
             ],
             vec![
                 keys.base().to_owned(),
-                name,
+                field(0).unwrap_or_default(),
                 data,
                 Value::Object(opts).to_string(),
                 now,
                 priority.to_string(),
-                job_id.to_owned(),
-                if request.remove_original { "1" } else { "0" }.to_owned(),
+                job_id.as_str().to_owned(),
+                if changes.remove_original { "1" } else { "0" }.to_owned(),
                 mode.to_owned(),
+                REPEAT_WINDOW.as_millis().to_string(),
             ],
         )
         .await?;
     match reply.as_slice() {
-        [_, fate] if fate == "missing" => Err(AppError::NotFound(format!(
-            "no job `{job_id}` in queue `{}`",
-            queue.name
-        ))),
-        [new_job_id, fate] => Ok(Retried {
+        [_, fate] if fate == "missing" => Err(no_such_job(job_id, queue)),
+        [new_job_id, fate, rest @ ..] => Ok(Retried {
             new_job_id: new_job_id.clone(),
             original: fate.clone(),
+            repeated: rest.first().is_some_and(|r| r == "repeated"),
         }),
         _ => Err(AppError::Internal(
             "unexpected reply from the retry script".into(),
         )),
     }
+}
+
+/// What the record of a request says happened, when it exists: how an answer lost in transit
+/// is recovered.
+pub async fn recorded(
+    pool: &Pool,
+    prefix: &str,
+    queue: &QueueInfo,
+    fingerprint: &str,
+) -> Result<Option<Retried>, AppError> {
+    let record: Option<String> = pool
+        .get(QueueKeys::new(prefix, &queue.name).retry_record(fingerprint))
+        .await?;
+    Ok(record.and_then(|record| {
+        let (new_job_id, fate) = record.split_once(' ')?;
+        Some(Retried {
+            new_job_id: new_job_id.to_owned(),
+            original: fate.to_owned(),
+            repeated: false,
+        })
+    }))
 }
 
 /// The original data with the overrides' top-level keys replaced. Data that is not a JSON object
@@ -251,8 +251,8 @@ fn merged_data(raw: Option<&str>, overrides: &Map<String, Value>) -> Result<Stri
             }
             Ok(Value::Object(data).to_string())
         }
-        _ => Err(bad(
-            "dataOverrides needs the original job's data to be a JSON object",
+        _ => Err(AppError::BadRequest(
+            "dataOverrides needs the original job's data to be a JSON object".into(),
         )),
     }
 }
@@ -260,50 +260,6 @@ fn merged_data(raw: Option<&str>, overrides: &Map<String, Value>) -> Result<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn parse(body: &str) -> Result<RetryRequest, AppError> {
-        RetryRequest::parse(body.as_bytes())
-    }
-
-    fn message(result: Result<RetryRequest, AppError>) -> String {
-        match result {
-            Err(AppError::BadRequest(message)) => message,
-            other => panic!("expected a 400, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn the_seed_example_parses() {
-        let request = parse(
-            r#"{"priority": 1, "attempts": 5, "backoff": {"type": "exponential", "delay": 5000},
-                "dataOverrides": {"customParam": "newValue"}, "removeOriginal": true}"#,
-        )
-        .expect("valid");
-        assert_eq!(request.priority, Some(1));
-        assert_eq!(request.attempts, Some(5));
-        assert_eq!(request.backoff, Some(("exponential".into(), 5000)));
-        assert_eq!(request.data_overrides["customParam"], "newValue");
-        assert!(request.remove_original);
-        assert_eq!(parse("").expect("empty is fine"), RetryRequest::default());
-    }
-
-    #[test]
-    fn bad_fields_are_named() {
-        assert!(message(parse(r#"{"priority": "high"}"#)).contains("priority"));
-        assert!(message(parse(r#"{"priority": 2097153}"#)).contains("priority"));
-        assert!(message(parse(r#"{"attempts": 0}"#)).contains("attempts"));
-        assert!(message(parse(r#"{"attempts": 1.5}"#)).contains("attempts"));
-        assert!(message(parse(r#"{"backoff": {"type": "linear"}}"#)).contains("backoff.type"));
-        assert!(
-            message(parse(r#"{"backoff": {"type": "fixed", "delay": -1}}"#))
-                .contains("backoff.delay")
-        );
-        assert!(message(parse(r#"{"dataOverrides": [1]}"#)).contains("dataOverrides"));
-        assert!(message(parse(r#"{"removeOriginal": "yes"}"#)).contains("removeOriginal"));
-        assert!(message(parse(r#"{"priorty": 1}"#)).contains("unknown field `priorty`"));
-        assert!(message(parse(r#"{"priority": 1"#)).contains("not valid JSON"));
-        assert!(message(parse("[1]")).contains("object"));
-    }
 
     #[test]
     fn overrides_replace_top_level_keys_only() {
@@ -320,11 +276,23 @@ mod tests {
     }
 
     #[test]
-    fn job_ids_are_bounded_printable_text() {
-        assert!(parse_job_id("42").is_ok());
-        assert!(parse_job_id("repeat:abc:1700000000000").is_ok());
-        assert!(parse_job_id("").is_err());
-        assert!(parse_job_id("a\nb").is_err());
-        assert!(parse_job_id(&"9".repeat(257)).is_err());
+    fn the_same_request_has_the_same_fingerprint_whatever_its_key_order() {
+        let id = JobId::parse("7").expect("id");
+        let a = RetryChanges::from_body(
+            br#"{"dataOverrides": {"a": 1, "b": {"x": 1, "y": 2}}, "priority": 2}"#,
+        )
+        .expect("valid");
+        let b = RetryChanges::from_body(
+            br#"{"priority": 2, "dataOverrides": {"b": {"y": 2, "x": 1}, "a": 1}}"#,
+        )
+        .expect("valid");
+        assert_eq!(fingerprint(&id, &a, None), fingerprint(&id, &b, None));
+        let other = JobId::parse("8").expect("id");
+        assert_ne!(fingerprint(&id, &a, None), fingerprint(&other, &a, None));
+        assert_ne!(fingerprint(&id, &a, None), fingerprint(&id, &a, Some("k1")));
+        assert_eq!(
+            fingerprint(&id, &a, Some("k1")),
+            fingerprint(&id, &RetryChanges::default(), Some("k1"))
+        );
     }
 }

@@ -182,7 +182,7 @@ pub fn finished_job(completed: bool, finished: u64, times: JobTimes) -> Stats {
 
 /// Adds `stats` to the minute, hour and day buckets holding `ms`.
 pub fn add_to_buckets(buckets: &mut Buckets, ms: u64, stats: &Stats) {
-    for step in Step::ALL {
+    for step in Step::ALL.iter().copied() {
         buckets
             .entry((step, step.bucket_start(ms)))
             .or_default()

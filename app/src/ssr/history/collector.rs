@@ -15,11 +15,12 @@
 //! finished jobs BullMQ still retains ([`super::gap`]), all in the same script as the batch after
 //! it, so it is counted and filled once too.
 //!
-//! After a pass that brought every queue to its stream's end, the collector records the pass's
-//! start (Redis time) as the history's `through` mark: readers trust the buckets only while that
-//! mark is recent.
+//! After a pass, the collector records the pass's start (Redis time) for every queue it brought
+//! to its stream's end (the `caught-up` hash): readers trust a queue's buckets only while its
+//! mark is recent. The mark is per queue, so a deployment that watches other queues of the same
+//! Redis (another `BULLMQ_QUEUES`) never vouches for queues it does not collect; each such
+//! deployment holds a lease of its own (see `HistoryKeys::lease`).
 
-use crate::ssr::bullmq::counts::run_pipeline;
 use crate::ssr::bullmq::discovery::{QueueInfo, QueueRegistry};
 use crate::ssr::bullmq::keys::QueueKeys;
 use crate::ssr::config::Settings;
@@ -29,6 +30,7 @@ use crate::ssr::history::aggregate::{
 };
 use crate::ssr::history::gap::{self, times_from_reply};
 use crate::ssr::history::keys::{HistoryKeys, Step};
+use crate::ssr::redis::run_pipeline;
 use fred::prelude::*;
 use fred::types::scripts::Script;
 use std::collections::{HashMap, HashSet};
@@ -89,6 +91,8 @@ pub struct Collector {
     registry: QueueRegistry,
     prefix: String,
     keys: HistoryKeys,
+    /// The lease of this collector's scope (its queue allow-list).
+    lease_key: String,
     token: String,
     lease: Duration,
     ttl: [(Step, Duration); 3],
@@ -134,6 +138,8 @@ impl Collector {
             registry,
             prefix: settings.prefix.clone(),
             keys: HistoryKeys::new(&settings.monitor_prefix, &settings.prefix),
+            lease_key: HistoryKeys::new(&settings.monitor_prefix, &settings.prefix)
+                .lease(settings.queue_allow_list.as_deref()),
             token: unique_token(),
             lease: settings.collector_lease,
             ttl: [
@@ -167,18 +173,23 @@ impl Collector {
         })
     }
 
-    /// Takes or renews the lease; with `through`, also records that the history is complete up
-    /// to then. Returns whether this collector holds the lease, and Redis's clock (ms).
-    async fn hold(&self, through: Option<u64>) -> Result<(bool, u64), AppError> {
+    /// Takes or renews the lease; with `caught_up`, also records that those queues' history
+    /// is complete up to the pass start given. Returns whether this collector holds the lease,
+    /// and Redis's clock (ms).
+    async fn hold(&self, caught_up: Option<(u64, Vec<String>)>) -> Result<(bool, u64), AppError> {
+        let mut args = vec![self.token.clone(), self.lease.as_millis().to_string()];
+        match caught_up {
+            Some((pass_start, queues)) if !queues.is_empty() => {
+                args.push(pass_start.to_string());
+                args.extend(queues);
+            }
+            _ => args.push(String::new()),
+        }
         let reply: Vec<i64> = Script::from_lua(LEASE)
             .evalsha_with_reload(
                 self.pool.next(),
-                vec![self.keys.lease(), self.keys.through()],
-                vec![
-                    self.token.clone(),
-                    self.lease.as_millis().to_string(),
-                    through.map(|t| t.to_string()).unwrap_or_default(),
-                ],
+                vec![self.lease_key.clone(), self.keys.caught_up()],
+                args,
             )
             .await?;
         let number = |i: usize| reply.get(i).copied().unwrap_or(0);
@@ -202,15 +213,15 @@ impl Collector {
             self.queues.clear();
         }
         let queues = self.registry.queues().await?;
-        let mut complete = true;
+        let mut caught_up = Vec::with_capacity(queues.len());
         for queue in queues.iter() {
             match self.collect(queue).await? {
-                Caught::Up => {}
-                Caught::Behind => complete = false,
+                Caught::Up => caught_up.push(queue.name.as_str().to_owned()),
+                Caught::Behind => {}
                 Caught::LeaseLost => return Ok(()),
             }
         }
-        if complete && !self.hold(Some(pass_start)).await?.0 {
+        if !self.hold(Some((pass_start, caught_up))).await?.0 {
             self.leader = false;
             self.queues.clear();
         }
@@ -431,7 +442,7 @@ impl Collector {
         filled: u64,
         buckets: &Buckets,
     ) -> Result<Applied, AppError> {
-        let now = u64::try_from(crate::ssr::service::now_ms()).unwrap_or(0);
+        let now = crate::ssr::clock::now_ms_u64();
         let mut bucket_args = Vec::new();
         let mut written = 0usize;
         for ((step, start), stats) in buckets {
@@ -465,7 +476,7 @@ impl Collector {
             .evalsha_with_reload(
                 self.pool.next(),
                 vec![
-                    self.keys.lease(),
+                    self.lease_key.clone(),
                     self.keys.cursor(&queue.name),
                     self.keys.gaps(),
                     self.keys.since(),

@@ -11,10 +11,10 @@
 //! finishing within the clocks' skew of either edge may be missed. Jobs whose own finish event
 //! is in the batch being applied are skipped, so the far edge cannot double count.
 
-use crate::ssr::bullmq::counts::run_pipeline;
 use crate::ssr::bullmq::keys::QueueKeys;
 use crate::ssr::error::AppError;
 use crate::ssr::history::aggregate::{add_to_buckets, finished_job, Buckets, JobTimes};
+use crate::ssr::redis::run_pipeline;
 use fred::prelude::*;
 use std::collections::HashSet;
 

@@ -6,52 +6,14 @@
 
 use crate::ssr::bullmq::keys::QueueName;
 
-/// A bucket width.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Step {
-    Minute,
-    Hour,
-    /// Days (UTC), so long trends read 30 buckets per queue, not 720.
-    Day,
-}
+pub use crate::model::Step;
 
-impl Step {
-    pub const ALL: [Step; 3] = [Step::Minute, Step::Hour, Step::Day];
-
-    /// The width in milliseconds.
-    pub fn millis(self) -> u64 {
-        match self {
-            Step::Minute => 60_000,
-            Step::Hour => 3_600_000,
-            Step::Day => 86_400_000,
-        }
-    }
-
-    /// The wire spelling (`minute`, `hour`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Step::Minute => "minute",
-            Step::Hour => "hour",
-            Step::Day => "day",
-        }
-    }
-
-    /// Parses `minute` or `hour`.
-    pub fn parse(text: &str) -> Option<Step> {
-        Step::ALL.into_iter().find(|step| step.as_str() == text)
-    }
-
-    /// The start of the bucket holding `ms`.
-    pub fn bucket_start(self, ms: u64) -> u64 {
-        ms - ms % self.millis()
-    }
-
-    fn letter(self) -> char {
-        match self {
-            Step::Minute => 'm',
-            Step::Hour => 'h',
-            Step::Day => 'd',
-        }
+/// The letter of a step in bucket keys.
+fn letter(step: Step) -> char {
+    match step {
+        Step::Minute => 'm',
+        Step::Hour => 'h',
+        Step::Day => 'd',
     }
 }
 
@@ -71,9 +33,20 @@ impl HistoryKeys {
         }
     }
 
-    /// Who collects (`SET NX PX` with a random token).
-    pub fn lease(&self) -> String {
-        format!("{}:lease", self.base)
+    /// Who collects (`SET NX PX` with a random token), per collector scope: one lease for
+    /// collectors of every queue, and one per queue allow-list (`BULLMQ_QUEUES`), so
+    /// deployments that watch different queues of one Redis each collect theirs. (Where their
+    /// queues overlap, both may try a batch; the cursor check in `apply.lua` applies it once.)
+    pub fn lease(&self, allow_list: Option<&[String]>) -> String {
+        match allow_list {
+            None => format!("{}:lease", self.base),
+            Some(names) => {
+                let mut names = names.to_vec();
+                names.sort();
+                let digest = fred::util::sha1_hash(&names.join("\n"));
+                format!("{}:lease:{}", self.base, &digest[..12])
+            }
+        }
     }
 
     /// The id of the last event of a queue's stream that the buckets include.
@@ -83,7 +56,7 @@ impl HistoryKeys {
 
     /// One bucket hash.
     pub fn bucket(&self, queue: &QueueName, step: Step, start_ms: u64) -> String {
-        format!("{}:{queue}:{}:{start_ms}", self.base, step.letter())
+        format!("{}:{queue}:{}:{start_ms}", self.base, letter(step))
     }
 
     /// Per queue, the time (ms) of the first event the history counted: it is complete from
@@ -92,11 +65,12 @@ impl HistoryKeys {
         format!("{}:since", self.base)
     }
 
-    /// The Redis time (ms) at which the collector last began a pass that read every queue's
-    /// stream to its end: the history holds every event up to then. Readers check it is recent
-    /// before they trust the buckets (a stopped collector leaves them silently behind).
-    pub fn through(&self) -> String {
-        format!("{}:through", self.base)
+    /// Per queue, the Redis time (ms) at which a collector last began a pass that read that
+    /// queue's stream to its end: its history holds every event up to then. Readers check it
+    /// is recent before they trust the queue's buckets (a stopped collector, or one that does
+    /// not collect that queue, leaves them silently behind).
+    pub fn caught_up(&self) -> String {
+        format!("{}:caught-up", self.base)
     }
 
     /// Per queue, how many gaps (events trimmed before they were read) were detected.
@@ -113,19 +87,18 @@ mod tests {
     fn keys_and_buckets() {
         let keys = HistoryKeys::new("mon", "bull");
         let queue = QueueName::parse("mails").expect("valid");
-        assert_eq!(keys.lease(), "mon:{history:bull}:lease");
-        assert_eq!(keys.through(), "mon:{history:bull}:through");
+        assert_eq!(keys.lease(None), "mon:{history:bull}:lease");
+        let some = keys.lease(Some(&["b".to_owned(), "a".to_owned()]));
+        assert_eq!(some, keys.lease(Some(&["a".to_owned(), "b".to_owned()])));
+        assert!(some.starts_with("mon:{history:bull}:lease:"), "{some}");
+        assert_ne!(some, keys.lease(Some(&["a".to_owned()])));
+        assert_eq!(keys.caught_up(), "mon:{history:bull}:caught-up");
         assert_eq!(keys.cursor(&queue), "mon:{history:bull}:mails:cursor");
         assert_eq!(
             keys.bucket(&queue, Step::Hour, 7_200_000),
             "mon:{history:bull}:mails:h:7200000"
         );
         let tagged = HistoryKeys::new("{mon}", "bull");
-        assert_eq!(tagged.lease(), "{mon}:history:bull:lease");
-        assert_eq!(Step::Minute.bucket_start(125_000), 120_000);
-        assert_eq!(Step::Hour.bucket_start(3_599_999), 0);
-        assert_eq!(Step::parse("hour"), Some(Step::Hour));
-        assert_eq!(Step::parse("day"), Some(Step::Day));
-        assert_eq!(Step::parse("week"), None);
+        assert_eq!(tagged.lease(None), "{mon}:history:bull:lease");
     }
 }

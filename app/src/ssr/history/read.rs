@@ -1,13 +1,13 @@
 //! Reading the history back: a series of points for one queue or all, for charts.
 
 use crate::model::{HistoryPoint, Period, Trend};
-use crate::ssr::bullmq::counts::run_pipeline;
 use crate::ssr::bullmq::discovery::QueueInfo;
 use crate::ssr::bullmq::finished::percentage;
+use crate::ssr::clock::rfc3339_u64;
 use crate::ssr::error::AppError;
 use crate::ssr::history::aggregate::{Stats, Timing};
 use crate::ssr::history::keys::{HistoryKeys, Step};
-use crate::ssr::service::rfc3339;
+use crate::ssr::redis::run_pipeline;
 use fred::prelude::*;
 use std::collections::HashMap;
 
@@ -80,24 +80,20 @@ pub struct Coverage {
     /// Per queue (in the order asked): since when (ms) its history is complete; `None` where
     /// the collector has not counted anything yet.
     pub since: Vec<Option<u64>>,
-    /// Up to when (ms) every queue's history is complete: the start of the collector's last
-    /// pass that read every stream to its end.
-    pub through: Option<u64>,
+    /// Per queue: up to when (ms) its history is complete, the start of the last collector
+    /// pass that read its stream to the end; `None` where no collector ever did.
+    pub through: Vec<Option<u64>>,
 }
 
 impl Coverage {
     /// Whether queue `i`'s buckets hold every job that finished from `start_ms` up to (about)
-    /// `now_ms`: its history began by `start_ms`, and the collector's last full pass began at
-    /// most `max_lag_ms` ago (a stopped collector leaves the buckets behind, silently).
+    /// `now_ms`: its history began by `start_ms`, and a collector brought it up to date at
+    /// most `max_lag_ms` ago (a stopped collector, or one that does not collect this queue,
+    /// leaves its buckets behind, silently).
     pub fn covers(&self, i: usize, start_ms: u64, now_ms: u64, max_lag_ms: u64) -> bool {
-        self.through
-            .is_some_and(|through| through.saturating_add(max_lag_ms) >= now_ms)
-            && self
-                .since
-                .get(i)
-                .copied()
-                .flatten()
-                .is_some_and(|since| since <= start_ms)
+        let at = |values: &[Option<u64>]| values.get(i).copied().flatten();
+        at(&self.through).is_some_and(|through| through.saturating_add(max_lag_ms) >= now_ms)
+            && at(&self.since).is_some_and(|since| since <= start_ms)
     }
 }
 
@@ -112,9 +108,9 @@ pub async fn coverage(
     }
     let names: Vec<&str> = queues.iter().map(|q| q.name.as_str()).collect();
     let pipeline = pool.next().pipeline();
-    let _: () = pipeline.hmget(keys.since(), names).await?;
-    let _: () = pipeline.get(keys.through()).await?;
-    let (since, through): (Vec<Option<u64>>, Option<u64>) = pipeline.all().await?;
+    let _: () = pipeline.hmget(keys.since(), names.clone()).await?;
+    let _: () = pipeline.hmget(keys.caught_up(), names).await?;
+    let (since, through): (Vec<Option<u64>>, Vec<Option<u64>>) = pipeline.all().await?;
     Ok(Coverage { since, through })
 }
 
@@ -184,7 +180,7 @@ pub async fn trends(
                 success_rate: percentage(total.completed, all),
                 avg_processing_time: total.processing.mean(),
                 avg_processing_time_sample: total.processing.count,
-                source: "collector".into(),
+                source: crate::model::Source::Collector,
             }
         })
         .collect())
@@ -193,7 +189,7 @@ pub async fn trends(
 fn point(start: u64, stats: &Stats) -> HistoryPoint {
     let timed = |t: &Timing, v: u64| (t.count > 0).then_some(v);
     HistoryPoint {
-        t: rfc3339(i64::try_from(start).unwrap_or(i64::MAX)),
+        t: rfc3339_u64(start),
         completed: stats.completed,
         failed: stats.failed,
         avg_processing_time: stats.processing.mean(),
@@ -213,7 +209,7 @@ mod tests {
     fn the_history_covers_a_period_only_from_its_start_and_while_the_collector_keeps_up() {
         let coverage = Coverage {
             since: vec![Some(1_000), None, Some(5_000)],
-            through: Some(100_000),
+            through: vec![Some(100_000), Some(100_000), None],
         };
         assert!(coverage.covers(0, 1_000, 110_000, 10_000));
         assert!(
@@ -229,8 +225,12 @@ mod tests {
             "never collected"
         );
         assert!(!coverage.covers(3, 1_000, 100_000, 10_000), "no such queue");
+        assert!(
+            !coverage.covers(2, 5_000, 100_000, 10_000),
+            "not collected by any collector"
+        );
         let stopped = Coverage {
-            through: None,
+            through: vec![None; 3],
             ..coverage
         };
         assert!(!stopped.covers(0, 1_000, 100_000, 10_000));

@@ -1,5 +1,6 @@
 -- Removes up to ARGV[2] of the oldest jobs of one finished set (completed or failed), with every
--- per-job key BullMQ would remove, in one atomic step. Never touches locks or any other state.
+-- per-job key BullMQ would remove, in one atomic step, unlinking each from its parent the way
+-- BullMQ's `Queue.clean` does (parent.lua, "hard"). Never touches locks or any other state.
 -- KEYS: 1 the finished set, 2 meta, 3 events
 -- ARGV: 1 the queue's key base ("prefix:queue:"), 2 batch size
 -- Returns how many jobs were removed (fewer than the batch size means the set is now empty).
@@ -11,19 +12,9 @@ if #ids == 0 then
 end
 for _, id in ipairs(ids) do
   local job = base .. id
-  local parent_key, dedup_id = unpack(redis.call('HMGET', job, 'parentKey', 'deid'))
-  if parent_key then
-    -- Unlink from a parent that may still wait for this child.
-    redis.call('SREM', parent_key .. ':dependencies', job)
-  end
-  if dedup_id then
-    local dedup_key = base .. 'de:' .. dedup_id
-    if redis.call('GET', dedup_key) == id then
-      redis.call('DEL', dedup_key)
-    end
-  end
-  redis.call('DEL', job, job .. ':logs', job .. ':dependencies', job .. ':processed',
-    job .. ':failed', job .. ':unsuccessful')
+  unlink_from_parent(job, base, true)
+  release_dedup(job, base, id)
+  remove_job_keys(job)
 end
 for i = 1, #ids, 1000 do
   redis.call('ZREM', set, unpack(ids, i, math.min(i + 999, #ids)))

@@ -1,18 +1,28 @@
 -- Creates a new job from a prepared copy of an original, the way BullMQ adds jobs (new id from
 -- the queue's counter, wait/paused or prioritized, marker, events), and optionally retires the
--- original in the same atomic step.
+-- original in the same atomic step. The same request repeated while its record lives returns
+-- the first one's job instead of creating another.
 -- KEYS: 1 id counter, 2 meta, 3 wait, 4 paused, 5 prioritized, 6 marker, 7 events, 8 pc,
---       9 original job, 10 completed, 11 failed, 12 active
+--       9 original job, 10 completed, 11 failed, 12 active, 13 this request's record
 -- ARGV: 1 key base, 2 name, 3 data (JSON), 4 opts (JSON), 5 now (ms), 6 priority,
---       7 original id, 8 remove original ("1"/"0"), 9 mode ("v5"/"v6")
--- Returns {new id, what happened to the original: "kept" | "removed" | "failed" | "missing"}.
+--       7 original id, 8 remove original ("1"/"0"), 9 mode ("v5"/"v6"),
+--       10 how long the record lives (ms)
+-- Returns {new id, what happened to the original: "kept" | "removed" | "failed", and
+-- "repeated" when the job was made by an earlier identical request}, or {'', 'missing'} when
+-- the original is not a job (gone, or a key of the queue that is no job hash).
 local id_key, meta, wait, paused, prioritized = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local marker, events, pc, original = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local completed, failed, active = KEYS[10], KEYS[11], KEYS[12]
+local completed, failed, active, record = KEYS[10], KEYS[11], KEYS[12], KEYS[13]
 local base, name, data, opts, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local priority, original_id, remove, mode = tonumber(ARGV[6]), ARGV[7], ARGV[8], ARGV[9]
+local record_ms = ARGV[10]
 
-if redis.call('EXISTS', original) == 0 then
+local earlier = redis.call('GET', record)
+if earlier then
+  local space = string.find(earlier, ' ', 1, true)
+  return {string.sub(earlier, 1, space - 1), string.sub(earlier, space + 1), 'repeated'}
+end
+if redis.call('TYPE', original).ok ~= 'hash' or redis.call('HEXISTS', original, 'timestamp') == 0 then
   return {'', 'missing'}
 end
 local max_len = redis.call('HGET', meta, 'opts.maxLenEvents')
@@ -50,17 +60,12 @@ if remove == '1' then
     finished_set = failed
   end
   if finished_set then
-    -- A finished original goes entirely, with its per-job keys (as BullMQ's remove does).
-    local parent_key, dedup_id = unpack(redis.call('HMGET', original, 'parentKey', 'deid'))
-    if parent_key then
-      redis.call('SREM', parent_key .. ':dependencies', original)
-    end
-    if dedup_id and redis.call('GET', base .. 'de:' .. dedup_id) == original_id then
-      redis.call('DEL', base .. 'de:' .. dedup_id)
-    end
+    -- A finished original goes entirely, with its per-job keys, as BullMQ's Job.remove does
+    -- (its parent, if this was the last child it waited for, moves on: parent.lua, "soft").
+    unlink_from_parent(original, base, false)
+    release_dedup(original, base, original_id)
     redis.call('ZREM', finished_set, original_id)
-    redis.call('DEL', original, original .. ':logs', original .. ':dependencies',
-      original .. ':processed', original .. ':failed', original .. ':unsuccessful')
+    remove_job_keys(original)
     redis.call('XADD', events, 'MAXLEN', '~', max_len, '*', 'event', 'removed', 'jobId',
       original_id, 'prev', finished_set == completed and 'completed' or 'failed')
     fate = 'removed'
@@ -75,4 +80,5 @@ if remove == '1' then
     fate = 'failed'
   end
 end
+redis.call('SET', record, new_id .. ' ' .. fate, 'PX', record_ms)
 return {new_id, fate}

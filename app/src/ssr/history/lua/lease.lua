@@ -1,6 +1,8 @@
--- Takes or renews the collector lease and, for its holder, records how far the history is
--- complete. KEYS[1] lease, KEYS[2] "through" marker; ARGV[1] token, ARGV[2] time to live (ms),
--- ARGV[3] the start (Redis ms) of a pass that read every queue to its stream's end ('' = none).
+-- Takes or renews the collector lease and, for its holder, records how far the history of the
+-- queues it brought to their streams' end is complete.
+-- KEYS[1] lease, KEYS[2] the per-queue "caught up" hash
+-- ARGV[1] token, ARGV[2] time to live (ms), ARGV[3] the start (Redis ms) of the pass that read
+-- the queues named after it to their streams' end ('' = none), ARGV[4..] those queues.
 -- Returns {1 when the caller holds the lease afterwards else 0, Redis's clock in ms}.
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
@@ -13,6 +15,8 @@ else
   return {0, now_ms}
 end
 if ARGV[3] ~= '' then
-  redis.call('SET', KEYS[2], ARGV[3])
+  for i = 4, #ARGV do
+    redis.call('HSET', KEYS[2], ARGV[i], ARGV[3])
+  end
 end
 return {1, now_ms}

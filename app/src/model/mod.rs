@@ -1,5 +1,21 @@
 //! Types that cross the wire (REST JSON, server functions, live streams). They are the only
 //! serialisable types of the monitor and follow the public contract: camelCase field names.
+//!
+//! - this module — replies and snapshots;
+//! - [`enums`] — the closed word sets (`Period`, `ClearKind`, `Step`, `Source`);
+//! - [`ids`] — `JobId`;
+//! - [`queries`] — the REST API's query parameters;
+//! - [`retry`] — `RetryChanges`, validated once for the form and the server.
+
+pub mod enums;
+pub mod ids;
+pub mod queries;
+pub mod retry;
+
+pub use enums::{ClearKind, Period, Source, Step};
+pub use ids::JobId;
+pub use queries::{AuditQuery, ClearQuery, HistoryQuery, StuckQuery, TrendsQuery};
+pub use retry::{Backoff, BackoffKind, FieldError, RetryChanges, MAX_ATTEMPTS, MAX_PRIORITY};
 
 use crate::role::Role;
 use serde::{Deserialize, Serialize};
@@ -95,7 +111,7 @@ pub struct QueueMetrics {
     /// removed; the success rate then covers the smallest of the last minutes, the current and
     /// previous hour, the current and previous day that holds [`SUCCESS_RATE_SAMPLE`] jobs) or
     /// `jobs` (the finished jobs BullMQ still retains).
-    pub source: String,
+    pub source: Source,
 }
 
 /// Sums over all queues: the same fields as one queue's counts.
@@ -128,50 +144,7 @@ pub struct Metrics {
     /// Where the overall success rate comes from: `collector` (every queue's history covers it),
     /// `jobs` (no queue's does) or `mixed` (some queues' rates come from the history; the overall
     /// success rate then comes from the retained jobs of all queues).
-    pub source: String,
-}
-
-/// A trends period.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Period {
-    /// The last 24 hours.
-    #[serde(rename = "24h")]
-    Day,
-    /// The last 7 days.
-    #[serde(rename = "7d")]
-    Week,
-    /// The last 30 days.
-    #[serde(rename = "30d")]
-    Month,
-}
-
-impl Period {
-    /// Every period, shortest first.
-    pub const ALL: [Period; 3] = [Period::Day, Period::Week, Period::Month];
-
-    /// The wire spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Period::Day => "24h",
-            Period::Week => "7d",
-            Period::Month => "30d",
-        }
-    }
-
-    /// Parses `24h`, `7d` or `30d`.
-    pub fn parse(text: &str) -> Option<Period> {
-        Period::ALL.into_iter().find(|p| p.as_str() == text)
-    }
-
-    /// The period's length in milliseconds.
-    pub fn millis(self) -> i64 {
-        const DAY: i64 = 86_400_000;
-        match self {
-            Period::Day => DAY,
-            Period::Week => 7 * DAY,
-            Period::Month => 30 * DAY,
-        }
-    }
+    pub source: Source,
 }
 
 /// One queue in `GET /trends`.
@@ -195,7 +168,7 @@ pub struct Trend {
     /// Where the numbers come from: `collector` (the monitor's history covers the whole period:
     /// exact even when BullMQ removed the jobs) or `jobs` (the finished jobs BullMQ still
     /// retains).
-    pub source: String,
+    pub source: Source,
 }
 
 /// How bad a stuck job is, by how long it has been active.
@@ -245,6 +218,27 @@ pub struct StuckJob {
     /// Whether the job's lock still exists: a worker is still on it. Missing means the worker is
     /// gone and only a stalled check (or an operator) will move the job.
     pub lock_held: bool,
+}
+
+/// How many stuck jobs `GET /alerts/stuck` lists when no `limit` is given.
+pub const STUCK_DEFAULT_LIMIT: u64 = 500;
+
+/// `GET /alerts/stuck`: the stuck jobs, longest stuck first, bounded.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StuckReport {
+    /// At most `limit` jobs, longest stuck first.
+    pub jobs: Vec<StuckJob>,
+    /// How many stuck jobs were found in all (`jobs` holds the first `limit` of them).
+    pub total: u64,
+    /// The most jobs this answer lists.
+    pub limit: u64,
+    /// Queues with more active jobs than one scan reads: only their oldest
+    /// `scannedPerQueue` active jobs were looked at (those are the likeliest stuck; BullMQ
+    /// keeps the newest at the head of `active`), so `total` may miss newer stuck ones.
+    pub capped_queues: Vec<String>,
+    /// How many active jobs are read per queue at most.
+    pub scanned_per_queue: u64,
 }
 
 /// An active job as the per-queue live stream shows it.
@@ -339,11 +333,6 @@ pub struct AuditPage {
     pub next: Option<String>,
 }
 
-/// BullMQ's highest job priority (2^21); a retry may ask for 0 to this.
-pub const MAX_PRIORITY: u64 = 2_097_152;
-/// The most attempts a retry may ask for.
-pub const MAX_ATTEMPTS: u64 = 1000;
-
 /// Reply of retry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -354,6 +343,11 @@ pub struct RetryReply {
     /// What happened to the original: `kept`, `removed` (it had finished) or `failed` (it was
     /// active; its `failedReason` names the new job).
     pub original: String,
+    /// `true` when the same retry (same original, same changes, or the same `Idempotency-Key`)
+    /// was already made within the last few minutes: no second job was created, and
+    /// `newJobId` is the job the first one made.
+    #[serde(default)]
+    pub repeated: bool,
 }
 
 /// One bucket of `GET /history`.
@@ -384,13 +378,13 @@ pub struct HistoryPoint {
 pub struct History {
     /// The queue, or `null` for all queues summed.
     pub queue_name: Option<String>,
-    /// `minute` or `hour`.
-    pub step: String,
+    /// The bucket width.
+    pub step: Step,
     pub from: String,
     pub to: String,
     /// Always `collector`: these numbers come from the monitor's buckets, not from the jobs
     /// BullMQ still retains.
-    pub source: String,
+    pub source: Source,
     /// Gaps detected so far in the covered queues' streams (events trimmed before they were
     /// read).
     pub gaps: u64,

@@ -5,6 +5,15 @@
 //! A Redis Cluster is named by a `redis-cluster://` URL or by
 //! `REDIS_CLUSTER=true` with a plain one; either may list several seed nodes, comma-separated
 //! (`redis-cluster://h1:7000,h2:7001`). fred follows the cluster's topology from there.
+//!
+//! - [`pipeline`] — many commands in one round trip, with one error for a lost connection.
+//! - [`gate`] — the request deadline, and the fail-fast check in front of it.
+
+pub mod gate;
+pub mod pipeline;
+
+pub use gate::{within, RedisGate};
+pub use pipeline::run_pipeline;
 
 use crate::ssr::config::Settings;
 use fred::prelude::*;
@@ -30,7 +39,9 @@ pub fn connect(settings: &Settings) -> Result<Pool, String> {
         .with_performance_config(|performance| {
             performance.default_command_timeout = timeout;
         })
-        .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
+        // Reconnect attempts at most every 500 ms: a refused connection costs nothing, and a
+        // Redis that comes back is used again within half a second (see `gate`).
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 500, 2))
         .build_pool(POOL_SIZE)
         .map_err(|e| format!("could not create the Redis pool: {e}"))?;
     let _connection_task = pool.connect();
@@ -117,22 +128,19 @@ pub async fn ping(pool: &Pool, deadline: Duration) -> Result<(), String> {
     }
 }
 
-/// Runs a Redis operation under a deadline; running out of time is "Redis unavailable" (503).
-/// fred's per-command timeout does not cover everything (a SCAN walk waiting for a reconnect, a
-/// multi-step read), so every request-path operation also gets one overall deadline.
-pub async fn within<T>(
-    deadline: Duration,
-    operation: impl std::future::Future<Output = Result<T, crate::ssr::error::AppError>>,
-) -> Result<T, crate::ssr::error::AppError> {
-    match tokio::time::timeout(deadline, operation).await {
-        Ok(result) => result,
-        Err(_) => Err(crate::ssr::error::AppError::RedisUnavailable(
-            fred::error::Error::new(
-                fred::error::ErrorKind::Timeout,
-                format!("no answer from Redis within {} ms", deadline.as_millis()),
-            ),
-        )),
-    }
+/// The servers the gate probes when the pool is not connected: the URL's server, or a
+/// cluster's seed nodes.
+pub fn probe_servers(settings: &Settings) -> Vec<(String, u16)> {
+    parse_config(&settings.redis_url, settings.redis_cluster)
+        .map(|config| {
+            config
+                .server
+                .hosts()
+                .into_iter()
+                .map(|server| (server.host.to_string(), server.port))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

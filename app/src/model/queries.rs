@@ -1,0 +1,167 @@
+//! Query parameters of the REST API, typed. Handlers take these through the JSON-error query
+//! extractor, so a bad value is refused with `{"error": "bad_request", "message": …}` naming the
+//! parameter, before any handler runs. An empty value (`?period=`) counts as absent, as it
+//! always did.
+
+use crate::model::enums::{ClearKind, Period, Step};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt::Display;
+
+/// Reads an optional parameter through `T: TryFrom<String>`; blank means absent.
+fn blank_is_none<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<String>,
+    T::Error: Display,
+{
+    let text: Option<String> = Option::deserialize(deserializer)?;
+    match text {
+        Some(text) if !text.is_empty() => T::try_from(text)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+        _ => Ok(None),
+    }
+}
+
+/// `GET /trends?period=`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrendsQuery {
+    /// Absent: 24 h.
+    #[serde(deserialize_with = "blank_is_none")]
+    pub period: Option<Period>,
+}
+
+/// `DELETE /queue/{q}/clear?type=`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClearQuery {
+    /// Absent: all finished jobs.
+    #[serde(rename = "type", deserialize_with = "blank_is_none")]
+    pub kind: Option<ClearKind>,
+}
+
+/// `GET /history?queue=&from=&to=&step=`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HistoryQuery {
+    /// One queue, or absent for all queues summed.
+    #[serde(deserialize_with = "blank_is_none")]
+    pub queue: Option<String>,
+    /// RFC 3339 or epoch milliseconds; absent: 24 h before `to`.
+    #[serde(deserialize_with = "blank_is_none")]
+    pub from: Option<String>,
+    /// RFC 3339 or epoch milliseconds; absent: now.
+    #[serde(deserialize_with = "blank_is_none")]
+    pub to: Option<String>,
+    /// Absent: minute up to 48 h, else hour.
+    #[serde(deserialize_with = "blank_is_none")]
+    pub step: Option<Step>,
+}
+
+/// Declares a whole-number query parameter with its range: parsed from text, refused with a
+/// sentence naming it.
+macro_rules! bounded_number {
+    ($(#[$meta:meta])* $name:ident, $field:literal, $min:literal ..= $max:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "u64")]
+        pub struct $name(pub u64);
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+
+            fn try_from(text: String) -> Result<Self, String> {
+                text.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| ($min..=$max).contains(n))
+                    .map($name)
+                    .ok_or_else(|| {
+                        format!("{} must be a whole number from {} to {}", $field, $min, $max)
+                    })
+            }
+        }
+
+        impl From<$name> for u64 {
+            fn from(value: $name) -> u64 {
+                value.0
+            }
+        }
+    };
+}
+
+bounded_number! {
+    /// How many stuck jobs one answer lists.
+    StuckLimit, "limit", 1 ..= 5000
+}
+
+bounded_number! {
+    /// How many audit entries one page holds.
+    AuditCount, "count", 1 ..= 500
+}
+
+/// `GET /alerts/stuck?limit=`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StuckQuery {
+    /// Absent: [`crate::model::STUCK_DEFAULT_LIMIT`].
+    #[serde(deserialize_with = "blank_is_none")]
+    pub limit: Option<StuckLimit>,
+}
+
+/// `GET /audit?count=&before=`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuditQuery {
+    /// Absent: 50.
+    #[serde(deserialize_with = "blank_is_none")]
+    pub count: Option<AuditCount>,
+    /// An entry id (`1764312345678-0`): the page starts after it.
+    #[serde(deserialize_with = "blank_is_none")]
+    pub before: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+        serde_json::from_value::<T>(
+            serde_json::to_value(
+                text.split('&')
+                    .filter(|pair| !pair.is_empty())
+                    .filter_map(|pair| pair.split_once('='))
+                    .collect::<std::collections::HashMap<_, _>>(),
+            )
+            .expect("json"),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn blank_values_count_as_absent_and_bad_ones_name_the_parameter() {
+        assert_eq!(query::<TrendsQuery>("period=").expect("ok").period, None);
+        assert_eq!(
+            query::<TrendsQuery>("period=7d").expect("ok").period,
+            Some(Period::Week)
+        );
+        assert!(query::<HistoryQuery>("step=week")
+            .expect_err("refused")
+            .contains("step must be one of"));
+        assert_eq!(
+            query::<ClearQuery>("type=failed").expect("ok").kind,
+            Some(ClearKind::Failed)
+        );
+        assert!(query::<StuckQuery>("limit=0")
+            .expect_err("refused")
+            .contains("limit must be a whole number from 1 to 5000"));
+        assert_eq!(
+            query::<StuckQuery>("limit=20").expect("ok").limit,
+            Some(StuckLimit(20))
+        );
+        assert!(query::<AuditQuery>("count=x")
+            .expect_err("refused")
+            .contains("count"));
+    }
+}
