@@ -158,7 +158,11 @@ pub fn router(state: AppState, http: HttpSettings) -> Router {
         .merge(routes::session::router())
         .nest(routes::jobs::BASE, routes::jobs::router(&state))
         .leptos_routes(&state, leptos_routes, move || shell(options.clone()))
+        // Unknown paths of the API and of the sign-in answer JSON, not the site's HTML 404.
+        .route("/api", axum::routing::any(routes::api_not_found))
+        .route("/api/", axum::routing::any(routes::api_not_found))
         .route("/api/{*rest}", axum::routing::any(routes::api_not_found))
+        .route("/auth/{*rest}", axum::routing::any(routes::api_not_found))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

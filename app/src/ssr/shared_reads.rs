@@ -90,11 +90,24 @@ impl RedisTier {
         }
     }
 
-    /// `operation` under the tier's deadline (running out of time is an error like any other).
+    /// `operation` under the tier's deadline (running out of time is an error like any other);
+    /// skipped at once while the pool is disconnected (the tier saves work; it must not make a
+    /// request wait for a Redis that is gone).
     async fn bounded<T>(
         &self,
         operation: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
+        if !self
+            .pool
+            .clients()
+            .iter()
+            .any(|client| client.is_connected())
+        {
+            return Err(Error::new(
+                fred::error::ErrorKind::IO,
+                "shared read tier: not connected",
+            ));
+        }
         tokio::time::timeout(self.deadline, operation)
             .await
             .unwrap_or_else(|_| {

@@ -21,7 +21,7 @@ use app::ssr::auth::authorize;
 use app::ssr::error::AppError;
 use app::ssr::state::AppState;
 use axum::extract::{Request, State};
-use axum::http::{header, Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -93,79 +93,24 @@ pub async fn api_method_not_allowed(method: Method, uri: Uri) -> AppError {
     AppError::MethodNotAllowed(format!("{} does not accept {method}", uri.path()))
 }
 
-/// Whether a path belongs to the API (JSON errors) rather than to the pages.
-fn is_api_path(path: &str) -> bool {
-    path.starts_with("/api/") || path.starts_with("/auth/")
-}
-
-/// What our handlers and extractors cannot answer themselves, in the one error shape: axum's
-/// and Leptos's own plain-text answers on API paths (a request that matched no route's
-/// extractors, a layer's refusal) become `{"error", "message"}`, and a request the
-/// server-function machinery cannot decode (answered with our `bad_request` code but status
-/// 500) gets its status corrected to 400. Handlers' own errors never need it: their extractors
-/// answer JSON (`extract`).
+/// The one correction our handlers cannot make themselves: a request the server-function
+/// machinery cannot decode (wrong content type, bytes that are not its encoding) is answered
+/// with our `bad_request` code but status 500; the status becomes 400. Everything else on API
+/// paths answers in the one error shape by itself (typed extractors, guards, JSON fallbacks).
 pub async fn json_errors(request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
+    let is_server_fn = request.uri().path().starts_with(SERVER_FN_PREFIX);
     let response = next.run(request).await;
-    let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !is_api_path(&path) || !(status.is_client_error() || status.is_server_error()) {
+    if !is_server_fn || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
         return response;
     }
-    if is_json {
-        if status != StatusCode::INTERNAL_SERVER_ERROR || !path.starts_with("/api/fn/") {
-            return response;
-        }
-        let (parts, body) = response.into_parts();
-        let bytes = axum::body::to_bytes(body, 64 * 1024)
-            .await
-            .unwrap_or_default();
-        let error: Option<ApiError> = serde_json::from_slice(&bytes).ok();
-        return match error {
-            Some(error) if error.error == code::BAD_REQUEST => {
-                (StatusCode::BAD_REQUEST, Json(error)).into_response()
-            }
-            _ => Response::from_parts(parts, axum::body::Body::from(bytes)),
-        };
-    }
-    let text = axum::body::to_bytes(response.into_body(), 4 * 1024)
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
         .await
-        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
         .unwrap_or_default();
-    let error_code = match status {
-        StatusCode::UNAUTHORIZED => code::UNAUTHORIZED,
-        StatusCode::FORBIDDEN => code::FORBIDDEN,
-        StatusCode::NOT_FOUND => code::NOT_FOUND,
-        StatusCode::METHOD_NOT_ALLOWED => code::METHOD_NOT_ALLOWED,
-        StatusCode::PAYLOAD_TOO_LARGE => code::PAYLOAD_TOO_LARGE,
-        s if s.is_server_error() => code::INTERNAL,
-        _ => code::BAD_REQUEST,
-    };
-    let message = if text.is_empty() || status.is_server_error() {
-        status
-            .canonical_reason()
-            .unwrap_or("request failed")
-            .to_owned()
-    } else {
-        text.chars().take(300).collect()
-    };
-    (status, Json(ApiError::new(error_code, message))).into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn api_paths_are_told_from_pages() {
-        assert!(is_api_path("/api/v1/admin/jobs/metrics"));
-        assert!(is_api_path("/api/fn/pause"));
-        assert!(is_api_path("/auth/session"));
-        assert!(!is_api_path("/"));
-        assert!(!is_api_path("/login"));
-        assert!(!is_api_path("/apiary"));
+    match serde_json::from_slice::<ApiError>(&bytes) {
+        Ok(error) if error.error == code::BAD_REQUEST => {
+            (StatusCode::BAD_REQUEST, Json(error)).into_response()
+        }
+        _ => Response::from_parts(parts, axum::body::Body::from(bytes)),
     }
 }

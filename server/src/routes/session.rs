@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/auth/session", post(sign_in))
         .route("/auth/logout", post(sign_out))
+        .method_not_allowed_fallback(super::api_method_not_allowed)
 }
 
 #[derive(Deserialize)]

@@ -174,6 +174,26 @@ async fn guards_refuse_before_anything_else() {
         (status, &body["error"]),
         (StatusCode::NOT_FOUND, &Value::from("not_found"))
     );
+    for path in ["/api/", "/api", "/auth/nothing"] {
+        let (status, _, body) = send(&router, request("GET", path, None, Body::empty())).await;
+        assert_eq!(
+            (status, &body["error"]),
+            (StatusCode::NOT_FOUND, &Value::from("not_found")),
+            "{path}"
+        );
+    }
+    let (status, _, body) = send(
+        &router,
+        request("GET", "/auth/session", None, Body::empty()),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]),
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            &Value::from("method_not_allowed")
+        )
+    );
     let (status, _, body) = send(
         &router,
         request("DELETE", "/api/v1/admin/jobs/metrics", None, Body::empty()),
