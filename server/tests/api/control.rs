@@ -515,16 +515,10 @@ async fn retry_refuses_bad_requests_with_named_fields() {
 
 /// The audit trail's entries of one action, newest first.
 async fn audit_entries(app: &TestApp, action: &str) -> Vec<Value> {
-    let (status, page) = app
-        .call(Method::GET, "/api/v1/admin/jobs/audit", Role::Admin, None)
-        .await;
-    assert_eq!(status, 200, "{page}");
-    page["entries"]
-        .as_array()
-        .expect("entries")
-        .iter()
+    app.audit_entries()
+        .await
+        .into_iter()
         .filter(|entry| entry["action"] == action)
-        .cloned()
         .collect()
 }
 
@@ -605,14 +599,8 @@ async fn a_retry_whose_answer_is_lost_is_audited_as_unknown_and_never_made_twice
     // Redis takes no writes for 3 s: the retry reads the job, sends its script, and hears
     // nothing back within the request's deadline (800 ms).
     assert_eq!(redis.cli(&["CLIENT", "PAUSE", "3000", "WRITE"]), "OK");
-    let (status, reply) = app
-        .call(
-            Method::POST,
-            &path,
-            Role::Admin,
-            Some(json!({"priority": 3})),
-        )
-        .await;
+    let retry = |changes: Value| app.call(Method::POST, &path, Role::Admin, Some(changes));
+    let (status, reply) = retry(json!({"priority": 3})).await;
     assert_eq!(status, 503, "{reply}");
     assert_eq!(reply["error"], "outcome_unknown", "{reply}");
     assert!(reply["message"]
@@ -644,14 +632,7 @@ async fn a_retry_whose_answer_is_lost_is_audited_as_unknown_and_never_made_twice
         "0",
         "0",
     ]);
-    let (status, again) = app
-        .call(
-            Method::POST,
-            &path,
-            Role::Admin,
-            Some(json!({"priority": 3})),
-        )
-        .await;
+    let (status, again) = retry(json!({"priority": 3})).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(
         (&again["repeated"], &again["newJobId"]),
@@ -660,14 +641,7 @@ async fn a_retry_whose_answer_is_lost_is_audited_as_unknown_and_never_made_twice
     assert_eq!(prioritized().await, 1);
 
     // Other changes make another request: a job of its own.
-    let (status, other) = app
-        .call(
-            Method::POST,
-            &path,
-            Role::Admin,
-            Some(json!({"priority": 4})),
-        )
-        .await;
+    let (status, other) = retry(json!({"priority": 4})).await;
     assert_eq!(
         (status, &other["repeated"]),
         (200, &json!(false)),

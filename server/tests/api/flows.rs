@@ -96,24 +96,10 @@ async fn clearing_failed_children_frees_their_parents_as_bullmq_clean_does_v5() 
 
 /// The last event of a queue's stream: its fields but the job id (ids differ between twins).
 fn last_event(prefix: &str, queue: &str) -> Vec<(String, String)> {
-    let out = crate::helpers::redis_cli(&[
-        "XREVRANGE",
-        &format!("{prefix}:{queue}:events"),
-        "+",
-        "-",
-        "COUNT",
-        "1",
-    ]);
-    let lines: Vec<&str> = out.lines().skip(1).collect();
-    lines
-        .chunks(2)
-        .filter(|pair| pair[0] != "jobId")
-        .map(|pair| {
-            (
-                pair[0].to_owned(),
-                pair.get(1).copied().unwrap_or_default().to_owned(),
-            )
-        })
+    let (_, fields) = crate::helpers::last_event(prefix, queue);
+    fields
+        .into_iter()
+        .filter(|(name, _)| name != "jobId")
         .collect()
 }
 

@@ -512,8 +512,8 @@ impl TestApp {
         reply
     }
 
-    /// The actions of the audit trail's first page, newest first.
-    pub async fn audit_actions(&self) -> Vec<String> {
+    /// The entries of the audit trail's first page, newest first.
+    pub async fn audit_entries(&self) -> Vec<Value> {
         let (status, page) = self
             .call(
                 reqwest::Method::GET,
@@ -523,9 +523,13 @@ impl TestApp {
             )
             .await;
         assert_eq!(status, 200, "{page}");
-        page["entries"]
-            .as_array()
-            .expect("entries")
+        page["entries"].as_array().expect("entries").clone()
+    }
+
+    /// The actions of the audit trail's first page, newest first.
+    pub async fn audit_actions(&self) -> Vec<String> {
+        self.audit_entries()
+            .await
             .iter()
             .filter_map(|e| e["action"].as_str().map(str::to_owned))
             .collect()
@@ -625,4 +629,29 @@ return last - first + 1
         first = last + 1;
     }
     let _ = client.quit().await;
+}
+
+/// The last entry of a queue's event stream: its id and its fields in order.
+pub fn last_event(prefix: &str, queue: &str) -> (String, Vec<(String, String)>) {
+    let out = redis_cli(&[
+        "XREVRANGE",
+        &format!("{prefix}:{queue}:events"),
+        "+",
+        "-",
+        "COUNT",
+        "1",
+    ]);
+    let mut lines = out.lines().map(str::trim);
+    let id = lines.next().unwrap_or_default().to_owned();
+    let rest: Vec<&str> = lines.collect();
+    let fields = rest
+        .chunks(2)
+        .map(|pair| {
+            (
+                pair[0].to_owned(),
+                pair.get(1).copied().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    (id, fields)
 }

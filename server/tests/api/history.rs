@@ -36,15 +36,7 @@ fn collecting(prefix: &str) -> TestOptions {
 
 /// The last id of a queue's event stream.
 fn last_event_id(prefix: &str, queue: &str) -> String {
-    let out = redis_cli(&[
-        "XREVRANGE",
-        &format!("{prefix}:{queue}:events"),
-        "+",
-        "-",
-        "COUNT",
-        "1",
-    ]);
-    out.lines().next().unwrap_or_default().trim().to_owned()
+    crate::helpers::last_event(prefix, queue).0
 }
 
 /// The id part of a queue's stored history cursor (`"<id> <ordinal>"`).

@@ -37,6 +37,12 @@ fn router() -> (axum::Router, Authenticator) {
     )
 }
 
+/// A token for `role`, valid for a minute.
+fn token(auth: &Authenticator, role: Role) -> String {
+    auth.issue(role, "router-test", Duration::from_secs(60))
+        .expect("token")
+}
+
 /// Sends one request; returns status, headers and JSON body.
 async fn send(
     router: &axum::Router,
@@ -60,12 +66,8 @@ fn request(method: &str, path: &str, token: Option<&str>, body: Body) -> Request
 #[tokio::test]
 async fn bad_input_is_refused_with_a_json_reason_before_any_redis_work() {
     let (router, auth) = router();
-    let moderator = auth
-        .issue(Role::Moderator, "mo", Duration::from_secs(60))
-        .expect("token");
-    let admin = auth
-        .issue(Role::Admin, "ad", Duration::from_secs(60))
-        .expect("token");
+    let moderator = token(&auth, Role::Moderator);
+    let admin = token(&auth, Role::Admin);
     for (method, path, token, needle) in [
         (
             "GET",
@@ -134,9 +136,7 @@ async fn bad_input_is_refused_with_a_json_reason_before_any_redis_work() {
 #[tokio::test]
 async fn guards_refuse_before_anything_else() {
     let (router, auth) = router();
-    let moderator = auth
-        .issue(Role::Moderator, "mo", Duration::from_secs(60))
-        .expect("token");
+    let moderator = token(&auth, Role::Moderator);
     let (status, headers, body) = send(
         &router,
         request("GET", "/api/v1/admin/jobs/metrics", None, Body::empty()),
@@ -211,9 +211,7 @@ async fn guards_refuse_before_anything_else() {
 #[tokio::test]
 async fn a_redis_that_refuses_connections_is_a_prompt_503() {
     let (router, auth) = router();
-    let moderator = auth
-        .issue(Role::Moderator, "mo", Duration::from_secs(60))
-        .expect("token");
+    let moderator = token(&auth, Role::Moderator);
     let started = Instant::now();
     let (status, _, body) = send(
         &router,

@@ -95,22 +95,27 @@ where
     })
 }
 
-/// The audit entry of an action on `queue`, its outcome still to come.
-fn action(
+/// The queue an action is about (404 when there is none), once Redis is known reachable (else
+/// 503 at once: nothing is started), with the action's audit entry, its outcome still to come.
+async fn prepare(
+    state: &AppState,
     principal: &Principal,
+    queue_name: &str,
     name: &'static str,
-    queue: &QueueInfo,
     job_id: Option<&JobId>,
     params: Value,
-) -> audit::Action {
-    audit::Action {
+) -> Result<(QueueInfo, audit::Action), AppError> {
+    let queue = resolve_queue(state, queue_name).await?;
+    state.gate.check().await?;
+    let entry = audit::Action {
         principal: principal.clone(),
         action: name,
         queue: queue.name.as_str().to_owned(),
         job_id: job_id.map(|id| id.as_str().to_owned()),
         params,
         result: Value::Null,
-    }
+    };
+    Ok((queue, entry))
 }
 
 /// Pauses (`pause = true`) or resumes a queue; idempotent; audited.
@@ -120,10 +125,8 @@ pub async fn set_paused(
     queue_name: &str,
     pause: bool,
 ) -> Result<PauseReply, AppError> {
-    let queue = resolve_queue(state, queue_name).await?;
-    state.gate.check().await?;
     let name = if pause { "pause" } else { "resume" };
-    let entry = action(principal, name, &queue, None, json!({}));
+    let (queue, entry) = prepare(state, principal, queue_name, name, None, json!({})).await?;
     let (pool, prefix) = (state.redis.clone(), state.settings.prefix.clone());
     audited(state, entry, Wait::ToTheEnd, async move {
         let changed = if pause {
@@ -149,15 +152,8 @@ pub async fn clear_queue(
     queue_name: &str,
     kind: ClearKind,
 ) -> Result<ClearReply, AppError> {
-    let queue = resolve_queue(state, queue_name).await?;
-    state.gate.check().await?;
-    let entry = action(
-        principal,
-        "clear",
-        &queue,
-        None,
-        json!({"type": kind.as_str()}),
-    );
+    let params = json!({"type": kind.as_str()});
+    let (queue, entry) = prepare(state, principal, queue_name, "clear", None, params).await?;
     let (pool, prefix) = (state.redis.clone(), state.settings.prefix.clone());
     audited(state, entry, Wait::ToTheEnd, async move {
         let mut cleared = Cleared::default();
@@ -207,14 +203,13 @@ pub async fn retry_job(
     changes: RetryChanges,
     idempotency_key: Option<&str>,
 ) -> Result<RetryReply, AppError> {
-    let queue = resolve_queue(state, queue_name).await?;
-    state.gate.check().await?;
     let fingerprint = retry::fingerprint(job_id, &changes, idempotency_key);
     let mut params = changes.summary();
     if idempotency_key.is_some() {
         params["idempotencyKey"] = true.into();
     }
-    let entry = action(principal, "retry", &queue, Some(job_id), params);
+    let (queue, entry) =
+        prepare(state, principal, queue_name, "retry", Some(job_id), params).await?;
     let (pool, prefix) = (state.redis.clone(), state.settings.prefix.clone());
     let deadline = state.settings.redis_timeout;
     let unknown = unconfirmed_retry(&queue, job_id);
