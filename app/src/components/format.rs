@@ -68,6 +68,22 @@ pub fn path_segment(text: &str) -> String {
     out
 }
 
+/// Milliseconds since the epoch of an RFC 3339 time the server sent, read with the browser's own
+/// date parser (so the wasm carries no date library); `None` on the server, where the effects
+/// that need it never run.
+pub fn epoch_ms(rfc3339: &str) -> Option<i64> {
+    #[cfg(feature = "hydrate")]
+    {
+        let ms = js_sys::Date::parse(rfc3339);
+        ms.is_finite().then_some(ms as i64)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = rfc3339;
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@
 
 use crate::api::{clear_queue, get_metrics, get_stuck_alerts, get_viewer, set_queue_paused};
 use crate::client::api_path;
-use crate::components::format::clock;
+use crate::components::format::{clock, epoch_ms};
 use crate::components::notice::{ErrorNotice, Outcome};
 use crate::components::queue_detail::QueueDetail;
 use crate::components::queues::{ClearDialog, QueueTable, RowActions};
@@ -175,11 +175,11 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
         let Some((stamp, finished)) = snapshot else {
             return;
         };
-        let Ok(at) = chrono::DateTime::parse_from_rfc3339(&stamp) else {
+        let Some(at) = epoch_ms(&stamp) else {
             return;
         };
         let mut due = false;
-        cadence.update_value(|c| due = c.due(at.timestamp_millis(), finished));
+        cadence.update_value(|c| due = c.due(at, finished));
         if due {
             trends_refresh.update(|n| *n += 1);
         }
