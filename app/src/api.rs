@@ -7,8 +7,10 @@
 
 use crate::error::ApiError;
 use crate::model::{
-    ClearKind, ClearReply, History, JobId, Metrics, Overview, PauseReply, Period, QueueLive,
-    RetryChanges, RetryReply, StuckReport, Trend, Viewer,
+    ClearKind, ClearReply, FlowQuery, FlowTree, History, JobAction, JobActionReply, JobDetail,
+    JobId, JobListQuery, JobLogs, JobsAnswer, LogsQuery, Metrics, Overview, PauseReply, Period,
+    Priorities, QueueLive, RetryChanges, RetryReply, SearchPage, SearchQuery, StuckReport, Trend,
+    Viewer,
 };
 use leptos::prelude::*;
 
@@ -147,6 +149,80 @@ pub async fn retry_job(
     )
 }
 
+/// A page of a queue's jobs in one state, or (with `query.search`) a search of the queue.
+#[server(name = ListJobs, prefix = "/api/fn", endpoint = "jobs", input = leptos::server_fn::codec::Json, client = crate::client::MonitorClient)]
+pub async fn list_jobs(queue_name: String, query: JobListQuery) -> Result<JobsAnswer, ApiError> {
+    let caller = access::authorized::<ListJobs>().await?;
+    access::reply(crate::ssr::service::jobs::list(&caller.state, &queue_name, &query).await)
+}
+
+/// A search of every queue.
+#[server(name = SearchJobs, prefix = "/api/fn", endpoint = "search", input = leptos::server_fn::codec::Json, client = crate::client::MonitorClient)]
+pub async fn search_jobs(query: SearchQuery) -> Result<SearchPage, ApiError> {
+    let caller = access::authorized::<SearchJobs>().await?;
+    access::reply(crate::ssr::service::jobs::search_all(&caller.state, &query).await)
+}
+
+/// One job's detail.
+#[server(name = GetJob, prefix = "/api/fn", endpoint = "job", input = leptos::server_fn::codec::Json, client = crate::client::MonitorClient)]
+pub async fn get_job(queue_name: String, job_id: JobId) -> Result<JobDetail, ApiError> {
+    let caller = access::authorized::<GetJob>().await?;
+    access::reply(crate::ssr::service::jobs::detail(&caller.state, &queue_name, &job_id).await)
+}
+
+/// A page of one job's logs.
+#[server(name = GetJobLogs, prefix = "/api/fn", endpoint = "job_logs", input = leptos::server_fn::codec::Json, client = crate::client::MonitorClient)]
+pub async fn get_job_logs(
+    queue_name: String,
+    job_id: JobId,
+    query: LogsQuery,
+) -> Result<JobLogs, ApiError> {
+    let caller = access::authorized::<GetJobLogs>().await?;
+    access::reply(
+        crate::ssr::service::jobs::logs(&caller.state, &queue_name, &job_id, &query).await,
+    )
+}
+
+/// The flow one job belongs to.
+#[server(name = GetJobFlow, prefix = "/api/fn", endpoint = "job_flow", input = leptos::server_fn::codec::Json, client = crate::client::MonitorClient)]
+pub async fn get_job_flow(
+    queue_name: String,
+    job_id: JobId,
+    query: FlowQuery,
+) -> Result<FlowTree, ApiError> {
+    let caller = access::authorized::<GetJobFlow>().await?;
+    access::reply(
+        crate::ssr::service::jobs::flow(&caller.state, &queue_name, &job_id, &query).await,
+    )
+}
+
+/// A queue's ready jobs per priority.
+#[server(name = GetPriorities, prefix = "/api/fn", endpoint = "priorities", input = leptos::server_fn::codec::Json, client = crate::client::MonitorClient)]
+pub async fn get_priorities(queue_name: String) -> Result<Priorities, ApiError> {
+    let caller = access::authorized::<GetPriorities>().await?;
+    access::reply(crate::ssr::service::jobs::priorities(&caller.state, &queue_name).await)
+}
+
+/// Retries (in place), promotes or removes one job.
+#[server(name = ActOnJob, prefix = "/api/fn", endpoint = "job_action", input = leptos::server_fn::codec::Json, client = crate::client::MonitorClient)]
+pub async fn act_on_job(
+    queue_name: String,
+    job_id: JobId,
+    action: JobAction,
+) -> Result<JobActionReply, ApiError> {
+    let caller = access::authorized::<ActOnJob>().await?;
+    access::reply(
+        crate::ssr::service::control::job_action(
+            &caller.state,
+            &caller.principal,
+            &queue_name,
+            &job_id,
+            action,
+        )
+        .await,
+    )
+}
+
 /// Who may call which server function, and the opening every server function starts with.
 #[cfg(feature = "ssr")]
 pub mod access {
@@ -171,6 +247,13 @@ pub mod access {
         (<SetQueuePaused as ServerFn>::PATH, Role::Admin),
         (<ClearQueue as ServerFn>::PATH, Role::Admin),
         (<RetryJob as ServerFn>::PATH, Role::Admin),
+        (<ListJobs as ServerFn>::PATH, Role::Moderator),
+        (<SearchJobs as ServerFn>::PATH, Role::Moderator),
+        (<GetJob as ServerFn>::PATH, Role::Moderator),
+        (<GetJobLogs as ServerFn>::PATH, Role::Moderator),
+        (<GetJobFlow as ServerFn>::PATH, Role::Moderator),
+        (<GetPriorities as ServerFn>::PATH, Role::Moderator),
+        (<ActOnJob as ServerFn>::PATH, Role::Admin),
     ];
 
     /// The minimum role of the server function at `path`, if it is declared.

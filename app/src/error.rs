@@ -20,8 +20,11 @@ pub mod code {
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
     /// The request itself is malformed (path, query or body).
     pub const BAD_REQUEST: &str = "bad_request";
-    /// The request body is larger than the server accepts.
+    /// The request body (or a value asked for) is larger than the server accepts (or sends).
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    /// The thing acted on is not in a state the action needs (a job no longer failed, a job a
+    /// worker holds).
+    pub const CONFLICT: &str = "conflict";
     /// Redis did not answer in time or is not reachable.
     pub const REDIS_UNAVAILABLE: &str = "redis_unavailable";
     /// A control action was sent to Redis but not confirmed in time: it may have happened. The

@@ -151,6 +151,10 @@ struct Options {
         global = true
     )]
     history_reads_per_minute: u64,
+    /// JSON paths of job data, return values and JSON log lines that are never shown nor
+    /// searched, comma-separated (e.g. `password,token,customer.email`).
+    #[arg(long, env = "REDACT_PATHS", default_value = "", global = true)]
+    redact_paths: String,
     /// Origins whose pages may call the API and its streams (CORS) and send it actions, e.g.
     /// `https://ops.example.com` (comma-separated; for embedding `JobMonitor` elsewhere).
     /// Default: none, only this server's own pages.
@@ -273,6 +277,7 @@ impl Options {
                 app::ssr::history::read::MAX_READS
             ));
         }
+        settings.redactor = app::ssr::redact::Redactor::parse(&self.redact_paths)?;
         settings.limits = app::ssr::limits::LimitSettings {
             streams_per_user: self.live_max_streams_per_user,
             streams_total: self.live_max_streams,

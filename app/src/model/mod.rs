@@ -5,16 +5,26 @@
 //! - [`enums`] — the closed word sets (`Period`, `ClearKind`, `Step`, `Source`);
 //! - [`ids`] — `JobId`;
 //! - [`queries`] — the REST API's query parameters;
-//! - [`retry`] — `RetryChanges`, validated once for the form and the server.
+//! - [`retry`] — `RetryChanges`, validated once for the form and the server;
+//! - [`jobs`] — the job explorer's pages, details, logs, flows and searches.
 
+#[macro_use]
 pub mod enums;
 pub mod ids;
+pub mod jobs;
 pub mod queries;
 pub mod retry;
 
 pub use enums::{ClearKind, Period, Source, Step};
 pub use ids::JobId;
-pub use queries::{AuditQuery, ClearQuery, HistoryQuery, StuckQuery, TrendsQuery};
+pub use jobs::{
+    FlowNode, FlowTree, JobAction, JobActionReply, JobDetail, JobLogs, JobPage, JobState,
+    JobSummary, JobsAnswer, ListOrder, Priorities, PriorityCount, SearchPage, Timeline,
+};
+pub use queries::{
+    AuditQuery, ClearQuery, FlowQuery, HistoryQuery, JobListQuery, LogsQuery, SearchQuery,
+    StuckQuery, TrendsQuery,
+};
 pub use retry::{Backoff, BackoffKind, FieldError, RetryChanges, MAX_ATTEMPTS, MAX_PRIORITY};
 
 use crate::role::Role;

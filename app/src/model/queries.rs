@@ -4,8 +4,19 @@
 //! always did.
 
 use crate::model::enums::{ClearKind, Period, Step};
+use crate::model::jobs::{JobState, ListOrder};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt::Display;
+
+/// A parameter as sent: text in a query string; text, a number or a boolean in JSON (the
+/// server functions send these structs as JSON).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Sent {
+    Text(String),
+    Number(serde_json::Number),
+    Flag(bool),
+}
 
 /// Reads an optional parameter through `T: TryFrom<String>`; blank means absent.
 fn blank_is_none<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
@@ -14,13 +25,18 @@ where
     T: TryFrom<String>,
     T::Error: Display,
 {
-    let text: Option<String> = Option::deserialize(deserializer)?;
-    match text {
-        Some(text) if !text.is_empty() => T::try_from(text)
-            .map(Some)
-            .map_err(serde::de::Error::custom),
-        _ => Ok(None),
+    let text = match Option::<Sent>::deserialize(deserializer)? {
+        None => return Ok(None),
+        Some(Sent::Text(text)) => text,
+        Some(Sent::Number(number)) => number.to_string(),
+        Some(Sent::Flag(flag)) => flag.to_string(),
+    };
+    if text.is_empty() {
+        return Ok(None);
     }
+    T::try_from(text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 /// `GET /trends?period=`.
@@ -120,6 +136,95 @@ pub struct AuditQuery {
     /// An entry id (`1764312345678-0`): the page starts after it.
     #[serde(deserialize_with = "blank_is_none")]
     pub before: Option<String>,
+}
+
+bounded_number! {
+    /// Jobs per page.
+    PageLimit, "limit", 1 ..= 1000
+}
+
+bounded_number! {
+    /// Jobs one search request may look at.
+    ScanLimit, "scanLimit", 1 ..= 100_000
+}
+
+bounded_number! {
+    /// Where a page of logs starts.
+    LogStart, "start", 0 ..= 1_000_000_000
+}
+
+bounded_number! {
+    /// Log lines per page.
+    LogCount, "count", 1 ..= 1000
+}
+
+bounded_number! {
+    /// Levels of a flow shown below (and walked above) the job.
+    FlowDepth, "depth", 1 ..= 20
+}
+
+bounded_number! {
+    /// Children shown per flow node.
+    MaxChildren, "maxChildren", 1 ..= 1000
+}
+
+/// `GET /queue/{q}/jobs?state=&limit=&cursor=&order=&search=&scanLimit=`: a page of one state,
+/// or (with `search`) a search of the queue.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct JobListQuery {
+    /// Absent: `waiting` for a page; every state for a search.
+    #[serde(deserialize_with = "blank_is_none")]
+    pub state: Option<JobState>,
+    #[serde(deserialize_with = "blank_is_none")]
+    pub limit: Option<PageLimit>,
+    #[serde(deserialize_with = "blank_is_none")]
+    pub cursor: Option<String>,
+    #[serde(deserialize_with = "blank_is_none")]
+    pub order: Option<ListOrder>,
+    #[serde(deserialize_with = "blank_is_none")]
+    pub search: Option<String>,
+    #[serde(deserialize_with = "blank_is_none")]
+    pub scan_limit: Option<ScanLimit>,
+}
+
+/// `GET /jobs?search=&state=&limit=&cursor=&scanLimit=`: a search across every queue.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SearchQuery {
+    #[serde(deserialize_with = "blank_is_none")]
+    pub search: Option<String>,
+    #[serde(deserialize_with = "blank_is_none")]
+    pub state: Option<JobState>,
+    #[serde(deserialize_with = "blank_is_none")]
+    pub limit: Option<PageLimit>,
+    #[serde(deserialize_with = "blank_is_none")]
+    pub cursor: Option<String>,
+    #[serde(deserialize_with = "blank_is_none")]
+    pub scan_limit: Option<ScanLimit>,
+}
+
+/// `GET /queue/{q}/jobs/{id}/logs?start=&count=&order=`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogsQuery {
+    #[serde(deserialize_with = "blank_is_none")]
+    pub start: Option<LogStart>,
+    #[serde(deserialize_with = "blank_is_none")]
+    pub count: Option<LogCount>,
+    /// Absent: `asc` (oldest first), as BullMQ's `getJobLogs`.
+    #[serde(deserialize_with = "blank_is_none")]
+    pub order: Option<ListOrder>,
+}
+
+/// `GET /queue/{q}/jobs/{id}/flow?depth=&maxChildren=`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct FlowQuery {
+    #[serde(deserialize_with = "blank_is_none")]
+    pub depth: Option<FlowDepth>,
+    #[serde(deserialize_with = "blank_is_none")]
+    pub max_children: Option<MaxChildren>,
 }
 
 #[cfg(test)]

@@ -42,6 +42,8 @@ pub struct Settings {
     pub cookie_secure: bool,
     /// Per-user limits (live streams, history reads).
     pub limits: crate::ssr::limits::LimitSettings,
+    /// JSON paths never shown nor searched (`REDACT_PATHS`).
+    pub redactor: crate::ssr::redact::Redactor,
 }
 
 impl Settings {
@@ -65,6 +67,7 @@ impl Settings {
             reads_shared_for: crate::ssr::shared_reads::SHARED_FOR,
             cookie_secure: false,
             limits: crate::ssr::limits::LimitSettings::default(),
+            redactor: crate::ssr::redact::Redactor::default(),
         }
     }
 }
@@ -104,6 +107,7 @@ impl fmt::Debug for Settings {
             .field("reads_shared_for", &self.reads_shared_for)
             .field("cookie_secure", &self.cookie_secure)
             .field("limits", &self.limits)
+            .field("redactor", &self.redactor)
             .finish()
     }
 }

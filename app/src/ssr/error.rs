@@ -40,6 +40,13 @@ pub enum AppError {
     /// A request body over the limit (or one that could not be read).
     #[error("the request body is larger than the server accepts (64 KiB)")]
     PayloadTooLarge,
+    /// A value asked for is larger than the server sends; the text says how large.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The thing acted on is not in a state the action needs (a job that is no longer
+    /// failed, a locked job); the text says which state it is in.
+    #[error("{0}")]
+    Conflict(String),
     /// Redis could not be reached or did not answer in time.
     #[error("Redis is unavailable: {0}")]
     RedisUnavailable(#[source] fred::error::Error),
@@ -71,7 +78,8 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::PayloadTooLarge | AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::RedisUnavailable(_) | AppError::OutcomeUnknown(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -95,6 +103,8 @@ impl AppError {
             }
             AppError::BadRequest(text) => ApiError::new(code::BAD_REQUEST, text.clone()),
             AppError::PayloadTooLarge => ApiError::new(code::PAYLOAD_TOO_LARGE, self.to_string()),
+            AppError::TooLarge(text) => ApiError::new(code::PAYLOAD_TOO_LARGE, text.clone()),
+            AppError::Conflict(text) => ApiError::new(code::CONFLICT, text.clone()),
             AppError::RedisUnavailable(_) => ApiError::new(
                 code::REDIS_UNAVAILABLE,
                 "Redis is not answering; the monitor will recover by itself when it is back",

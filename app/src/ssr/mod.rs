@@ -15,6 +15,7 @@ pub mod error;
 pub mod history;
 pub mod limits;
 pub mod page_policy;
+pub mod redact;
 pub mod redis;
 pub mod service;
 pub mod shared_reads;

@@ -2,6 +2,7 @@
 //! the caller's role (`guarded`), typed extractors have parsed the input (bad input is a JSON
 //! 400 before the handler runs), they call `app::ssr::service` and answer JSON.
 
+use crate::routes::explorer;
 use crate::routes::extract::{AppBody, AppPath, AppQuery};
 use crate::routes::guarded::RoleRoutes;
 use crate::routes::ProtectedRoute;
@@ -32,13 +33,30 @@ fn groups() -> [RoleRoutes; 2] {
             .get("/history", history)
             .get("/alerts/stuck", stuck_alerts)
             .get("/live", super::live::all_queues)
-            .get("/queue/{queue_name}/live", super::live::one_queue),
+            .get("/queue/{queue_name}/live", super::live::one_queue)
+            .get("/queue/{queue_name}/jobs", explorer::list)
+            .get("/queue/{queue_name}/jobs/{job_id}", explorer::detail)
+            .get("/queue/{queue_name}/jobs/{job_id}/data", explorer::data)
+            .get(
+                "/queue/{queue_name}/jobs/{job_id}/returnvalue",
+                explorer::returnvalue,
+            )
+            .get("/queue/{queue_name}/jobs/{job_id}/logs", explorer::logs)
+            .get("/queue/{queue_name}/jobs/{job_id}/flow", explorer::flow)
+            .get("/queue/{queue_name}/priorities", explorer::priorities)
+            .get("/jobs", explorer::search),
         RoleRoutes::new(Role::Admin)
             .post("/queues/refresh", refresh_queues)
             .patch("/queue/{queue_name}/pause", pause)
             .patch("/queue/{queue_name}/resume", resume)
             .delete("/queue/{queue_name}/clear", clear)
             .post("/retry/{queue_name}/{job_id}", retry)
+            .post("/queue/{queue_name}/jobs/{job_id}/retry", explorer::retry)
+            .post(
+                "/queue/{queue_name}/jobs/{job_id}/promote",
+                explorer::promote,
+            )
+            .delete("/queue/{queue_name}/jobs/{job_id}", explorer::remove)
             .get("/audit", audit),
     ]
 }

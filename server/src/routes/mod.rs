@@ -4,9 +4,11 @@
 //!
 //! - [`guarded`] — route groups by role, each behind its guard;
 //! - [`extract`] — query, path and body extractors whose rejections are JSON;
-//! - [`jobs`] — the REST API; [`live`] — its streams; [`session`] — sign-in and out;
+//! - [`jobs`] — the REST API (its route groups); [`explorer`] — the job explorer's routes;
+//!   [`live`] — the streams; [`session`] — sign-in and out;
 //!   [`health`] — `/healthz`, `/readyz`.
 
+pub mod explorer;
 pub mod extract;
 pub mod guarded;
 pub mod health;

@@ -122,6 +122,8 @@ pub struct TestOptions {
     pub cookie_secure: bool,
     /// `REDIS_TIMEOUT` (800 ms: short, so tests of a slow Redis are quick).
     pub redis_timeout: Duration,
+    /// `REDACT_PATHS`.
+    pub redact: String,
 }
 
 impl TestOptions {
@@ -140,6 +142,7 @@ impl TestOptions {
             limits: app::ssr::limits::LimitSettings::default(),
             cookie_secure: false,
             redis_timeout: Duration::from_millis(800),
+            redact: String::new(),
         }
     }
 }
@@ -189,6 +192,7 @@ impl TestApp {
         settings.discovery_interval = options.discovery_interval;
         settings.limits = options.limits;
         settings.cookie_secure = options.cookie_secure;
+        settings.redactor = app::ssr::redact::Redactor::parse(&options.redact).expect("paths");
         let config = ServerConfig {
             settings,
             auth: auth_settings.clone(),

@@ -5,6 +5,7 @@ mod auth;
 mod cli;
 mod cluster;
 mod control;
+mod explorer;
 mod faults;
 mod flows;
 mod health;

@@ -9,6 +9,7 @@
 //! - [`active`] — active jobs and which of them are stuck.
 //! - [`commands`] — pause, resume and clear: atomic Lua scripts, bounded batches.
 //! - [`retry`] — retry with changes: validated request, a new job added the BullMQ way.
+//! - [`jobs`] — the job explorer: pages, details, logs, flows, searches, one-job actions.
 //!
 //! The layout (v5 and v6) is summarised in `shared/docs/bullmq-redis-model.md` and checked by the
 //! integration tests against real BullMQ.
@@ -18,5 +19,6 @@ pub mod commands;
 pub mod counts;
 pub mod discovery;
 pub mod finished;
+pub mod jobs;
 pub mod keys;
 pub mod retry;

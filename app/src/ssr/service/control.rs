@@ -9,7 +9,9 @@
 //!   retried for a while when it does not;
 //! - the shared reads are expired, so the next read shows the action's effect.
 
-use crate::model::{ClearKind, ClearReply, JobId, PauseReply, RetryChanges, RetryReply};
+use crate::model::{
+    ClearKind, ClearReply, JobAction, JobActionReply, JobId, PauseReply, RetryChanges, RetryReply,
+};
 use crate::ssr::audit;
 use crate::ssr::auth::Principal;
 use crate::ssr::bullmq::commands::{self, Cleared};
@@ -240,6 +242,60 @@ pub async fn retry_job(
             other => other,
         };
         Done::of(made.map(|retried| reply(&retried)))
+    })
+    .await
+}
+
+/// Retries (in place), promotes or removes one job with BullMQ's own semantics; audited. 409
+/// when the job is not in a state the action needs (or a worker holds it), 404 when there is
+/// no such job.
+pub async fn job_action(
+    state: &AppState,
+    principal: &Principal,
+    queue_name: &str,
+    job_id: &JobId,
+    action: JobAction,
+) -> Result<JobActionReply, AppError> {
+    use crate::ssr::bullmq::jobs::actions;
+    let (queue, entry) = prepare(
+        state,
+        principal,
+        queue_name,
+        action.as_str(),
+        Some(job_id),
+        json!({}),
+    )
+    .await?;
+    let (pool, prefix) = (state.redis.clone(), state.settings.prefix.clone());
+    let job_id = job_id.clone();
+    audited(state, entry, Wait::ToTheEnd, async move {
+        let moved = match action {
+            JobAction::Retry => actions::retry(&pool, &prefix, &queue, &job_id).await,
+            JobAction::Promote => actions::promote(&pool, &prefix, &queue, &job_id).await,
+            JobAction::Remove => actions::remove(&pool, &prefix, &queue, &job_id).await,
+        };
+        Done::of(moved.map(|moved| {
+            let message = match action {
+                JobAction::Remove => format!(
+                    "Removed job {job_id} (it was {}), with its children",
+                    moved.from.as_str()
+                ),
+                _ => format!(
+                    "Job {job_id} moved from {} to {}",
+                    moved.from.as_str(),
+                    moved.to.as_str()
+                ),
+            };
+            JobActionReply {
+                success: true,
+                queue_name: queue.name.as_str().to_owned(),
+                job_id: job_id.as_str().to_owned(),
+                action,
+                from: moved.from,
+                to: moved.to,
+                message,
+            }
+        }))
     })
     .await
 }

@@ -7,10 +7,13 @@
 //! - [`reads`] — overview, metrics, per-queue live snapshot, trends, stuck jobs;
 //! - [`metrics`] — how `/metrics` is read (counts, rates from the history or the jobs);
 //! - [`history`] — the collector's series (`/history`, the dashboard's chart);
-//! - [`control`] — pause, resume, clear and retry, each run to its end and audited.
+//! - [`jobs`] — the job explorer's reads: pages, searches, details, values, logs, flows;
+//! - [`control`] — pause, resume, clear, retry, and the actions on one job, each run to its
+//!   end and audited.
 
 pub mod control;
 pub mod history;
+pub mod jobs;
 pub mod metrics;
 pub mod reads;
 
