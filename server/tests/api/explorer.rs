@@ -807,3 +807,23 @@ fn urlencode(text: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn priorities_count_the_ready_jobs_per_priority() {
+    let app = TestApp::spawn("explore-prio").await;
+    // Priorities 1 to 10 for 12 jobs: 1 and 2 twice, the others once; and 3 plain waiting jobs.
+    let _world = app.world(json!([{"name": "p", "prioritized": 12, "waiting": 3}])).await;
+    let (status, body) = app
+        .get_json("/api/v1/admin/jobs/queue/p/priorities", Role::Moderator)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut expected = vec![json!({"priority": 0, "count": 3})];
+    for priority in 1..=10 {
+        let count = if priority <= 2 { 2 } else { 1 };
+        expected.push(json!({"priority": priority, "count": count}));
+    }
+    assert_eq!(body["priorities"], json!(expected));
+    assert_eq!(body["truncated"], false);
+    let bull = crate::helpers::fixture("counts", &app.prefix, json!([{"name": "p"}])).await;
+    assert_eq!(bull["queues"]["p"]["counts"]["prioritized"], 12);
+}

@@ -141,3 +141,30 @@ async fn retrying_a_child_with_remove_original_frees_its_parent_as_job_remove_do
     assert_eq!(ours["kids"]["jobs"]["boom-a"]["state"], "waiting", "{ours}");
     assert!(bullmq["kids"]["jobs"].get("boom-a").is_none());
 }
+
+#[tokio::test]
+async fn removing_a_child_from_the_explorer_frees_its_parent_as_job_remove_does() {
+    let (app, theirs, ours_ids, their_ids) = twins("flow-explorer-remove", 6).await;
+    let spec = json!({"redis": redis_url(), "prefix": theirs.prefix, "queue": "kids",
+                      "id": their_ids["boom-a"]});
+    fixture_raw("remove", spec).await;
+    let (status, reply) = app
+        .call(
+            Method::DELETE,
+            &format!(
+                "/api/v1/admin/jobs/queue/kids/jobs/{}",
+                ours_ids["boom-a"].as_str().expect("id")
+            ),
+            Role::Admin,
+            None,
+        )
+        .await;
+    assert_eq!((status, &reply["from"]), (200, &json!("failed")), "{reply}");
+    let (ours, bullmq) = (dump(&app.prefix, 6).await, dump(&theirs.prefix, 6).await);
+    assert_eq!(ours, bullmq, "the same jobs in the same states");
+    assert_eq!(ours["parents"]["jobs"]["p-cross"]["state"], "waiting");
+    assert_eq!(
+        last_event(&app.prefix, "parents"),
+        last_event(&theirs.prefix, "parents")
+    );
+}
