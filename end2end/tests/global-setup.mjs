@@ -23,6 +23,10 @@ export const WORLD = [
   { name: 'e2e-live', bullmq: 6, waiting: 1 },
   // Workers finish more of its jobs while the page watches the trends.
   { name: 'e2e-trends', bullmq: 6, completed: 2 },
+  // The job explorer reads it (never changed: lists, search, detail). 55 waiting: two pages.
+  { name: 'e2e-explorer', bullmq: 6, completed: 3, failed: 3, failedAttempts: 2, delayed: 2, prioritized: 4, waiting: 55 },
+  // The explorer's actions change it.
+  { name: 'e2e-actions', bullmq: 6, completed: 2, failed: 3, delayed: 2 },
 ];
 
 function firstLineMatching(stream, pattern, ms, what) {

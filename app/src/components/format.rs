@@ -68,6 +68,63 @@ pub fn path_segment(text: &str) -> String {
     out
 }
 
+/// An epoch-milliseconds time as a UTC date and time (`2026-12-01 10:04:05 UTC`), computed
+/// here (days to a civil date) so the wasm needs no date library.
+pub fn date_time(ms: i64) -> String {
+    let seconds = ms.div_euclid(1000);
+    let (days, of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    // Days since 1970-01-01 to a proleptic Gregorian date, in 400-year eras of 146,097 days.
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        of_day / 3600,
+        (of_day % 3600) / 60,
+        of_day % 60
+    )
+}
+
+/// The browser's clock in epoch milliseconds; `None` on the server.
+pub fn now_ms() -> Option<i64> {
+    #[cfg(feature = "hydrate")]
+    {
+        Some(js_sys::Date::now() as i64)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        None
+    }
+}
+
+/// How long ago `ms` was, for people (`3 min 07 s ago`), or the date when no clock is known.
+pub fn ago(ms: i64, now: Option<i64>) -> String {
+    match now {
+        Some(now) if now >= ms => format!("{} ago", duration((now - ms) as u64)),
+        Some(now) => format!("in {}", duration((ms - now) as u64)),
+        None => date_time(ms),
+    }
+}
+
+/// JSON laid out for reading (two-space indents); text as it is.
+pub fn pretty(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => serde_json::to_string_pretty(other).unwrap_or_else(|_| other.to_string()),
+    }
+}
+
 /// Milliseconds since the epoch of an RFC 3339 time the server sent, read with the browser's own
 /// date parser (so the wasm carries no date library); `None` on the server, where the effects
 /// that need it never run.
@@ -111,6 +168,21 @@ mod tests {
         assert_eq!(preview(&json!({"a": 1}), 40), "{\"a\":1}");
         assert_eq!(preview(&json!("ééééé"), 3), "ééé…");
         assert_eq!(preview(&Value::Null, 3), "");
+    }
+
+    #[test]
+    fn epoch_times_read_as_utc_dates() {
+        assert_eq!(date_time(0), "1970-01-01 00:00:00 UTC");
+        // 2026-12-01T10:04:05.999Z
+        assert_eq!(date_time(1_796_119_445_999), "2026-12-01 10:04:05 UTC");
+        // A leap day, and a time before 1970.
+        assert_eq!(date_time(1_709_164_800_000), "2024-02-29 00:00:00 UTC");
+        assert_eq!(date_time(-1000), "1969-12-31 23:59:59 UTC");
+        assert_eq!(ago(10_000, Some(70_000)), "1 min 00 s ago");
+        assert_eq!(ago(70_000, Some(10_000)), "in 1 min 00 s");
+        assert_eq!(ago(0, None), "1970-01-01 00:00:00 UTC");
+        assert_eq!(pretty(&json!({"a": [1]})), "{\n  \"a\": [\n    1\n  ]\n}");
+        assert_eq!(pretty(&json!("plain")), "plain");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 use crate::api::{clear_queue, get_metrics, get_stuck_alerts, get_viewer, set_queue_paused};
 use crate::client::api_path;
+use crate::components::explorer::location::{ExplorerLocation, LocationHandle, Step};
 use crate::components::format::{clock, epoch_ms};
 use crate::components::notice::{ErrorNotice, Outcome};
 use crate::components::queue_detail::QueueDetail;
@@ -227,13 +228,17 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
         async move { report(clear_queue(queue, kind).await.map(|r| describe_clear(&r))) }
     });
     let clearing = RwSignal::new(None::<String>);
-    let selected = RwSignal::new(None::<String>);
+    // The open queue (and in it, the explorer's state, job and search) lives in the URL.
+    let location = LocationHandle::new();
+    let selected = Memo::new(move |_| location.with(|l| l.queue.clone()));
     let actions = RowActions {
         toggle: Callback::new(move |request| {
             toggle.dispatch(request);
         }),
         clear: Callback::new(move |queue| clearing.set(Some(queue))),
-        details: Callback::new(move |queue| selected.set(Some(queue))),
+        details: Callback::new(move |queue| {
+            location.go(ExplorerLocation::with_queue(Some(queue)), Step::Push)
+        }),
     };
     let confirm_clear = Callback::new(move |request: (String, ClearKind)| {
         clearing.set(None);
@@ -281,7 +286,7 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
             let api_url = api_url.clone();
             move || selected.get().map(|name| view! {
                 <QueueDetail name api_url=api_url.clone() auto_refresh refresh_interval
-                    on_close=Callback::new(move |()| selected.set(None))/>
+                    location can_operate/>
             })
         }
         {move || match reread_stuck.value().get() {

@@ -1,12 +1,15 @@
-//! One queue up close: its counts and its active jobs (progress, running time, attempts, data),
-//! following the queue's own live stream (polling its server function as the fallback).
+//! One queue up close: the job explorer (state tabs with live counts, search, lists, the open
+//! job) and its longest-running active jobs (progress, running time, attempts, data), following
+//! the queue's own live stream (polling its server function as the fallback).
 
 use crate::api::get_queue_live;
 use crate::client::api_path;
+use crate::components::explorer::location::{ExplorerLocation, LocationHandle, Step};
+use crate::components::explorer::JobExplorer;
 use crate::components::format::{clock, duration, path_segment, preview, progress_percent};
 use crate::components::notice::ErrorNotice;
 use crate::live::{newest, use_live_feed, FeedConfig};
-use crate::model::{ActiveJobView, QueueLive};
+use crate::model::ActiveJobView;
 use leptos::prelude::*;
 
 /// The detail panel of `name`. Recreated (with a new stream) when another queue is chosen.
@@ -16,7 +19,8 @@ pub fn QueueDetail(
     api_url: String,
     auto_refresh: bool,
     refresh_interval: u32,
-    on_close: Callback<()>,
+    location: LocationHandle,
+    can_operate: Signal<bool>,
 ) -> impl IntoView {
     // The panel only ever appears in the browser (after a click), so its first reading is an
     // action dispatched at once rather than a resource the server would render.
@@ -43,10 +47,9 @@ pub fn QueueDetail(
         (false, Some(Err(error))) => Some(view! { <ErrorNotice error/> }),
         _ => None,
     };
-    let count = move |pick: fn(&QueueLive) -> u64| {
-        move || current.with(|c| c.as_ref().map(pick).unwrap_or_default())
-    };
-    let close = Callback::new(move |()| on_close.run(()));
+    let counts =
+        Signal::derive(move || current.with(|c| c.as_ref().map(|c| c.queue.counts.clone())));
+    let close = Callback::new(move |()| location.go(ExplorerLocation::default(), Step::Push));
     view! {
         <section class="queue-detail" aria-labelledby="detail-title" data-detail=name.clone()
             on:keydown=move |ev| if ev.key() == "Escape" { close.run(()) }>
@@ -58,20 +61,15 @@ pub fn QueueDetail(
                 <button type="button" on:click=move |_| close.run(())>"Close"</button>
             </div>
             {error}
-            <dl class="summary compact">
-                <div class="stat"><dt class="label">"Waiting"</dt><dd class="value" data-count="waiting">{count(|c| c.queue.counts.waiting)}</dd></div>
-                <div class="stat"><dt class="label">"Active"</dt><dd class="value" data-count="active">{count(|c| c.queue.counts.active)}</dd></div>
-                <div class="stat"><dt class="label">"Delayed"</dt><dd class="value" data-count="delayed">{count(|c| c.queue.counts.delayed)}</dd></div>
-                <div class="stat"><dt class="label">"Completed"</dt><dd class="value" data-count="completed">{count(|c| c.queue.counts.completed)}</dd></div>
-                <div class="stat"><dt class="label">"Failed"</dt><dd class="value" data-count="failed">{count(|c| c.queue.counts.failed)}</dd></div>
-            </dl>
             <p class="updated">
                 {move || current.with(|c| c.as_ref().map(|c| {
                     let paused = if c.queue.paused { "paused · " } else { "" };
                     format!("{paused}updated {}", clock(&c.timestamp))
                 }))}
             </p>
-            <h3>"Active jobs"</h3>
+            <JobExplorer queue=name.clone() api_url=api_url.clone() location counts
+                updates=feed.updates.into() can_operate/>
+            <h3>"Longest-running active jobs"</h3>
             {move || current.with(|c| c.as_ref().map(|c| active_jobs(&c.active_jobs, c.active_jobs_truncated)))}
         </section>
     }

@@ -6,8 +6,7 @@ use crate::api::retry_job;
 use crate::components::format::path_segment;
 use crate::components::notice::ErrorNotice;
 use crate::model::{
-    Backoff, BackoffKind, FieldError, JobId, RetryChanges, RetryReply, StuckJob, MAX_ATTEMPTS,
-    MAX_PRIORITY,
+    Backoff, BackoffKind, FieldError, JobId, RetryChanges, RetryReply, MAX_ATTEMPTS, MAX_PRIORITY,
 };
 use leptos::prelude::*;
 use serde_json::{Map, Value};
@@ -112,9 +111,10 @@ pub fn describe(reply: &RetryReply) -> String {
     }
 }
 
-/// The form, under its stuck job. `on_close` hides it.
+/// The form, under the job it retries (a stuck job, or the job open in the explorer).
+/// `on_close` hides it.
 #[component]
-pub fn RetryForm(job: StuckJob, on_close: Callback<()>) -> impl IntoView {
+pub fn RetryForm(queue_name: String, job_id: String, on_close: Callback<()>) -> impl IntoView {
     let priority = RwSignal::new(String::new());
     let attempts = RwSignal::new(String::new());
     let backoff_type = RwSignal::new(String::new());
@@ -122,8 +122,8 @@ pub fn RetryForm(job: StuckJob, on_close: Callback<()>) -> impl IntoView {
     let data_overrides = RwSignal::new(String::new());
     let remove_original = RwSignal::new(false);
     let invalid = RwSignal::new(None::<FieldError>);
-    let queue_name = job.queue_name.clone();
-    let job_id = job.job_id.clone();
+    let title = format!("Retry job {job_id} of {queue_name}");
+    let id = format!("retry-{}", path_segment(&format!("{queue_name}-{job_id}")));
     let send = Action::new(move |(job_id, changes): &(JobId, RetryChanges)| {
         retry_job(queue_name.clone(), job_id.clone(), changes.clone())
     });
@@ -155,10 +155,6 @@ pub fn RetryForm(job: StuckJob, on_close: Callback<()>) -> impl IntoView {
         field.set(value);
         invalid.set(None);
     };
-    let id = format!(
-        "retry-{}",
-        path_segment(&format!("{}-{}", job.queue_name, job.job_id))
-    );
     let field_id = move |name: &str| format!("{id}-{name}");
     let is_invalid = move |name: &'static str| {
         move || {
@@ -197,7 +193,6 @@ pub fn RetryForm(job: StuckJob, on_close: Callback<()>) -> impl IntoView {
             }
         }
     };
-    let title = format!("Retry job {} of {}", job.job_id, job.queue_name);
     let heading = title.clone();
     view! {
         <form class="retry-form" aria-label=title on:submit=submit>

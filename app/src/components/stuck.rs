@@ -55,7 +55,8 @@ pub fn StuckJobs(report: Memo<StuckReport>, can_operate: Signal<bool>) -> impl I
                 </For>
             </ul>
             {move || retrying.get().map(|job| view! {
-                <RetryForm job on_close=Callback::new(move |()| retrying.set(None))/>
+                <RetryForm queue_name=job.queue_name job_id=job.job_id
+                    on_close=Callback::new(move |()| retrying.set(None))/>
             })}
         </section>
     }

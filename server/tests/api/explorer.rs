@@ -812,7 +812,9 @@ fn urlencode(text: &str) -> String {
 async fn priorities_count_the_ready_jobs_per_priority() {
     let app = TestApp::spawn("explore-prio").await;
     // Priorities 1 to 10 for 12 jobs: 1 and 2 twice, the others once; and 3 plain waiting jobs.
-    let _world = app.world(json!([{"name": "p", "prioritized": 12, "waiting": 3}])).await;
+    let _world = app
+        .world(json!([{"name": "p", "prioritized": 12, "waiting": 3}]))
+        .await;
     let (status, body) = app
         .get_json("/api/v1/admin/jobs/queue/p/priorities", Role::Moderator)
         .await;
