@@ -67,6 +67,8 @@ cat <<INFO
   Sign in with one of these tokens (paste it on the sign-in page):
     ADMIN           $ADMIN_TOKEN
     MODERATOR       $MODERATOR_TOKEN
+  Job explorer:     http://$LEPTOS_SITE_ADDR/?queue=youtube-sync&state=failed  (click a queue's name;
+                    search e.g. failed:"timed out" or data.bandId:band-42; report-generate holds flows)
   REST example:     curl -H "Authorization: Bearer \$TOKEN" http://$LEPTOS_SITE_ADDR/api/v1/admin/jobs/queues
   Redis:            $REDIS_URL, prefix "$BULLMQ_PREFIX"
   Ctrl-C stops everything the demo started.

@@ -1,7 +1,7 @@
 // A realistic, continuous BullMQ workload for the demo, made with real BullMQ (v6, plus one v5
 // queue): steady traffic with successes, failures and retries with back-off, delayed and
-// prioritised jobs, progress updates, one paused queue, and one job that hangs so it becomes
-// "stuck". Run with:
+// prioritised jobs, progress updates and log lines, flows of parents waiting for children in
+// other queues, one paused queue, and one job that hangs so it becomes "stuck". Run with:
 //   REDIS_URL=redis://127.0.0.1:6379 BULLMQ_PREFIX=demo node demo/workload.mjs
 // (READY_FILE=path: the file is written once every queue exists.)
 // Ctrl-C (or SIGTERM) stops producers and workers. On start it obliterates its own queues under
@@ -28,6 +28,7 @@ async function work(job, ms, failRate) {
   for (let step = 1; step <= steps; step++) {
     await sleep(ms / steps);
     await job.updateProgress(Math.round((step / steps) * 100));
+    await job.log(`step ${step} of ${steps} done after ${Math.round((ms / steps) * step)} ms`);
   }
   if (job.data.poison || Math.random() < failRate) {
     throw new Error(pick(['upstream timed out', 'rate limited by provider', 'invalid payload', 'connection reset']));
@@ -116,6 +117,25 @@ async function main() {
   worker(bullmq6, 'report-generate', (job) =>
     job.data.hangs ? new Promise(() => {}) : work(job, random(2000, 6000), 0.1), { concurrency: 2 });
   every(8000, 20000, () => reports.add('weekly-report', { team: pick(['sales', 'ops', 'support']) }, keep));
+
+  // Flows: a quarterly report (report-generate) waits for charts (image-resize), each waiting
+  // for its figures (youtube-sync), so the explorer's Flow tab has trees across three queues.
+  const flows = new bullmq6.FlowProducer({ connection, prefix });
+  closers.push(() => flows.close());
+  every(15000, 40000, () =>
+    flows.add({
+      name: 'quarterly-report',
+      queueName: 'report-generate',
+      data: { quarter: `Q${1 + Math.floor(random(0, 4))}`, team: pick(['sales', 'ops', 'support']) },
+      opts: keep,
+      children: ['revenue', 'churn', 'signups'].map((chart) => ({
+        name: 'render-chart',
+        queueName: 'image-resize',
+        data: { chart },
+        opts: keep,
+        children: [{ name: 'fetch-figures', queueName: 'youtube-sync', data: { bandId: `band-${Math.floor(random(1, 500))}`, chart }, opts: keep }],
+      })),
+    }));
 
   // legacy-billing: a BullMQ v5 queue that is paused, so its jobs pile up.
   const billing = await queue(bullmq5, 'legacy-billing');

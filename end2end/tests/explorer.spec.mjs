@@ -1,7 +1,7 @@
 // The job explorer in Chromium against the real server and real BullMQ: lists, search, a job's
 // detail, logs and flow, and each action, with BullMQ as the oracle for members, order and
 // effects. The queue, state, job and search live in the URL.
-import { test, expect, signIn, bullmq, queueReport, screenshot } from './fixtures.mjs';
+import { test, expect, signIn, bullmq, queueReport, screenshot, screenshotOf } from './fixtures.mjs';
 
 const explorer = (page, name) => page.locator(`.queue-detail[data-detail="${name}"]`);
 const rows = (page) => page.locator('#job-list table.jobs tbody tr');
@@ -138,6 +138,7 @@ test('a job\'s detail: error, data, options and timeline as BullMQ has them; a l
   expect(bull.stacktrace.length).toBe(2);
   await expect(panel.locator('.state-badge').first()).toHaveText('Failed');
   await screenshot(page, 'explorer-detail');
+  await screenshotOf(explorer(page, name), 'explorer-panel');
 
   await panel.getByRole('tab', { name: 'Data' }).click();
   await expect(panel.locator('pre.json').first()).toContainText(`"kind": "fail"`);

@@ -48,3 +48,9 @@ export async function screenshot(page, name) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
+
+/** Saves a screenshot of one element as end2end/screenshots/<name>.png (for the README). */
+export async function screenshotOf(locator, name) {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await locator.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+}
