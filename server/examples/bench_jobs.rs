@@ -69,7 +69,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{:<52} {:>8} {:>8} {:>10} {:>10}",
         "case", "p50 ms", "p99 ms", "bytes", "redis cmds"
     );
-    let cases: Vec<(&str, Box<dyn Fn(usize) -> Request>)> = vec![
+    let cases: Vec<(&str, MakeRequest)> = vec![
         (
             "ours: failed, page 1 (50 of 100k)",
             Box::new(|_| Request::ours(&format!("{api}/jobs?state=failed&limit=50"))),
@@ -174,6 +174,9 @@ async fn redis_command(client: &Client, name: &'static str, args: &[&str]) -> Re
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     client.custom(fred::cmd!(name), args).await
 }
+
+/// Builds a case's `i`-th request.
+type MakeRequest<'a> = Box<dyn Fn(usize) -> Request + 'a>;
 
 /// One request of a case.
 struct Request {
