@@ -294,11 +294,15 @@ test('the open list follows the live stream and keeps the selection', async ({ p
   await openQueue(page, name);
   const before = getJobs(name, 'waiting');
   const panel = await openJob(page, before[0]);
+  // Rows are keyed by job: the open job's row stays the same element across re-reads.
+  const openRow = rows(page).locator(`xpath=self::*[@data-job="${before[0]}"]`);
+  await openRow.evaluate((tr) => { tr.dataset.marker = 'same-element'; });
   bullmq('add', { queues: [{ name, count: 2 }] });
   const after = getJobs(name, 'waiting');
   expect(after.length).toBe(before.length + 2);
   await expect(explorer(page, name).locator('[data-count="waiting"]')).toHaveText(String(after.length), { timeout: 3000 });
   await expect.poll(() => rowIds(page), { timeout: 5000 }).toEqual(after.slice(0, 50));
-  await expect(rows(page).locator(`xpath=self::*[@data-job="${before[0]}"]`)).toHaveAttribute('aria-current', 'true');
+  await expect(openRow).toHaveAttribute('aria-current', 'true');
+  await expect(openRow).toHaveAttribute('data-marker', 'same-element');
   await expect(panel).toBeVisible();
 });

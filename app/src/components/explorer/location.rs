@@ -91,9 +91,8 @@ pub enum Step {
 #[derive(Clone, Copy)]
 pub struct LocationHandle {
     current: RwSignal<ExplorerLocation>,
-    /// The owner that sees the router, when there is one: navigation asks the router from it
-    /// (event handlers run outside any owner).
-    router: StoredValue<Option<Owner>>,
+    /// Records a move in the URL (query string and step), when inside a router route.
+    navigate: Option<Callback<(String, Step)>>,
 }
 
 impl LocationHandle {
@@ -101,20 +100,35 @@ impl LocationHandle {
     pub fn new() -> Self {
         let current = RwSignal::new(ExplorerLocation::default());
         let in_route = use_context::<ArcRwSignal<leptos_router::location::Url>>().is_some();
-        if in_route {
-            let query = leptos_router::hooks::use_query_map();
-            // Effects run only in the browser: the URL reaches the view after hydration.
-            Effect::new(move |_| {
-                let read =
-                    query.with(|params| ExplorerLocation::from_params(|name| params.get(name)));
-                if current.with_untracked(|c| *c != read) {
-                    current.set(read);
-                }
-            });
+        if !in_route {
+            return LocationHandle {
+                current,
+                navigate: None,
+            };
         }
+        let query = leptos_router::hooks::use_query_map();
+        // Effects run only in the browser: the URL reaches the view after hydration.
+        Effect::new(move |_| {
+            let read = query.with(|params| ExplorerLocation::from_params(|name| params.get(name)));
+            if current.with_untracked(|c| *c != read) {
+                current.set(read);
+            }
+        });
+        let path = leptos_router::hooks::use_location().pathname;
+        let go = leptos_router::hooks::use_navigate();
+        let navigate = Callback::new(move |(query, step): (String, Step)| {
+            go(
+                &format!("{}{query}", path.get_untracked()),
+                leptos_router::NavigateOptions {
+                    replace: step == Step::Replace,
+                    scroll: false,
+                    ..Default::default()
+                },
+            );
+        });
         LocationHandle {
             current,
-            router: StoredValue::new(in_route.then(Owner::current).flatten()),
+            navigate: Some(navigate),
         }
     }
 
@@ -135,20 +149,8 @@ impl LocationHandle {
         }
         let query = to.to_query();
         self.current.set(to);
-        if let Some(owner) = self.router.get_value() {
-            owner.with(|| {
-                let path = leptos_router::hooks::use_location()
-                    .pathname
-                    .get_untracked();
-                leptos_router::hooks::use_navigate()(
-                    &format!("{path}{query}"),
-                    leptos_router::NavigateOptions {
-                        replace: step == Step::Replace,
-                        scroll: false,
-                        ..Default::default()
-                    },
-                );
-            });
+        if let Some(navigate) = self.navigate {
+            navigate.run((query, step));
         }
     }
 
