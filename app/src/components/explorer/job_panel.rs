@@ -6,6 +6,7 @@
 use super::job_views::{data_view, error_view, flow_view, options_view, timeline_view, JobTab};
 use super::location::{ExplorerLocation, LocationHandle, Step};
 use super::state_label;
+use super::tablist::TabFocus;
 use crate::api::{act_on_job, get_job, get_job_flow, get_job_logs};
 use crate::components::notice::ErrorNotice;
 use crate::components::retry_form::RetryForm;
@@ -237,28 +238,17 @@ fn JobTabs(
     detail: Memo<Option<JobDetail>>,
     location: LocationHandle,
 ) -> impl IntoView {
-    let buttons: Vec<NodeRef<leptos::html::Button>> =
-        JobTab::ALL.iter().map(|_| NodeRef::new()).collect();
-    let buttons = StoredValue::new(buttons);
+    let tabs = TabFocus::new(JobTab::ALL.len());
     let select = move |index: usize, focus: bool| {
         tab.set(Some(JobTab::ALL[index]));
         if focus {
-            if let Some(button) = buttons.with_value(|b| b[index].get()) {
-                let _ = button.focus();
-            }
+            tabs.focus(index);
         }
     };
     let keydown = move |index: usize, ev: leptos::ev::KeyboardEvent| {
-        let count = JobTab::ALL.len();
-        let target = match ev.key().as_str() {
-            "ArrowRight" => (index + 1) % count,
-            "ArrowLeft" => (index + count - 1) % count,
-            "Home" => 0,
-            "End" => count - 1,
-            _ => return,
-        };
-        ev.prevent_default();
-        select(target, true);
+        if let Some(target) = tabs.target(index, &ev) {
+            select(target, true);
+        }
     };
     let open = Callback::new(move |(queue_name, id): (String, String)| {
         location.update(Step::Push, |l| {
@@ -302,7 +292,7 @@ fn JobTabs(
                 view! {
                     <button type="button" role="tab" id=format!("job-tab-{}", which.id())
                         data-job-tab=which.id()
-                        node_ref=buttons.with_value(|b| b[index])
+                        node_ref=tabs.node(index)
                         aria-selected=move || selected().to_string()
                         aria-controls="job-tab-panel"
                         tabindex=move || if selected() { "0" } else { "-1" }

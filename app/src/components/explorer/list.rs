@@ -3,6 +3,7 @@
 //! selection), paging by cursor, and the priority histogram of the Prioritized tab.
 
 use super::location::{LocationHandle, Step};
+use super::tablist::TabFocus;
 use super::{state_label, tab_count, TABS};
 use crate::api::{get_priorities, list_jobs};
 use crate::components::format::{ago, date_time, duration, preview, progress_percent};
@@ -69,10 +70,9 @@ pub fn StateTabs(
     location: LocationHandle,
     counts: Signal<Option<StateCounts>>,
 ) -> impl IntoView {
-    let buttons: Vec<NodeRef<leptos::html::Button>> = TABS.iter().map(|_| NodeRef::new()).collect();
-    let buttons = StoredValue::new(buttons);
+    let tabs = TabFocus::new(TABS.len());
     let searching = move || location.with(|l| l.search.is_some());
-    // A click is a step back can return to; arrow keys walking the tabs replace each other.
+    // A click is a history step (Back returns to it); arrow keys walking the tabs replace it.
     let open = move |index: usize, focus: bool| {
         let state = TABS[index].0;
         let step = if focus { Step::Replace } else { Step::Push };
@@ -81,21 +81,13 @@ pub fn StateTabs(
             l.search = None;
         });
         if focus {
-            if let Some(button) = buttons.with_value(|b| b[index].get()) {
-                let _ = button.focus();
-            }
+            tabs.focus(index);
         }
     };
     let keydown = move |index: usize, ev: leptos::ev::KeyboardEvent| {
-        let target = match ev.key().as_str() {
-            "ArrowRight" => (index + 1) % TABS.len(),
-            "ArrowLeft" => (index + TABS.len() - 1) % TABS.len(),
-            "Home" => 0,
-            "End" => TABS.len() - 1,
-            _ => return,
-        };
-        ev.prevent_default();
-        open(target, true);
+        if let Some(target) = tabs.target(index, &ev) {
+            open(target, true);
+        }
     };
     view! {
         <div class="state-tabs" role="tablist" aria-label=format!("Job states of {queue}")>
@@ -106,7 +98,7 @@ pub fn StateTabs(
                 view! {
                     <button type="button" role="tab" id=format!("tab-{}", state.as_str())
                         data-tab=state.as_str()
-                        node_ref=buttons.with_value(|b| b[index])
+                        node_ref=tabs.node(index)
                         aria-selected=move || selected().to_string()
                         aria-controls="job-list"
                         tabindex=move || if selected() { "0" } else { "-1" }

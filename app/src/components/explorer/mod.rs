@@ -5,7 +5,8 @@
 //! - [`list`] — the state tabs, the search box and a page of jobs;
 //! - [`job_panel`] — one job: its tabs (Data, Options, Logs, Error, Timeline, Flow) and the
 //!   actions its state allows;
-//! - [`job_views`] — how each of those tabs renders a job, plain functions of the job.
+//! - [`job_views`] — how each of those tabs renders a job, plain functions of the job;
+//! - [`tablist`] — the keyboard of both tablists.
 //!
 //! The list follows the queue's live stream: when the open state's count changes (or every few
 //! snapshots, for moves that leave a count as it was) the same page is read again by its
@@ -15,6 +16,7 @@ pub mod job_panel;
 pub mod job_views;
 pub mod list;
 pub mod location;
+pub mod tablist;
 
 use crate::model::{JobState, StateCounts};
 use job_panel::JobPanel;
