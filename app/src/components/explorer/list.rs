@@ -118,10 +118,9 @@ pub fn StateTabs(
 #[component]
 pub fn SearchBox(queue: String, location: LocationHandle) -> impl IntoView {
     let text = RwSignal::new(String::new());
-    Effect::new(move |_| {
-        let search = location.with(|l| l.search.clone()).unwrap_or_default();
-        text.set(search);
-    });
+    // Only a new search replaces what is typed (opening a job leaves an unsent query alone).
+    let asked = Memo::new(move |_| location.with(|l| l.search.clone()));
+    Effect::new(move |_| text.set(asked.get().unwrap_or_default()));
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let query = text.get_untracked().trim().to_owned();
