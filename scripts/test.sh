@@ -25,7 +25,7 @@ step "unit tests (app, ssr)"
 cargo test -p app --features ssr
 step "server unit and integration tests (real Redis, real BullMQ)"
 cargo test -p server
-step "build the site (cargo leptos build)"
-cargo leptos build
-step "browser tests (Playwright, Debian Chromium)"
-(cd end2end && npx playwright test)
+step "build the release site and server (scripts/release.sh: what users run, what the browser tests measure)"
+scripts/release.sh
+step "browser tests (Playwright, Debian Chromium, against the release server)"
+(cd end2end && SERVER_BIN="$PWD/../target/release/server" npx playwright test)

@@ -24,7 +24,7 @@ pub mod sse;
 pub mod ssr;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
@@ -42,6 +42,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                <link rel="stylesheet" id="leptos" href=stylesheet_href(&options)/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -50,6 +51,25 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// The stylesheet's URL: its content-hashed name when the server serves hashed names (the
+/// `css:` line of leptos's hash file, see the server's `assets`), else the plain one. Linked
+/// from the document's head, which only the server renders.
+fn stylesheet_href(options: &LeptosOptions) -> String {
+    let pkg = &options.site_pkg_dir;
+    #[cfg(feature = "ssr")]
+    if options.hash_files {
+        let hashes = std::fs::read_to_string(options.hash_file.as_ref()).unwrap_or_default();
+        let hash = hashes
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("css:"))
+            .map(str::trim);
+        if let Some(hash) = hash {
+            return format!("/{pkg}/{OUTPUT_NAME}.{hash}.css");
+        }
+    }
+    format!("/{pkg}/{OUTPUT_NAME}.css")
 }
 
 /// The application: routes plus a `data-hydrated` marker that turns `true` once the WASM has
@@ -61,7 +81,6 @@ pub fn App() -> impl IntoView {
     // Effects run only in the browser, after hydration.
     Effect::new(move |_| hydrated.set(true));
     view! {
-        <Stylesheet id="leptos" href=format!("/pkg/{OUTPUT_NAME}.css")/>
         <Title text="BullMQ monitor"/>
         <Router>
             <div class="app" data-hydrated=move || hydrated.get().to_string()>

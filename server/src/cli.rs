@@ -1,5 +1,5 @@
-//! Command line and environment: `server` (serve the monitor) and `server token` (print a token
-//! for local use). Every setting is a flag and an environment variable; a missing or invalid one
+//! Command line and environment: `server` (serve the monitor), `server token` (print a token
+//! for local use) and `server precompress` (prepare the built site's files for serving). Every setting is a flag and an environment variable; a missing or invalid one
 //! stops start-up with a single `error: …` line and exit code 2, never a panic.
 
 use crate::config::ServerConfig;
@@ -35,6 +35,9 @@ enum Command {
         #[arg(long, default_value = "1h", value_parser = parse_duration)]
         ttl: Duration,
     },
+    /// Write brotli and gzip variants of the built site's `pkg/` files and the manifest of
+    /// their content hashes (run after `cargo leptos build`; see `assets`).
+    Precompress,
 }
 
 /// Settings of the monitor; each flag can also come from the environment variable named.
@@ -322,6 +325,18 @@ pub fn main() -> ExitCode {
             match auth.issue(role, &sub, ttl) {
                 Ok(token) => {
                     println!("{token}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => fail(&error),
+            }
+        }
+        Some(Command::Precompress) => {
+            let site_root = std::path::Path::new(&cli.options.site_root);
+            match crate::assets::precompress(site_root) {
+                Ok(report) => {
+                    for (name, bytes, brotli, gzip) in report {
+                        println!("{name}: {bytes} bytes, brotli {brotli}, gzip {gzip}");
+                    }
                     ExitCode::SUCCESS
                 }
                 Err(error) => fail(&error),

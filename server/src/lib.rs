@@ -2,7 +2,9 @@
 //! checks and the server-rendered Leptos dashboard over one shared [`AppState`].
 //!
 //! Layout:
-//! - [`cli`] — flags and environment → [`config::ServerConfig`]; `server token`.
+//! - [`cli`] — flags and environment → [`config::ServerConfig`]; `server token`, `server
+//!   precompress`.
+//! - [`assets`] — the site's static files: hashed names, precompressed variants, cache lifetimes.
 //! - [`Application`] — builds the state, binds the listener (port 0 works), runs until shutdown.
 //! - [`router`] — every route, in one place.
 //! - [`routes`] — handlers, one module per resource.
@@ -10,6 +12,7 @@
 //! - [`security`] — security headers, CORS allow-list, cross-site request guard.
 //! - [`telemetry`] — logging setup.
 
+pub mod assets;
 pub mod cli;
 pub mod config;
 pub mod live;
@@ -36,6 +39,17 @@ use tower_http::trace::TraceLayer;
 pub struct HttpSettings {
     /// Origins whose pages may call the API (CORS) and send it state-changing requests.
     pub cors_origins: security::AllowedOrigins,
+    /// The site's `pkg/` files.
+    pub assets: Arc<assets::Assets>,
+}
+
+impl HttpSettings {
+    pub fn new(config: &ServerConfig) -> Self {
+        HttpSettings {
+            cors_origins: config.cors_origins.clone(),
+            assets: Arc::new(assets::Assets::load(&config.site_root)),
+        }
+    }
 }
 
 /// A server ready to run: state built, listener bound.
@@ -57,15 +71,14 @@ impl Application {
         let local_addr = listener
             .local_addr()
             .map_err(|e| format!("cannot read the listen address: {e}"))?;
-        let state = build_state(&config, local_addr)?;
+        let http = HttpSettings::new(&config);
+        let state = build_state(&config, local_addr, &http)?;
         let (stopping, stop_signal) = tokio::sync::watch::channel(false);
         let hub = live::LiveHub::new(state.clone(), stop_signal);
         Ok(Self {
             listener,
             state,
-            http: HttpSettings {
-                cors_origins: config.cors_origins.clone(),
-            },
+            http,
             hub,
             stopping,
         })
@@ -132,14 +145,27 @@ impl Application {
 }
 
 /// Creates the shared state. The Redis pool connects in the background.
-pub fn build_state(config: &ServerConfig, site_addr: SocketAddr) -> Result<AppState, String> {
+pub fn build_state(
+    config: &ServerConfig,
+    site_addr: SocketAddr,
+    http: &HttpSettings,
+) -> Result<AppState, String> {
     let auth = Arc::new(Authenticator::new(&config.auth)?);
     let redis = app::ssr::redis::connect(&config.settings)?;
+    // With a manifest that matches the built files, pages link the hashed names.
+    let hash_file = http.assets.hash_file();
     let leptos_options = LeptosOptions::builder()
         .output_name(OUTPUT_NAME)
         .site_root(config.site_root.as_str())
         .site_pkg_dir("pkg")
         .site_addr(site_addr)
+        .hash_files(hash_file.is_some())
+        .hash_file(
+            hash_file
+                .map(|path| path.to_string_lossy().into_owned())
+                .unwrap_or_else(|| assets::HASH_FILE.to_owned())
+                .into(),
+        )
         .build();
     Ok(AppState::new(
         leptos_options,
@@ -153,7 +179,12 @@ pub fn build_state(config: &ServerConfig, site_addr: SocketAddr) -> Result<AppSt
 pub fn router(state: AppState, http: HttpSettings) -> Router {
     let leptos_routes = generate_route_list(App);
     let options = state.leptos_options.clone();
+    let static_files = Router::new()
+        .route("/pkg/{file}", axum::routing::get(assets::serve))
+        .route("/favicon.svg", axum::routing::get(assets::serve_favicon))
+        .with_state(http.assets.clone());
     let router = Router::new()
+        .merge(static_files)
         .merge(routes::health::router())
         .merge(routes::session::router())
         .nest(routes::jobs::BASE, routes::jobs::router(&state))
@@ -179,9 +210,27 @@ pub fn router(state: AppState, http: HttpSettings) -> Router {
             security::cross_site_guard,
         ));
     security::with_headers(router)
+        .layer(compression())
         .layer(security::cors(&http.cors_origins))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Brotli or gzip, as the request accepts, for pages, API answers and server functions. Not for
+/// what is already encoded (the precompressed static files), nor for the wasm when it has no
+/// precompressed variant (a development build: tens of MB compressed on every request), nor
+/// for live streams (`live` compresses those itself, flushing each event).
+fn compression(
+) -> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate> {
+    use tower_http::compression::predicate::{NotForContentType, Predicate};
+    use tower_http::compression::{CompressionLayer, DefaultPredicate};
+    CompressionLayer::new()
+        .br(true)
+        .gzip(true)
+        .quality(tower_http::CompressionLevel::Precise(4))
+        .compress_when(
+            DefaultPredicate::new().and(NotForContentType::const_new("application/wasm")),
+        )
 }
 
 /// Runs the server with `config` until SIGINT or SIGTERM.

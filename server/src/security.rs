@@ -166,6 +166,9 @@ pub fn with_headers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Rout
         // Not `no-referrer`: with it, browsers send `Origin: null` on the page's own form posts,
         // which the cross-site guard (rightly) refuses.
         (header::REFERRER_POLICY, "same-origin"),
+        // Pages and API answers are revalidated on every use; static files say otherwise
+        // (`assets`).
+        (header::CACHE_CONTROL, "no-cache"),
     ]
     .into_iter()
     .fold(router, |router, (name, value)| {

@@ -124,6 +124,8 @@ pub struct TestOptions {
     pub redis_timeout: Duration,
     /// `REDACT_PATHS`.
     pub redact: String,
+    /// `LEPTOS_SITE_ROOT` (default `target/site`).
+    pub site_root: String,
 }
 
 impl TestOptions {
@@ -143,6 +145,7 @@ impl TestOptions {
             cookie_secure: false,
             redis_timeout: Duration::from_millis(800),
             redact: String::new(),
+            site_root: "target/site".into(),
         }
     }
 }
@@ -197,7 +200,7 @@ impl TestApp {
             settings,
             auth: auth_settings.clone(),
             site_addr: "127.0.0.1:0".parse().expect("address"),
-            site_root: "target/site".into(),
+            site_root: options.site_root.clone(),
             cors_origins: server::security::AllowedOrigins::parse(&options.cors_origins)
                 .expect("valid origins"),
         };

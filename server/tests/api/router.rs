@@ -27,10 +27,8 @@ fn router() -> (axum::Router, Authenticator) {
         site_root: "target/site".into(),
         cors_origins: Default::default(),
     };
-    let state = server::build_state(&config, config.site_addr).expect("state");
-    let http = server::HttpSettings {
-        cors_origins: Default::default(),
-    };
+    let http = server::HttpSettings::new(&config);
+    let state = server::build_state(&config, config.site_addr, &http).expect("state");
     (
         server::router(state, http),
         Authenticator::new(&auth).expect("auth"),
