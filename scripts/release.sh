@@ -3,14 +3,19 @@
 # Type-erased components (`--cfg erase_components`, on server and browser alike so they render
 # the same markup) make the wasm about 65 KB (gzipped) smaller. Debug builds leave it off so
 # `cargo test` and `cargo leptos build` share their build artefacts (see Cargo.toml).
-# Then `server precompress` writes the brotli and gzip variants and the content hashes the server
-# serves them by (see server/src/assets.rs), and this prints what a browser downloads.
+# `--split` puts the panels loaded on demand (`#[lazy]`) in wasm files of their own; the
+# `hash-files` setting (Cargo.toml) puts content hashes in the file names and lists them in
+# target/release/hash.txt, beside the server binary; `--precompress` writes brotli and gzip
+# variants of every file (see server/src/assets.rs). Prints what a browser downloads.
 # Run with: scripts/release.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PWD/end2end/node_modules/.bin:$PATH"
-RUSTFLAGS="${RUSTFLAGS:-} --cfg erase_components" cargo leptos build --release
-target/release/server precompress
-wasm=target/site/pkg/monitor.wasm
-printf 'release: %s is %s bytes, %s bytes brotli, %s bytes gzip\n' "$wasm" "$(wc -c <"$wasm")" \
-  "$(wc -c <"$wasm.br")" "$(wc -c <"$wasm.gz")"
+RUSTFLAGS="${RUSTFLAGS:-} --cfg erase_components" cargo leptos build --release --split --precompress
+hash=$(sed -n 's/^wasm: *//p' target/release/hash.txt)
+main="target/site/pkg/monitor.$hash.wasm"
+size() { printf '%s bytes (%s brotli, %s gzip)' "$(wc -c <"$1")" "$(wc -c <"$1.br")" "$(wc -c <"$1.gz")"; }
+printf 'release: first paint: %s is %s\n' "$main" "$(size "$main")"
+for chunk in target/site/pkg/*.wasm; do
+  [ "$chunk" = "$main" ] || printf 'release: on demand: %s is %s\n' "$chunk" "$(size "$chunk")"
+done

@@ -1,274 +1,99 @@
-//! The site's static files (`pkg/`: the wasm, its JS glue, the CSS): content-hashed names that
-//! browsers may cache forever, brotli and gzip variants made once at build time, and content
-//! negotiation between them.
+//! The site's static files (`pkg/`: the wasm and its lazily loaded chunks, their JS glue, the
+//! CSS), with cache lifetimes that let a second visit download nothing.
 //!
-//! `server precompress` (run after `cargo leptos build` by `scripts/release.sh` and
-//! `scripts/test.sh`) writes, for every file of `pkg/`, `<file>.br` (brotli, quality 11) and
-//! `<file>.gz` (gzip, level 9), and the manifest `pkg/assets.json`: each file's content hash,
-//! size and modification time. With a manifest that matches the files, the server
+//! `cargo leptos build` (with `hash-files = true`, see the workspace's `Cargo.toml`) puts a
+//! content hash in every file name of `pkg/` and lists the hashes in `hash.txt` beside the
+//! server binary; `--precompress` (release builds, `scripts/release.sh`) writes a brotli and a
+//! gzip variant of each file. So, when the server finds that hash file:
 //!
-//! - serves `pkg/monitor.<hash>.wasm` (and `.js`, `.css`) with `Cache-Control: public,
-//!   max-age=31536000, immutable`: a new build has new names, so a cached file is never stale;
-//! - writes leptos's `hash.txt` beside the manifest, so the page's hydration script asks for the
-//!   hashed names;
-//! - answers with the `.br` or `.gz` variant when the request accepts it (`Vary:
-//!   Accept-Encoding`).
+//! - pages link the hashed names (leptos's hydration script reads the hash file; the
+//!   stylesheet link reads its `css:` line);
+//! - `pkg/` files are served with `Cache-Control: public, max-age=31536000, immutable`: a new
+//!   build has new names, so a cached file is never stale;
+//! - the `.br` or `.gz` variant answers when the request accepts it (`Vary: Accept-Encoding`).
 //!
-//! Files asked for by their plain names, and every file when there is no manifest or it does not
-//! match (the site was rebuilt without `server precompress`: a stale hash must never be served
-//! as immutable), are served `no-cache` (revalidated by `Last-Modified`), uncompressed.
+//! Without a hash file (a build without hashing), names are plain and files are served
+//! `no-cache` (revalidated by `Last-Modified`).
 
 use axum::body::Body;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
-/// The manifest's file name, in `pkg/`.
-pub const MANIFEST: &str = "assets.json";
-/// Leptos's list of hashes (`js: …`, `wasm: …`, `css: …`), in `pkg/`.
+/// The hash file's default name, looked for beside the server binary (as leptos does).
 pub const HASH_FILE: &str = "hash.txt";
 /// How long a hashed file may be cached: a year, and it never changes.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// Plain names are revalidated on every use.
 const REVALIDATE: &str = "no-cache";
+/// How long the icon may be cached without asking again: a week (its name has no hash).
+const ICON: &str = "public, max-age=604800";
 
-/// One file of `pkg/` as the manifest records it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
-    /// The first 16 hex digits of the content's SHA-256.
-    pub hash: String,
-    pub size: u64,
-    /// Modification time, ns since the epoch: with `size`, how a rebuilt file is noticed.
-    pub modified: u128,
-}
-
-/// `pkg/assets.json`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Manifest {
-    /// By file name (`monitor.wasm`).
-    pub files: BTreeMap<String, Entry>,
-}
-
-/// Whether a file of `pkg/` is one the site serves (not a variant, a manifest or a type file).
-fn served(name: &str) -> bool {
-    let kept = [".wasm", ".js", ".css", ".json"];
-    kept.iter().any(|ext| name.ends_with(ext))
-        && name != MANIFEST
-        && !name.ends_with(".d.ts")
-        && !name.contains(".br")
-        && !name.contains(".gz")
-}
-
-fn modified(metadata: &std::fs::Metadata) -> u128 {
-    metadata
-        .modified()
+/// Where the hash file is: `name` itself when absolute, else beside the running binary.
+pub fn hash_file_path(name: &str) -> PathBuf {
+    let path = PathBuf::from(name);
+    if path.is_absolute() {
+        return path;
+    }
+    std::env::current_exe()
         .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos())
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
         .unwrap_or_default()
+        .join(path)
 }
 
-fn hash_of(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(bytes);
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// `name` with `hash` before its extension: `monitor.wasm` → `monitor.<hash>.wasm`.
-pub fn hashed_name(name: &str, hash: &str) -> String {
-    match name.rsplit_once('.') {
-        Some((stem, ext)) => format!("{stem}.{hash}.{ext}"),
-        None => format!("{name}.{hash}"),
-    }
-}
-
-/// What `server precompress` did, per file: `(name, bytes, brotli bytes, gzip bytes)`.
-pub type Report = Vec<(String, u64, u64, u64)>;
-
-/// Writes the brotli and gzip variants of every served file of `<site_root>/pkg`, the
-/// manifest, and leptos's `hash.txt`.
-pub fn precompress(site_root: &Path) -> Result<Report, String> {
-    let pkg = site_root.join("pkg");
-    let entries = std::fs::read_dir(&pkg)
-        .map_err(|e| format!("cannot read {} (build the site first): {e}", pkg.display()))?;
-    let mut names: Vec<String> = entries
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|name| served(name))
-        .collect();
-    names.sort();
-    let mut manifest = Manifest::default();
-    let mut report = Report::new();
-    for name in names {
-        let path = pkg.join(&name);
-        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let brotli = brotli_of(&bytes);
-        let gzip = gzip_of(&bytes).map_err(|e| format!("{name}: {e}"))?;
-        write(&pkg.join(format!("{name}.br")), &brotli)?;
-        write(&pkg.join(format!("{name}.gz")), &gzip)?;
-        let metadata = std::fs::metadata(&path).map_err(|e| format!("{name}: {e}"))?;
-        report.push((
-            name.clone(),
-            bytes.len() as u64,
-            brotli.len() as u64,
-            gzip.len() as u64,
-        ));
-        manifest.files.insert(
-            name,
-            Entry {
-                hash: hash_of(&bytes),
-                size: metadata.len(),
-                modified: modified(&metadata),
-            },
-        );
-    }
-    let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
-    write(&pkg.join(MANIFEST), text.as_bytes())?;
-    write(&pkg.join(HASH_FILE), hash_lines(&manifest).as_bytes())?;
-    Ok(report)
-}
-
-/// Leptos's `hash.txt` for the site's own files: `js: <hash>`, `wasm: <hash>`, `css: <hash>`.
-fn hash_lines(manifest: &Manifest) -> String {
-    let output = app::OUTPUT_NAME;
-    ["js", "wasm", "css"]
-        .iter()
-        .filter_map(|kind| {
-            let entry = manifest.files.get(&format!("{output}.{kind}"))?;
-            Some(format!("{kind}: {}\n", entry.hash))
-        })
-        .collect()
-}
-
-fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-fn brotli_of(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len() / 3);
-    let params = brotli::enc::BrotliEncoderParams {
-        quality: 11,
-        lgwin: 24,
-        ..Default::default()
-    };
-    // Writing into a Vec cannot fail.
-    let _ = brotli::BrotliCompress(&mut &bytes[..], &mut out, &params);
-    out
-}
-
-fn gzip_of(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(bytes)?;
-    encoder.finish()
-}
-
-/// The site's `pkg/` as the server serves it.
+/// The site's files as the server serves them.
 #[derive(Clone, Debug, Default)]
 pub struct Assets {
     site_root: PathBuf,
-    pkg: PathBuf,
-    /// Hashed name → file name, for the files the manifest vouches for.
-    hashed: BTreeMap<String, String>,
-    /// Leptos's `hash.txt` (absolute), when names are hashed.
+    /// The hash file, when the site's names are hashed.
     hash_file: Option<PathBuf>,
 }
 
 impl Assets {
-    /// Reads `<site_root>/pkg/assets.json`. Hashed names are used only when every file it lists
-    /// is still the one it describes; otherwise (or without a manifest) plain names, and a
-    /// warning saying why.
-    pub fn load(site_root: &str) -> Assets {
-        let pkg = PathBuf::from(site_root).join("pkg");
-        let plain = Assets {
-            site_root: PathBuf::from(site_root),
-            pkg: pkg.clone(),
-            ..Assets::default()
-        };
-        let Ok(text) = std::fs::read_to_string(pkg.join(MANIFEST)) else {
-            return plain;
-        };
-        let manifest: Manifest = match serde_json::from_str(&text) {
-            Ok(manifest) => manifest,
-            Err(error) => {
-                tracing::warn!(%error, "pkg/{MANIFEST} is unreadable; serving plain file names");
-                return plain;
-            }
-        };
-        for (name, entry) in &manifest.files {
-            let current = std::fs::metadata(pkg.join(name));
-            let same = current
-                .as_ref()
-                .is_ok_and(|m| m.len() == entry.size && modified(m) == entry.modified);
-            if !same {
-                tracing::warn!(
-                    file = %name,
-                    "pkg/{MANIFEST} does not match the built files (run `server precompress` after building); serving plain file names"
-                );
-                return plain;
-            }
-        }
-        let hash_file = pkg.join(HASH_FILE);
-        if !hash_file.is_file() {
-            tracing::warn!(
-                "pkg/{HASH_FILE} is missing (run `server precompress`); serving plain file names"
+    /// The site at `site_root`, hashed when `hash_file` exists.
+    pub fn load(site_root: &str, hash_file: &Path) -> Assets {
+        let hashed = hash_file.is_file();
+        if !hashed {
+            tracing::info!(
+                hash_file = %hash_file.display(),
+                "no hash file: the site's files keep plain names and are revalidated on every use"
             );
-            return plain;
         }
-        let absolute = std::fs::canonicalize(&hash_file).unwrap_or(hash_file);
         Assets {
-            hashed: manifest
-                .files
-                .iter()
-                .map(|(name, entry)| (hashed_name(name, &entry.hash), name.clone()))
-                .collect(),
-            hash_file: Some(absolute),
             site_root: PathBuf::from(site_root),
-            pkg,
+            hash_file: hashed.then(|| hash_file.to_path_buf()),
         }
     }
 
-    /// Leptos's `hash.txt`, when file names are hashed.
+    /// The hash file, when names are hashed.
     pub fn hash_file(&self) -> Option<&Path> {
         self.hash_file.as_deref()
     }
 
-    /// The file behind a requested name, and whether it may be cached forever.
-    fn resolve(&self, requested: &str) -> Option<(PathBuf, bool)> {
-        if let Some(file) = self.hashed.get(requested) {
-            return Some((self.pkg.join(file), true));
-        }
+    /// The file behind a requested `pkg/` name: only the site's own kinds of file, never a
+    /// path, a hidden file, a compressed variant or a type declaration.
+    fn resolve(&self, requested: &str) -> Option<PathBuf> {
+        let kinds = [".wasm", ".js", ".css", ".json"];
         let plain = !requested.is_empty()
             && !requested.starts_with('.')
             && !requested.contains(['/', '\\'])
-            && served(requested);
-        plain.then(|| (self.pkg.join(requested), false))
+            && !requested.ends_with(".d.ts")
+            && kinds.iter().any(|ext| requested.ends_with(ext));
+        plain.then(|| self.site_root.join("pkg").join(requested))
     }
 }
 
-/// `GET /pkg/{file}`.
-pub async fn serve(
-    State(assets): State<Arc<Assets>>,
-    UrlPath(file): UrlPath<String>,
+/// Serves one file, adding `cache_control` to a success (and to a 304).
+async fn serve_file(
+    service: ServeFile,
     request: Request<Body>,
+    cache_control: &'static str,
 ) -> Response {
-    let Some((path, immutable)) = assets.resolve(&file) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    // Variants exist only for files the manifest vouches for.
-    let service = if immutable {
-        ServeFile::new(path).precompressed_br().precompressed_gzip()
-    } else {
-        ServeFile::new(path)
-    };
     let mut response = match service.oneshot(request).await {
         Ok(response) => response.map(Body::new),
         Err(never) => match never {},
@@ -277,29 +102,36 @@ pub async fn serve(
         let headers = response.headers_mut();
         headers.insert(
             header::CACHE_CONTROL,
-            HeaderValue::from_static(if immutable { IMMUTABLE } else { REVALIDATE }),
+            HeaderValue::from_static(cache_control),
         );
         headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     response
 }
 
-/// How long the icon may be cached without asking again: a week (its name has no hash).
-const ICON: &str = "public, max-age=604800";
+/// `GET /pkg/{file}`.
+pub async fn serve(
+    State(assets): State<Arc<Assets>>,
+    UrlPath(file): UrlPath<String>,
+    request: Request<Body>,
+) -> Response {
+    let Some(path) = assets.resolve(&file) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let cache_control = if assets.hash_file.is_some() {
+        IMMUTABLE
+    } else {
+        REVALIDATE
+    };
+    // The variants exist only where the build made them, from the same build.
+    let service = ServeFile::new(path).precompressed_br().precompressed_gzip();
+    serve_file(service, request, cache_control).await
+}
 
 /// `GET /favicon.svg`.
 pub async fn serve_favicon(State(assets): State<Arc<Assets>>, request: Request<Body>) -> Response {
     let service = ServeFile::new(assets.site_root.join("favicon.svg"));
-    let mut response = match service.oneshot(request).await {
-        Ok(response) => response.map(Body::new),
-        Err(never) => match never {},
-    };
-    if response.status().is_success() {
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static(ICON));
-    }
-    response
+    serve_file(service, request, ICON).await
 }
 
 #[cfg(test)]
@@ -307,31 +139,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hashed_names_keep_the_extension_last() {
-        assert_eq!(
-            hashed_name("monitor.wasm", "0123abcd"),
-            "monitor.0123abcd.wasm"
-        );
-        assert_eq!(hashed_name("LICENSE", "ff"), "LICENSE.ff");
-    }
-
-    #[test]
-    fn only_site_files_are_served_by_plain_name() {
+    fn only_site_files_are_served() {
         let assets = Assets {
-            pkg: PathBuf::from("/site/pkg"),
-            ..Assets::default()
+            site_root: PathBuf::from("/site"),
+            hash_file: None,
         };
-        assert!(assets.resolve("monitor.wasm").is_some());
-        assert!(assets.resolve("monitor.css").is_some());
+        assert_eq!(
+            assets.resolve("monitor.0123.wasm"),
+            Some(PathBuf::from("/site/pkg/monitor.0123.wasm"))
+        );
+        assert!(assets.resolve("__wasm_split_manifest.ab.json").is_some());
         for refused in [
-            "assets.json",
             "monitor.wasm.br",
             "monitor.d.ts",
             "../secret.js",
             ".hidden.js",
+            "hash.txt",
             "",
         ] {
             assert!(assets.resolve(refused).is_none(), "{refused}");
         }
+    }
+
+    #[test]
+    fn a_relative_hash_file_sits_beside_the_binary() {
+        assert_eq!(
+            hash_file_path("/etc/monitor/hash.txt"),
+            PathBuf::from("/etc/monitor/hash.txt")
+        );
+        let beside = hash_file_path("hash.txt");
+        assert_eq!(
+            beside.file_name().and_then(|n| n.to_str()),
+            Some("hash.txt")
+        );
+        assert!(beside.is_absolute());
     }
 }

@@ -1,5 +1,5 @@
-//! Command line and environment: `server` (serve the monitor), `server token` (print a token
-//! for local use) and `server precompress` (prepare the built site's files for serving). Every setting is a flag and an environment variable; a missing or invalid one
+//! Command line and environment: `server` (serve the monitor) and `server token` (print a token
+//! for local use). Every setting is a flag and an environment variable; a missing or invalid one
 //! stops start-up with a single `error: …` line and exit code 2, never a panic.
 
 use crate::config::ServerConfig;
@@ -35,9 +35,6 @@ enum Command {
         #[arg(long, default_value = "1h", value_parser = parse_duration)]
         ttl: Duration,
     },
-    /// Write brotli and gzip variants of the built site's `pkg/` files and the manifest of
-    /// their content hashes (run after `cargo leptos build`; see `assets`).
-    Precompress,
 }
 
 /// Settings of the monitor; each flag can also come from the environment variable named.
@@ -89,6 +86,15 @@ struct Options {
         global = true
     )]
     site_root: String,
+    /// The site's file hashes written by `cargo leptos build` (`hash.txt`); a relative path is
+    /// beside this binary. Without it, file names are plain and revalidated on every use.
+    #[arg(
+        long,
+        env = "LEPTOS_HASH_FILE_NAME",
+        default_value = crate::assets::HASH_FILE,
+        global = true
+    )]
+    hash_file: String,
     /// How often to re-discover queues, e.g. `15s`.
     #[arg(long, env = "DISCOVERY_INTERVAL", default_value = "15s", value_parser = parse_duration, global = true)]
     discovery_interval: Duration,
@@ -291,6 +297,7 @@ impl Options {
             auth,
             site_addr: self.site_addr,
             site_root: self.site_root.clone(),
+            hash_file: crate::assets::hash_file_path(&self.hash_file),
             cors_origins: crate::security::AllowedOrigins::parse(&self.cors_origins)?,
         })
     }
@@ -325,18 +332,6 @@ pub fn main() -> ExitCode {
             match auth.issue(role, &sub, ttl) {
                 Ok(token) => {
                     println!("{token}");
-                    ExitCode::SUCCESS
-                }
-                Err(error) => fail(&error),
-            }
-        }
-        Some(Command::Precompress) => {
-            let site_root = std::path::Path::new(&cli.options.site_root);
-            match crate::assets::precompress(site_root) {
-                Ok(report) => {
-                    for (name, bytes, brotli, gzip) in report {
-                        println!("{name}: {bytes} bytes, brotli {brotli}, gzip {gzip}");
-                    }
                     ExitCode::SUCCESS
                 }
                 Err(error) => fail(&error),

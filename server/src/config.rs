@@ -16,6 +16,8 @@ pub struct ServerConfig {
     pub site_addr: SocketAddr,
     /// Directory with the built site (`pkg/`).
     pub site_root: String,
+    /// The list of the site's file hashes (`hash.txt`); names are plain when it is missing.
+    pub hash_file: std::path::PathBuf,
     /// Origins whose pages may call the API (`CORS_ORIGINS`).
     pub cors_origins: crate::security::AllowedOrigins,
 }

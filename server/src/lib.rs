@@ -2,8 +2,7 @@
 //! checks and the server-rendered Leptos dashboard over one shared [`AppState`].
 //!
 //! Layout:
-//! - [`cli`] — flags and environment → [`config::ServerConfig`]; `server token`, `server
-//!   precompress`.
+//! - [`cli`] — flags and environment → [`config::ServerConfig`]; `server token`.
 //! - [`assets`] — the site's static files: hashed names, precompressed variants, cache lifetimes.
 //! - [`Application`] — builds the state, binds the listener (port 0 works), runs until shutdown.
 //! - [`router`] — every route, in one place.
@@ -47,7 +46,7 @@ impl HttpSettings {
     pub fn new(config: &ServerConfig) -> Self {
         HttpSettings {
             cors_origins: config.cors_origins.clone(),
-            assets: Arc::new(assets::Assets::load(&config.site_root)),
+            assets: Arc::new(assets::Assets::load(&config.site_root, &config.hash_file)),
         }
     }
 }

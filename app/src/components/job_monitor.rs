@@ -45,6 +45,33 @@ pub fn describe_clear(reply: &ClearReply) -> String {
     )
 }
 
+/// The clear dialog, in a wasm chunk of its own loaded when an operator first opens it.
+#[lazy]
+fn clear_dialog_view(
+    queue: String,
+    metrics: Memo<Option<crate::model::Metrics>>,
+    on_confirm: Callback<(String, ClearKind)>,
+    on_cancel: Callback<()>,
+) -> AnyView {
+    view! { <ClearDialog queue metrics on_confirm on_cancel/> }.into_any()
+}
+
+/// The queue detail and its job explorer, in a wasm chunk of their own loaded on first use.
+#[lazy]
+fn queue_detail_view(
+    name: String,
+    api_url: String,
+    auto_refresh: bool,
+    refresh_interval: u32,
+    location: LocationHandle,
+    can_operate: Signal<bool>,
+) -> AnyView {
+    view! {
+        <QueueDetail name api_url auto_refresh refresh_interval location can_operate/>
+    }
+    .into_any()
+}
+
 /// The BullMQ job monitor.
 #[component]
 pub fn JobMonitor(
@@ -278,15 +305,28 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
         }}
         <Summary metrics=current/>
         <QueueTable metrics=current can_operate actions/>
-        {move || clearing.get().map(|queue| view! {
-            <ClearDialog queue metrics=current on_confirm=confirm_clear
-                on_cancel=Callback::new(move |()| clearing.set(None))/>
+        {move || clearing.get().map(|queue| {
+            let on_cancel = Callback::new(move |()| clearing.set(None));
+            view! {
+                <Suspense fallback=|| ()>
+                    {Suspend::new(clear_dialog_view(queue.clone(), current, confirm_clear, on_cancel))}
+                </Suspense>
+            }
         })}
         {
             let api_url = api_url.clone();
-            move || selected.get().map(|name| view! {
-                <QueueDetail name api_url=api_url.clone() auto_refresh refresh_interval
-                    location can_operate/>
+            move || selected.get().map(|name| {
+                let api_url = api_url.clone();
+                view! {
+                    <Suspense fallback=|| view! { <p class="loading">"Loading the queue…"</p> }>
+                        {Suspend::new({
+                            let (name, api_url) = (name.clone(), api_url.clone());
+                            async move {
+                                queue_detail_view(name, api_url, auto_refresh, refresh_interval, location, can_operate).await
+                            }
+                        })}
+                    </Suspense>
+                }
             })
         }
         {move || match reread_stuck.value().get() {

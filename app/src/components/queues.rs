@@ -191,7 +191,11 @@ pub fn ClearDialog(
     let first = NodeRef::<leptos::html::Input>::new();
     Effect::new(move |_| {
         if let Some(input) = first.get() {
-            let _ = input.focus();
+            // On the next frame: the dialog arrives in a lazily loaded chunk, inside a
+            // `Suspense` that attaches it to the document only after this runs.
+            request_animation_frame(move || {
+                let _ = input.focus();
+            });
         }
     });
     let name = queue.clone();

@@ -36,6 +36,12 @@ pub fn bounds_note(report: &StuckReport) -> Option<String> {
     (!notes.is_empty()).then(|| notes.join(" "))
 }
 
+/// The retry form, in a wasm chunk of its own loaded when an operator first opens it.
+#[lazy]
+fn retry_form_view(queue_name: String, job_id: String, on_close: Callback<()>) -> AnyView {
+    view! { <RetryForm queue_name job_id on_close/> }.into_any()
+}
+
 /// The stuck-jobs panel.
 #[component]
 pub fn StuckJobs(report: Memo<StuckReport>, can_operate: Signal<bool>) -> impl IntoView {
@@ -54,9 +60,13 @@ pub fn StuckJobs(report: Memo<StuckReport>, can_operate: Signal<bool>) -> impl I
                     <StuckItem job can_operate on_retry=Callback::new(move |job| retrying.set(Some(job)))/>
                 </For>
             </ul>
-            {move || retrying.get().map(|job| view! {
-                <RetryForm queue_name=job.queue_name job_id=job.job_id
-                    on_close=Callback::new(move |()| retrying.set(None))/>
+            {move || retrying.get().map(|job| {
+                let on_close = Callback::new(move |()| retrying.set(None));
+                view! {
+                    <Suspense fallback=|| view! { <p class="loading">"Loading the form…"</p> }>
+                        {Suspend::new(retry_form_view(job.queue_name.clone(), job.job_id.clone(), on_close))}
+                    </Suspense>
+                }
             })}
         </section>
     }

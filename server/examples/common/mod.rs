@@ -113,6 +113,7 @@ pub async fn serve(
         auth: auth.clone(),
         site_addr: "127.0.0.1:0".parse()?,
         site_root: "target/site".into(),
+        hash_file: server::assets::hash_file_path(server::assets::HASH_FILE),
         cors_origins: Default::default(),
     })
     .await?;

@@ -4,10 +4,16 @@
 
 use crate::helpers::{unique_prefix, TestApp, TestOptions};
 use app::role::Role;
-use server::assets::{hashed_name, precompress, Manifest, MANIFEST};
+use std::io::Write;
 use std::path::PathBuf;
 
-/// A built site of its own (small but compressible files), removed on drop.
+/// The hashes the fixture site's names carry.
+const JS: &str = "c0ffee0000000001";
+const WASM: &str = "c0ffee0000000002";
+const CSS: &str = "c0ffee0000000003";
+
+/// A built site of its own, laid out as `cargo leptos build --release --precompress` with
+/// `hash-files` lays one out (hashed names, `.br`/`.gz` variants, `hash.txt`); removed on drop.
 struct Site {
     root: PathBuf,
 }
@@ -17,13 +23,38 @@ impl Site {
         let root = std::env::temp_dir().join(unique_prefix(label));
         let pkg = root.join("pkg");
         std::fs::create_dir_all(&pkg).expect("site dir");
-        let js = "export function hydrate() { return 'monitor'; }\n".repeat(200);
-        let css = ".queue { color: var(--text); }\n".repeat(300);
-        let wasm: Vec<u8> = (0..60_000u32).map(|i| (i % 7) as u8).collect();
-        std::fs::write(pkg.join("monitor.js"), js).expect("js");
-        std::fs::write(pkg.join("monitor.css"), css).expect("css");
-        std::fs::write(pkg.join("monitor.wasm"), wasm).expect("wasm");
-        std::fs::write(pkg.join("monitor.d.ts"), "export {};").expect("types");
+        let files: [(String, Vec<u8>); 3] = [
+            (
+                format!("monitor.{JS}.js"),
+                "export function hydrate() { return 'monitor'; }\n"
+                    .repeat(200)
+                    .into_bytes(),
+            ),
+            (
+                format!("monitor.{CSS}.css"),
+                ".queue { color: var(--text); }\n".repeat(300).into_bytes(),
+            ),
+            (
+                format!("monitor.{WASM}.wasm"),
+                (0..60_000u32).map(|i| (i % 7) as u8).collect(),
+            ),
+        ];
+        for (name, bytes) in &files {
+            std::fs::write(pkg.join(name), bytes).expect("file");
+            let mut brotli = Vec::new();
+            brotli::BrotliCompress(&mut &bytes[..], &mut brotli, &Default::default())
+                .expect("brotli");
+            std::fs::write(pkg.join(format!("{name}.br")), brotli).expect("br");
+            let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            gzip.write_all(bytes).expect("gzip");
+            std::fs::write(pkg.join(format!("{name}.gz")), gzip.finish().expect("gz")).expect("gz");
+        }
+        std::fs::write(pkg.join(format!("monitor.{JS}.d.ts")), "export {};").expect("types");
+        std::fs::write(
+            root.join("hash.txt"),
+            format!("js: {JS}\nwasm: {WASM}\ncss: {CSS}\n"),
+        )
+        .expect("hash file");
         std::fs::write(
             root.join("favicon.svg"),
             "<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
@@ -36,18 +67,15 @@ impl Site {
         self.root.join("pkg").join(name)
     }
 
-    fn manifest(&self) -> Manifest {
-        serde_json::from_str(&std::fs::read_to_string(self.pkg(MANIFEST)).expect("manifest"))
-            .expect("manifest JSON")
-    }
-
-    fn hashed(&self, name: &str) -> String {
-        hashed_name(name, &self.manifest().files[name].hash)
-    }
-
-    async fn serve(&self, label: &str) -> TestApp {
+    /// The server on this site, with its hash file or (`hashed: false`) without one.
+    async fn serve(&self, label: &str, hashed: bool) -> TestApp {
         let mut options = TestOptions::new(&unique_prefix(label));
         options.site_root = self.root.to_string_lossy().into_owned();
+        options.hash_file = if hashed {
+            self.root.join("hash.txt")
+        } else {
+            self.root.join("no-such-hash.txt")
+        };
         TestApp::spawn_with(options).await
     }
 }
@@ -93,15 +121,10 @@ fn ungzip(bytes: &[u8]) -> Vec<u8> {
 #[tokio::test]
 async fn hashed_files_are_immutable_and_sent_as_the_client_accepts() {
     let site = Site::new("assets");
-    let report = precompress(&site.root).expect("precompress");
-    let names: Vec<&str> = report.iter().map(|(name, ..)| name.as_str()).collect();
-    assert_eq!(names, ["monitor.css", "monitor.js", "monitor.wasm"]);
-    for (name, bytes, brotli, gzip) in &report {
-        assert!(brotli < bytes && gzip < bytes, "{name} compressed");
-    }
-    let app = site.serve("assets").await;
-    let original = std::fs::read(site.pkg("monitor.wasm")).expect("wasm");
-    let url = format!("/pkg/{}", site.hashed("monitor.wasm"));
+    let app = site.serve("assets", true).await;
+    let name = format!("monitor.{WASM}.wasm");
+    let original = std::fs::read(site.pkg(&name)).expect("wasm");
+    let url = format!("/pkg/{name}");
 
     let br = get(&app, &url, Some("gzip, deflate, br")).await;
     assert_eq!(br.status(), 200);
@@ -122,19 +145,13 @@ async fn hashed_files_are_immutable_and_sent_as_the_client_accepts() {
     assert_eq!(header(&plain, "content-encoding"), "");
     assert_eq!(plain.bytes().await.expect("body").to_vec(), original);
 
-    // The plain name still works, revalidated each time, never precompressed.
-    let by_name = get(&app, "/pkg/monitor.wasm", Some("br")).await;
-    assert_eq!(by_name.status(), 200);
-    assert_eq!(header(&by_name, "cache-control"), "no-cache");
-    assert_eq!(header(&by_name, "content-encoding"), "");
-    // What is not a site file is not served.
+    // What is not one of the site's files is not served.
     for missing in [
+        "/pkg/monitor.wasm",
         "/pkg/monitor.0000000000000000.wasm",
-        "/pkg/assets.json",
-        "/pkg/hash.txt",
-        "/pkg/monitor.wasm.br",
-        "/pkg/monitor.d.ts",
-        "/pkg/..%2Fpkg%2Fmonitor.js",
+        &format!("/pkg/{name}.br"),
+        &format!("/pkg/monitor.{JS}.d.ts"),
+        "/pkg/..%2Fhash.txt",
     ] {
         assert_eq!(get(&app, missing, None).await.status(), 404, "{missing}");
     }
@@ -147,43 +164,32 @@ async fn hashed_files_are_immutable_and_sent_as_the_client_accepts() {
 #[tokio::test]
 async fn pages_link_the_hashed_names_and_are_revalidated() {
     let site = Site::new("assets-page");
-    precompress(&site.root).expect("precompress");
-    let app = site.serve("assets-page").await;
+    let app = site.serve("assets-page", true).await;
     let page = get(&app, "/login", None).await;
     assert_eq!(page.status(), 200);
     assert_eq!(header(&page, "cache-control"), "no-cache");
     let html = page.text().await.expect("html");
-    for name in ["monitor.css", "monitor.js", "monitor.wasm"] {
-        let linked = format!("/pkg/{}", site.hashed(name));
+    for linked in [
+        format!("/pkg/monitor.{JS}.js"),
+        format!("/pkg/monitor.{WASM}.wasm"),
+        format!("/pkg/monitor.{CSS}.css"),
+    ] {
         assert!(html.contains(&linked), "{linked} in {html}");
     }
 }
 
 #[tokio::test]
-async fn a_manifest_older_than_the_files_is_not_trusted() {
-    let site = Site::new("assets-stale");
-    precompress(&site.root).expect("precompress");
-    let stale = site.hashed("monitor.css");
-    // Rebuilt without `server precompress`: the CSS changed after the manifest was written.
-    std::fs::write(site.pkg("monitor.css"), ".rebuilt { }\n").expect("rebuild");
-    let app = site.serve("assets-stale").await;
+async fn without_a_hash_file_names_are_plain_and_revalidated() {
+    let site = Site::new("assets-plain");
+    std::fs::write(site.pkg("monitor.css"), ".plain { }\n").expect("css");
+    let app = site.serve("assets-plain", false).await;
     let html = get(&app, "/login", None).await.text().await.expect("html");
     assert!(html.contains("/pkg/monitor.css"), "{html}");
-    assert!(!html.contains(&stale), "{html}");
-    assert_eq!(
-        get(&app, &format!("/pkg/{stale}"), None).await.status(),
-        404
-    );
-    let css = get(&app, "/pkg/monitor.css", Some("br")).await;
+    assert!(!html.contains(CSS), "{html}");
+    let css = get(&app, "/pkg/monitor.css", None).await;
+    assert_eq!(css.status(), 200);
     assert_eq!(header(&css, "cache-control"), "no-cache");
-    assert_eq!(css.text().await.expect("css"), ".rebuilt { }\n");
-}
-
-#[tokio::test]
-async fn precompressing_a_site_that_was_not_built_says_so() {
-    let missing = std::env::temp_dir().join(unique_prefix("no-site"));
-    let error = precompress(&missing).expect_err("no site");
-    assert!(error.contains("build the site first"), "{error}");
+    assert_eq!(css.text().await.expect("css"), ".plain { }\n");
 }
 
 #[tokio::test]

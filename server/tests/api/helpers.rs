@@ -126,6 +126,8 @@ pub struct TestOptions {
     pub redact: String,
     /// `LEPTOS_SITE_ROOT` (default `target/site`).
     pub site_root: String,
+    /// `LEPTOS_HASH_FILE_NAME` (default: `hash.txt` beside the test binary, which has none).
+    pub hash_file: std::path::PathBuf,
 }
 
 impl TestOptions {
@@ -146,6 +148,7 @@ impl TestOptions {
             redis_timeout: Duration::from_millis(800),
             redact: String::new(),
             site_root: "target/site".into(),
+            hash_file: server::assets::hash_file_path(server::assets::HASH_FILE),
         }
     }
 }
@@ -201,6 +204,7 @@ impl TestApp {
             auth: auth_settings.clone(),
             site_addr: "127.0.0.1:0".parse().expect("address"),
             site_root: options.site_root.clone(),
+            hash_file: options.hash_file.clone(),
             cors_origins: server::security::AllowedOrigins::parse(&options.cors_origins)
                 .expect("valid origins"),
         };

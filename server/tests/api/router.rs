@@ -25,6 +25,7 @@ fn router() -> (axum::Router, Authenticator) {
         auth: auth.clone(),
         site_addr: "127.0.0.1:0".parse().expect("address"),
         site_root: "target/site".into(),
+        hash_file: server::assets::hash_file_path(server::assets::HASH_FILE),
         cors_origins: Default::default(),
     };
     let http = server::HttpSettings::new(&config);

@@ -1,0 +1,79 @@
+// What a browser downloads: the first visit gets compressed, content-hashed files; a second
+// visit downloads and revalidates nothing but the page itself. Measured with Chromium's own
+// network events (CDP), against the release build the suite runs on.
+import { test, expect, signIn } from './fixtures.mjs';
+
+/** The first-paint wasm may not grow past this many compressed bytes (README: the figure). */
+const WASM_BUDGET = 300_000;
+
+/** Records every request the page makes: URL, whether the network answered, bytes on the wire. */
+async function recordNetwork(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  const byId = new Map();
+  cdp.on('Network.requestWillBeSent', ({ requestId, request }) => {
+    byId.set(requestId, { url: request.url, cached: false, status: 0, bytes: 0, encoding: '' });
+  });
+  cdp.on('Network.requestServedFromCache', ({ requestId }) => {
+    const entry = byId.get(requestId);
+    if (entry) entry.cached = true;
+  });
+  cdp.on('Network.responseReceived', ({ requestId, response }) => {
+    const entry = byId.get(requestId);
+    if (!entry) return;
+    entry.status = response.status;
+    entry.cached ||= response.fromDiskCache || response.fromPrefetchCache || response.fromServiceWorker;
+    const headers = Object.fromEntries(Object.entries(response.headers).map(([k, v]) => [k.toLowerCase(), v]));
+    entry.encoding = headers['content-encoding'] ?? '';
+    entry.cacheControl = headers['cache-control'] ?? '';
+  });
+  cdp.on('Network.loadingFinished', ({ requestId, encodedDataLength }) => {
+    const entry = byId.get(requestId);
+    if (entry) entry.bytes = encodedDataLength;
+  });
+  return {
+    entries: () => [...byId.values()],
+    reset: () => byId.clear(),
+  };
+}
+
+const path = (url) => new URL(url).pathname;
+const isStatic = (url) => path(url).startsWith('/pkg/') || path(url) === '/favicon.svg';
+
+test('the first visit downloads compressed, hashed files; a second one nothing but the page', async ({ browser, baseURL, tokens }) => {
+  const context = await browser.newContext({ baseURL });
+  const page = await context.newPage();
+  const network = await recordNetwork(page);
+  await signIn(page, tokens.MODERATOR);
+
+  const first = network.entries();
+  const files = first.filter((e) => isStatic(e.url));
+  const wasm = files.find((e) => path(e.url).endsWith('.wasm'));
+  expect(wasm, 'the page loads its wasm').toBeTruthy();
+  // Hashed names (monitor.<hash>.wasm), brotli on the wire, cached for good.
+  expect(path(wasm.url)).toMatch(/^\/pkg\/monitor\.[\w-]+\.wasm$/);
+  expect(wasm.encoding).toBe('br');
+  expect(wasm.cacheControl).toBe('public, max-age=31536000, immutable');
+  expect(wasm.bytes).toBeLessThanOrEqual(WASM_BUDGET);
+  for (const file of files.filter((e) => path(e.url).startsWith('/pkg/'))) {
+    expect(file.encoding, file.url).toBe('br');
+  }
+  // The explorer, the dialogs and the retry form are not part of the first load.
+  expect(files.some((e) => path(e.url).includes('split_'))).toBe(false);
+  const pages = first.filter((e) => !isStatic(e.url) && !path(e.url).endsWith('/live'));
+  const total = [...files, ...pages].reduce((sum, e) => sum + e.bytes, 0);
+  console.log(`first visit: ${total} bytes on the wire (wasm ${wasm.bytes}), ${first.length} requests`);
+
+  // A second visit: only the page (and live data) go to the network.
+  network.reset();
+  await page.goto('/');
+  await expect(page.locator('[data-hydrated="true"]')).toBeVisible();
+  const second = network.entries();
+  const fetched = second.filter((e) => isStatic(e.url) && !e.cached);
+  expect(fetched.map((e) => `${e.status} ${e.url}`)).toEqual([]);
+  expect(second.filter((e) => isStatic(e.url)).length).toBeGreaterThan(0);
+  const document = second.find((e) => path(e.url) === '/');
+  expect(document.cached).toBe(false);
+  expect(document.encoding).toBe('br');
+  await context.close();
+});
