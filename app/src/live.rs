@@ -12,7 +12,7 @@
 //! values and the page shows what its resources read.
 
 use crate::error::ApiError;
-use crate::model::{Metrics, QueueLive};
+use crate::model::{Metrics, MetricsDelta, QueueLive};
 use leptos::prelude::*;
 use serde::de::DeserializeOwned;
 use std::future::Future;
@@ -36,6 +36,11 @@ pub trait Snapshot: Clone + DeserializeOwned + Send + Sync + 'static {
     fn timestamp(&self) -> &str;
     /// Whether any job is running; polling slows down when none is.
     fn busy(&self) -> bool;
+    /// The next snapshot from a `delta` event sent on top of the event `base_id` (this
+    /// snapshot's); `None` when the delta does not apply (then the stream is read afresh).
+    fn apply(&self, _delta: &str, _base_id: Option<&str>) -> Option<Self> {
+        None
+    }
 }
 
 impl Snapshot for Metrics {
@@ -44,6 +49,10 @@ impl Snapshot for Metrics {
     }
     fn busy(&self) -> bool {
         self.totals.active > 0
+    }
+    fn apply(&self, delta: &str, base_id: Option<&str>) -> Option<Self> {
+        let delta: MetricsDelta = serde_json::from_str(delta).ok()?;
+        (base_id == Some(delta.base.to_string().as_str())).then(|| self.with(&delta))
     }
 }
 
@@ -350,6 +359,8 @@ mod browser {
             return End::Dropped { received };
         };
         let mut parser = SseParser::default();
+        // The last snapshot of this stream and its event id, for deltas.
+        let mut current: Option<(T, Option<String>)> = None;
         while !stop.stopped() {
             let read = JsFuture::from(reader.read());
             let chunk = match select(Box::pin(read), Box::pin(sleep(STREAM_SILENCE_LIMIT_MS))).await
@@ -369,9 +380,23 @@ mod browser {
                     "message" => {
                         if let Ok(snapshot) = serde_json::from_str::<T>(&event.data) {
                             received = true;
+                            current = Some((snapshot.clone(), event.id));
                             sink.publish(snapshot);
                             sink.state(Connection::Live);
                         }
+                    }
+                    // Only on top of the event it was made from; otherwise start over, and the
+                    // server's first event is a full snapshot again.
+                    "delta" => {
+                        let next = current
+                            .as_ref()
+                            .and_then(|(snapshot, id)| snapshot.apply(&event.data, id.as_deref()));
+                        let Some(snapshot) = next else {
+                            return End::Dropped { received };
+                        };
+                        current = Some((snapshot.clone(), event.id));
+                        sink.publish(snapshot);
+                        sink.state(Connection::Live);
                     }
                     "status" if event.data.contains("redis_unavailable") => {
                         sink.state(Connection::RedisDown)
@@ -436,6 +461,27 @@ mod browser {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_delta_applies_only_on_top_of_its_base() {
+        let old = Metrics {
+            timestamp: "2026-12-01T10:00:00.000Z".into(),
+            queues: Vec::new(),
+            totals: Default::default(),
+            success_rate: None,
+            success_rate_sample: 0,
+            processing_rate: 0.0,
+            source: crate::model::Source::Jobs,
+        };
+        let mut new = old.clone();
+        new.timestamp = "2026-12-01T10:00:02.000Z".into();
+        new.totals.waiting = 3;
+        let delta = serde_json::to_string(&MetricsDelta::between(41, &old, &new)).expect("JSON");
+        assert_eq!(old.apply(&delta, Some("41")), Some(new));
+        assert_eq!(old.apply(&delta, Some("40")), None);
+        assert_eq!(old.apply(&delta, None), None);
+        assert_eq!(old.apply("{not json", Some("41")), None);
+    }
+
     use super::*;
 
     #[test]

@@ -10,6 +10,8 @@ pub struct SseEvent {
     /// The `event:` name; `message` when the frame had none.
     pub name: String,
     pub data: String,
+    /// The last `id:` seen when it was dispatched (its own, when it had one).
+    pub id: Option<String>,
 }
 
 /// Incremental parser state.
@@ -61,6 +63,7 @@ impl SseParser {
                         name
                     },
                     data: std::mem::take(&mut self.data).join("\n"),
+                    id: self.last_id.clone(),
                 });
             }
             self.name.clear();
@@ -107,11 +110,13 @@ mod tests {
             vec![
                 SseEvent {
                     name: "message".into(),
-                    data: "{\"a\":1}".into()
+                    data: "{\"a\":1}".into(),
+                    id: Some("1".into()),
                 },
                 SseEvent {
                     name: "status".into(),
-                    data: "{\"status\":\"ok\"}".into()
+                    data: "{\"status\":\"ok\"}".into(),
+                    id: Some("1".into()),
                 },
             ]
         );

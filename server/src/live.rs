@@ -5,6 +5,7 @@
 //! slow the others nor make memory grow; a topic nobody watches is not polled (its poller stops
 //! when the last subscription is dropped).
 
+use app::model::{Metrics, MetricsDelta};
 use app::ssr::bullmq::discovery::QueueInfo;
 use app::ssr::bullmq::keys::QueueName;
 use app::ssr::error::AppError;
@@ -36,6 +37,9 @@ pub enum Frame {
         seq: u64,
         /// The snapshot as JSON.
         json: Arc<str>,
+        /// The change from frame `seq - 1` (all-queues topic only, when that frame was data
+        /// too): what `?delta=true` viewers get instead of `json`.
+        delta: Option<Arc<str>>,
     },
     /// The last poll could not read Redis.
     Unavailable {
@@ -186,12 +190,26 @@ async fn poll(
     let mut ticker = tokio::time::interval(state.settings.live_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut seq = 0;
+    // The last snapshot sent (all-queues topic), for deltas.
+    let mut previous: Option<(u64, Metrics)> = None;
     loop {
         ticker.tick().await;
         seq += 1;
         polls.fetch_add(1, Ordering::Relaxed);
         let frame = match (&topic, &queue) {
-            (Topic::AllQueues, _) => as_frame(seq, reads::metrics(&state).await.map(Some)),
+            (Topic::AllQueues, _) => {
+                let read = reads::metrics(&state).await;
+                let delta = match (&read, &previous) {
+                    (Ok(metrics), Some((base, old))) if *base + 1 == seq => {
+                        serde_json::to_string(&MetricsDelta::between(*base, old, metrics))
+                            .ok()
+                            .map(Arc::from)
+                    }
+                    _ => None,
+                };
+                previous = read.as_ref().ok().map(|metrics| (seq, metrics.clone()));
+                with_delta(as_frame(seq, read.map(Some)), delta)
+            }
             (Topic::Queue(_), Some(queue)) => as_frame(seq, reads::queue_live(&state, queue).await),
             (Topic::Queue(_), None) => Frame::Gone { seq },
         };
@@ -201,12 +219,21 @@ async fn poll(
     }
 }
 
+/// `frame` carrying `delta`, when it is data.
+fn with_delta(frame: Frame, delta: Option<Arc<str>>) -> Frame {
+    match frame {
+        Frame::Data { seq, json, .. } => Frame::Data { seq, json, delta },
+        other => other,
+    }
+}
+
 fn as_frame<T: serde::Serialize>(seq: u64, result: Result<Option<T>, AppError>) -> Frame {
     match result {
         Ok(Some(snapshot)) => match serde_json::to_string(&snapshot) {
             Ok(json) => Frame::Data {
                 seq,
                 json: json.into(),
+                delta: None,
             },
             Err(error) => Frame::Unavailable {
                 seq,

@@ -162,7 +162,8 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
     );
     let feed = use_live_feed(
         FeedConfig {
-            stream_url: api_path(&api_url, "/api/v1/admin/jobs/live"),
+            // Deltas: between full snapshots, only the queues that changed.
+            stream_url: api_path(&api_url, "/api/v1/admin/jobs/live?delta=true"),
             auto_refresh,
             refresh_interval_ms: refresh_interval,
         },

@@ -6,15 +6,18 @@
 //! - [`ids`] — `JobId`;
 //! - [`queries`] — the REST API's query parameters;
 //! - [`retry`] — `RetryChanges`, validated once for the form and the server;
-//! - [`jobs`] — the job explorer's pages, details, logs, flows and searches.
+//! - [`jobs`] — the job explorer's pages, details, logs, flows and searches;
+//! - [`delta`] — what the live stream sends between full snapshots.
 
 #[macro_use]
 pub mod enums;
+pub mod delta;
 pub mod ids;
 pub mod jobs;
 pub mod queries;
 pub mod retry;
 
+pub use delta::MetricsDelta;
 pub use enums::{ClearKind, Period, Source, Step};
 pub use ids::JobId;
 pub use jobs::{
@@ -22,8 +25,8 @@ pub use jobs::{
     JobSummary, JobsAnswer, ListOrder, Priorities, PriorityCount, SearchPage, Timeline,
 };
 pub use queries::{
-    AuditQuery, ClearQuery, FlowQuery, HistoryQuery, JobListQuery, LogsQuery, SearchQuery,
-    StuckQuery, TrendsQuery,
+    AuditQuery, ClearQuery, FlowQuery, HistoryQuery, JobListQuery, LiveQuery, LogsQuery,
+    SearchQuery, StuckQuery, TrendsQuery,
 };
 pub use retry::{Backoff, BackoffKind, FieldError, RetryChanges, MAX_ATTEMPTS, MAX_PRIORITY};
 

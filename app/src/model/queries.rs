@@ -39,6 +39,38 @@ where
         .map_err(serde::de::Error::custom)
 }
 
+/// A yes/no parameter: `true` or `false` (also `1`/`0`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "bool")]
+pub struct Switch(pub bool);
+
+impl TryFrom<String> for Switch {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        match text.trim() {
+            "true" | "1" => Ok(Switch(true)),
+            "false" | "0" => Ok(Switch(false)),
+            other => Err(format!("`{other}` is not true or false")),
+        }
+    }
+}
+
+impl From<Switch> for bool {
+    fn from(value: Switch) -> bool {
+        value.0
+    }
+}
+
+/// `GET /live?delta=`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LiveQuery {
+    /// `true`: deltas between full snapshots (absent: every event is a full snapshot).
+    #[serde(deserialize_with = "blank_is_none")]
+    pub delta: Option<Switch>,
+}
+
 /// `GET /trends?period=`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

@@ -5,9 +5,14 @@
 //! its session signed out; the stream ends), `shutdown` (the server stops; the stream ends).
 //! Keep-alive comments every 15 s. Each stream takes a place under the caller's stream limit
 //! (`limits::Limits::open_stream`) and gives it back when it ends.
+//!
+//! `GET /live?delta=true` sends a full snapshot first and then, as events named `delta`
+//! (`model::MetricsDelta`), only what changed since the viewer's previous event; a full
+//! snapshot again whenever the viewer missed a poll (a slow reader gets only the newest) and
+//! every [`FULL_EVERY`] events. Without `delta`, every event is the whole snapshot.
 
 use crate::live::{Frame, LiveHub, Subscription, Topic};
-use crate::routes::extract::AppPath;
+use crate::routes::extract::{AppPath, AppQuery};
 use app::ssr::auth::{Caller, Principal};
 use app::ssr::error::AppError;
 use app::ssr::limits::StreamPermit;
@@ -29,6 +34,8 @@ use tokio::time::Instant;
 const RETRY: Duration = Duration::from_secs(3);
 /// Keep-alive comment interval (proxies drop idle connections).
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// A delta viewer gets a full snapshot at least every this many data events.
+pub const FULL_EVERY: u32 = 30;
 
 /// A stream's response: the events, and `X-Accel-Buffering: no` so that a reverse proxy or load
 /// balancer in front of several instances (nginx and those modelled on it) passes each event on
@@ -40,10 +47,12 @@ pub async fn all_queues(
     Caller(caller): Caller,
     State(state): State<AppState>,
     Extension(hub): Extension<Arc<LiveHub>>,
+    AppQuery(query): AppQuery<app::model::LiveQuery>,
 ) -> Result<Streamed, AppError> {
     let permit = open(&state, &hub, &caller)?;
     let subscription = hub.subscribe(Topic::AllQueues, None);
-    Ok(respond(subscription, &caller, permit, &hub))
+    let deltas = query.delta.is_some_and(|d| d.0);
+    Ok(respond(subscription, &caller, permit, &hub, deltas))
 }
 
 /// `GET /queue/{queueName}/live` (MODERATOR). Unknown queue: 404 before the stream starts.
@@ -56,7 +65,7 @@ pub async fn one_queue(
     let queue = app::ssr::service::resolve_queue(&state, &queue_name).await?;
     let permit = open(&state, &hub, &caller)?;
     let subscription = hub.subscribe(Topic::Queue(queue.name.clone()), Some(queue));
-    Ok(respond(subscription, &caller, permit, &hub))
+    Ok(respond(subscription, &caller, permit, &hub, false))
 }
 
 /// A place for one more stream of `caller`: refused for a session that signed out here, and
@@ -104,6 +113,11 @@ struct Viewer {
     told: Told,
     first: bool,
     ended: bool,
+    /// Whether this viewer asked for deltas.
+    deltas: bool,
+    /// The id of the last data event sent, and how many deltas followed its full snapshot.
+    last_data: Option<u64>,
+    deltas_since_full: u32,
 }
 
 fn respond(
@@ -111,6 +125,7 @@ fn respond(
     caller: &Principal,
     permit: StreamPermit,
     hub: &Arc<LiveHub>,
+    deltas: bool,
 ) -> Streamed {
     let remaining = (caller.expires_at - chrono::Utc::now().timestamp()).max(0) as u64;
     let viewer = Viewer {
@@ -124,6 +139,9 @@ fn respond(
         told: Told::Nothing,
         first: true,
         ended: false,
+        deltas,
+        last_data: None,
+        deltas_since_full: 0,
     };
     let events = stream::unfold(viewer, next_events)
         .flat_map(|events| stream::iter(events.into_iter().map(Ok::<Event, Infallible>)));
@@ -173,16 +191,31 @@ async fn next_events(mut viewer: Viewer) -> Option<(Vec<Event>, Viewer)> {
         let mut events = Vec::new();
         match frame {
             Frame::Pending => continue,
-            Frame::Data { seq, json } => {
+            Frame::Data { seq, json, delta } => {
                 if matches!(viewer.told, Told::Unavailable | Told::Gone) {
                     events.push(status_event(seq, "ok", "Redis answers again"));
                 }
-                let mut event = Event::default().id(seq.to_string()).data(json.as_ref());
+                // A delta only on top of the very event it was computed from.
+                let follows = viewer.last_data.is_some_and(|last| last + 1 == seq);
+                let delta = delta
+                    .filter(|_| viewer.deltas && follows && viewer.deltas_since_full < FULL_EVERY);
+                let mut event = match delta {
+                    Some(delta) => {
+                        viewer.deltas_since_full += 1;
+                        Event::default().event("delta").data(delta.as_ref())
+                    }
+                    None => {
+                        viewer.deltas_since_full = 0;
+                        Event::default().data(json.as_ref())
+                    }
+                }
+                .id(seq.to_string());
                 if viewer.told == Told::Nothing {
                     event = event.retry(RETRY);
                 }
                 events.push(event);
                 viewer.told = Told::Data;
+                viewer.last_data = Some(seq);
             }
             Frame::Unavailable { seq, message } => {
                 if viewer.told == Told::Unavailable {

@@ -300,3 +300,96 @@ async fn a_viewer_that_stops_reading_does_not_slow_the_others() {
         .expect("event");
     assert!(next.id.is_some());
 }
+
+#[tokio::test]
+async fn delta_streams_send_only_what_changed_and_rebuild_bullmqs_numbers() {
+    use app::model::{Metrics, MetricsDelta};
+    let app = TestApp::spawn("live-delta").await;
+    let world = app
+        .world(json!([
+            {"name": "quiet", "completed": 2},
+            {"name": "busy", "waiting": 1}
+        ]))
+        .await;
+    let mut stream = SseClient::connect(
+        &app,
+        &format!("{LIVE}?delta=true"),
+        Some(&app.token(Role::Moderator)),
+    )
+    .await;
+    assert_eq!(stream.status, 200);
+    let first = stream
+        .next_event(Duration::from_secs(5))
+        .await
+        .expect("first");
+    assert_eq!(first.event, None, "the first event is a whole snapshot");
+    let mut snapshot: Metrics = serde_json::from_str(&first.data).expect("metrics");
+    let mut last_id = first.id.clone().expect("id");
+
+    crate::helpers::fixture("add", &app.prefix, json!([{"name": "busy", "count": 3}])).await;
+    let bullmq = crate::helpers::fixture("counts", &app.prefix, json!([{"name": "busy"}])).await;
+    let expected = bullmq["queues"]["busy"]["counts"]["waiting"]
+        .as_u64()
+        .expect("waiting");
+    let mut deltas = 0;
+    let mut changed_queues = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let event = stream
+            .next_event(Duration::from_secs(5))
+            .await
+            .expect("event");
+        match event.event.as_deref() {
+            Some("delta") => {
+                let delta: MetricsDelta = serde_json::from_str(&event.data).expect("delta");
+                assert_eq!(delta.base.to_string(), last_id, "a delta follows its base");
+                changed_queues.extend(delta.queues.iter().map(|q| q.summary.queue_name.clone()));
+                snapshot = snapshot.with(&delta);
+                deltas += 1;
+            }
+            None => snapshot = serde_json::from_str(&event.data).expect("metrics"),
+            other => panic!("unexpected event {other:?}"),
+        }
+        last_id = event.id.expect("id");
+        let busy = snapshot
+            .queues
+            .iter()
+            .find(|q| q.summary.queue_name == "busy")
+            .expect("busy");
+        if busy.summary.counts.waiting == expected && deltas >= 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the deltas never showed BullMQ's count"
+        );
+    }
+    // What the deltas rebuilt is what a full read says.
+    let (_, full) = app
+        .get_json("/api/v1/admin/jobs/metrics", Role::Moderator)
+        .await;
+    let full: Metrics = serde_json::from_value(full).expect("metrics");
+    let counts = |m: &Metrics| -> Vec<(String, app::model::StateCounts)> {
+        m.queues
+            .iter()
+            .map(|q| (q.summary.queue_name.clone(), q.summary.counts.clone()))
+            .collect()
+    };
+    assert_eq!(counts(&snapshot), counts(&full));
+    // The quiet queue never changed, so no delta carried it.
+    assert!(
+        changed_queues.iter().all(|name| name == "busy"),
+        "{changed_queues:?}"
+    );
+    assert!(changed_queues.iter().any(|name| name == "busy"));
+    drop(world);
+
+    let bad = app
+        .client
+        .get(app.url(&format!("{LIVE}?delta=maybe")))
+        .bearer_auth(app.token(Role::Moderator))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(bad.status(), 400);
+}
