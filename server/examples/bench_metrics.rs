@@ -60,6 +60,8 @@ async fn run(url: &str, requests: usize) -> Result<(), Box<dyn std::error::Error
                 &queues,
                 now,
                 Some(&history),
+                // A cold read: every queue read in full.
+                &app::ssr::bullmq::snapshot::SnapshotCache::default(),
             )
             .await?;
             assert_eq!(

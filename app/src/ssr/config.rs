@@ -38,6 +38,9 @@ pub struct Settings {
     pub history_hour_ttl: Duration,
     /// How long one read (metrics, trends…) serves identical requests (`ssr::shared_reads`).
     pub reads_shared_for: Duration,
+    /// How long the snapshot trusts a queue whose event stream has not moved before reading it
+    /// in full again (a key deleted by hand moves no stream); 60 s.
+    pub snapshot_recount: Duration,
     /// `COOKIE_SECURE`: the session cookie is `Secure` and named `__Host-monitor_session`.
     pub cookie_secure: bool,
     /// Per-user limits (live streams, history reads).
@@ -65,6 +68,7 @@ impl Settings {
             history_minute_ttl: Duration::from_secs(48 * 3600),
             history_hour_ttl: Duration::from_secs(90 * 86_400),
             reads_shared_for: crate::ssr::shared_reads::SHARED_FOR,
+            snapshot_recount: crate::ssr::bullmq::snapshot::RECOUNT_EVERY,
             cookie_secure: false,
             limits: crate::ssr::limits::LimitSettings::default(),
             redactor: crate::ssr::redact::Redactor::default(),
@@ -105,6 +109,7 @@ impl fmt::Debug for Settings {
             .field("history_minute_ttl", &self.history_minute_ttl)
             .field("history_hour_ttl", &self.history_hour_ttl)
             .field("reads_shared_for", &self.reads_shared_for)
+            .field("snapshot_recount", &self.snapshot_recount)
             .field("cookie_secure", &self.cookie_secure)
             .field("limits", &self.limits)
             .field("redactor", &self.redactor)

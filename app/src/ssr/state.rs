@@ -32,6 +32,8 @@ pub struct AppState {
     pub gate: crate::ssr::redis::RedisGate,
     /// Per-user limits (live streams, history reads).
     pub limits: Arc<crate::ssr::limits::Limits>,
+    /// What the last snapshot read of each queue found (unchanged queues cost two commands).
+    pub snapshots: Arc<crate::ssr::bullmq::snapshot::SnapshotCache>,
 }
 
 impl AppState {
@@ -55,6 +57,9 @@ impl AppState {
             settings.redis_timeout,
         );
         let limits = crate::ssr::limits::Limits::new(settings.limits);
+        let snapshots = Arc::new(crate::ssr::bullmq::snapshot::SnapshotCache::new(
+            settings.snapshot_recount,
+        ));
         Self {
             leptos_options,
             settings: Arc::new(settings),
@@ -64,6 +69,7 @@ impl AppState {
             reads,
             gate,
             limits,
+            snapshots,
         }
     }
 

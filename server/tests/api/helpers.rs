@@ -124,6 +124,8 @@ pub struct TestOptions {
     pub redis_timeout: Duration,
     /// `REDACT_PATHS`.
     pub redact: String,
+    /// How long the snapshot trusts an unchanged queue (60 s).
+    pub snapshot_recount: Duration,
     /// `LEPTOS_SITE_ROOT` (default `target/site`).
     pub site_root: String,
     /// `LEPTOS_HASH_FILE_NAME` (default: `hash.txt` beside the test binary, which has none).
@@ -147,6 +149,7 @@ impl TestOptions {
             cookie_secure: false,
             redis_timeout: Duration::from_millis(800),
             redact: String::new(),
+            snapshot_recount: Duration::from_secs(60),
             site_root: "target/site".into(),
             hash_file: server::assets::hash_file_path(server::assets::HASH_FILE),
         }
@@ -195,6 +198,7 @@ impl TestApp {
         settings.collector_interval = Duration::from_millis(100);
         settings.collector_lease = Duration::from_secs(1);
         settings.reads_shared_for = options.reads_shared_for;
+        settings.snapshot_recount = options.snapshot_recount;
         settings.discovery_interval = options.discovery_interval;
         settings.limits = options.limits;
         settings.cookie_secure = options.cookie_secure;

@@ -25,3 +25,4 @@ mod queues;
 mod router;
 mod security;
 mod session;
+mod snapshot;

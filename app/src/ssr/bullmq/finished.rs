@@ -1,10 +1,8 @@
 //! Reads about finished jobs, from the scores of the `completed` and `failed` sorted sets (BullMQ
 //! scores both by `finishedOn`), so nothing here reads every job:
 //!
-//! - success rates over the N most recently finished jobs, per queue and across all queues, found
-//!   by a simultaneous binary search on `finishedOn` with `ZCOUNT` (one pipeline per step, about
-//!   log2(time span in ms) steps, whatever the number of queues);
-//! - processing rate over a trailing window (`ZCOUNT` since the window's start);
+//! - the success sample type and its percentage (the samples themselves come from
+//!   [`crate::ssr::bullmq::snapshot`]);
 //! - trends over a period (`ZCOUNT` since the period's start) with the average processing time
 //!   taken from a bounded sample of the period's most recent jobs.
 
@@ -13,27 +11,10 @@ use crate::ssr::bullmq::discovery::QueueInfo;
 use crate::ssr::bullmq::keys::QueueKeys;
 use crate::ssr::error::AppError;
 use crate::ssr::redis::run_pipeline;
-use fred::clients::Pipeline;
 use fred::prelude::*;
 
 /// An upper bound above every `finishedOn` score (ms timestamps stay far below 2^53).
 pub const SCORE_MAX: f64 = 9_007_199_254_740_991.0;
-
-/// At most this many binary-search steps; 2^53 ms covers any timestamp.
-const MAX_SEARCH_STEPS: u32 = 60;
-
-/// Finished jobs of one queue: total retained and the span of their `finishedOn`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct FinishedSpan {
-    /// `ZCARD completed`.
-    pub completed: u64,
-    /// `ZCARD failed`.
-    pub failed: u64,
-    /// Lowest `finishedOn` over both sets, if any job finished.
-    pub oldest: Option<i64>,
-    /// Highest `finishedOn` over both sets, if any job finished.
-    pub newest: Option<i64>,
-}
 
 /// Completed and failed counts of a sample of recently finished jobs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -64,203 +45,6 @@ pub fn percentage(part: u64, whole: u64) -> Option<f64> {
 /// Rounds to 2 decimals.
 pub fn round2(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
-}
-
-/// Queues, on `pipeline`, the 4 commands [`span_from_replies`] reads: the oldest and newest entry
-/// of `completed` and of `failed` (with scores).
-pub async fn push_span_commands(
-    pipeline: &Pipeline<Client>,
-    keys: &QueueKeys,
-) -> Result<(), Error> {
-    for set in [keys.completed(), keys.failed()] {
-        let _: () = pipeline
-            .zrange(set.clone(), 0, 0, None, false, None, true)
-            .await?;
-        let _: () = pipeline.zrange(set, 0, 0, None, true, None, true).await?;
-    }
-    Ok(())
-}
-
-/// Commands [`push_span_commands`] queues.
-pub const SPAN_COMMANDS: usize = 4;
-
-/// The score of a one-element `ZRANGE … WITHSCORES` reply.
-fn single_score(reply: Option<&Result<Value, Error>>) -> Option<i64> {
-    let Some(Ok(Value::Array(items))) = reply else {
-        return None;
-    };
-    items
-        .get(1)
-        .and_then(Value::as_f64)
-        .map(|score| score as i64)
-}
-
-/// Builds a queue's span from its [`SPAN_COMMANDS`] replies and its set sizes.
-pub fn span_from_replies(
-    completed: u64,
-    failed: u64,
-    replies: &[Result<Value, Error>],
-) -> FinishedSpan {
-    let scores: Vec<i64> = (0..SPAN_COMMANDS)
-        .filter_map(|i| single_score(replies.get(i)))
-        .collect();
-    FinishedSpan {
-        completed,
-        failed,
-        oldest: scores.iter().copied().min(),
-        newest: scores.iter().copied().max(),
-    }
-}
-
-/// One binary search for the `finishedOn` threshold of a group of queues.
-struct Search {
-    /// Indexes into the queue list.
-    queues: Vec<usize>,
-    /// Invariant: at least `n` jobs finished at or after `lo`…
-    lo: i64,
-    /// …and fewer than `n` at or after `hi`.
-    hi: i64,
-    /// The sample at `lo`.
-    at_lo: Sample,
-}
-
-/// The samples of the `n` most recently finished jobs: one per queue (over that queue's jobs) and
-/// one across all queues. A sample is every job with `finishedOn ≥ T`, where T is the latest time
-/// with at least `n` jobs at or after it, so it holds exactly `n` jobs unless several finished in
-/// T's very millisecond. Returns the samples and the round trips used.
-pub async fn recent_samples(
-    pool: &Pool,
-    keys: &[QueueKeys],
-    spans: &[FinishedSpan],
-    n: u64,
-) -> Result<(Vec<Sample>, Sample, u32), AppError> {
-    let whole = |span: &FinishedSpan| Sample {
-        completed: span.completed,
-        failed: span.failed,
-    };
-    let mut per_queue: Vec<Sample> = spans.iter().map(whole).collect();
-    let mut global = Sample {
-        completed: spans.iter().map(|s| s.completed).sum(),
-        failed: spans.iter().map(|s| s.failed).sum(),
-    };
-    // Searches, one per queue with more than n finished jobs, plus the global one; the global
-    // search is last in the list.
-    let start = |queues: Vec<usize>, at_lo: Sample| -> Option<Search> {
-        let oldest = queues.iter().filter_map(|&i| spans[i].oldest).min()?;
-        let newest = queues.iter().filter_map(|&i| spans[i].newest).max()?;
-        (at_lo.size() > n).then_some(Search {
-            queues,
-            lo: oldest,
-            hi: newest + 1,
-            at_lo,
-        })
-    };
-    let mut searches: Vec<(Option<usize>, Search)> = Vec::new();
-    for (index, span) in spans.iter().enumerate() {
-        if let Some(search) = start(vec![index], whole(span)) {
-            searches.push((Some(index), search));
-        }
-    }
-    if let Some(search) = start((0..spans.len()).collect(), global) {
-        searches.push((None, search));
-    }
-    let mut round_trips = 0;
-    for _ in 0..MAX_SEARCH_STEPS {
-        let open: Vec<usize> = (0..searches.len())
-            .filter(|&i| searches[i].1.hi - searches[i].1.lo > 1)
-            .collect();
-        if open.is_empty() {
-            break;
-        }
-        // A queue whose jobs all finished before `mid` adds nothing and one whose jobs all
-        // finished at or after it adds everything: only queues straddling `mid` need a ZCOUNT.
-        let pipeline = pool.next().pipeline();
-        let mut expected = 0;
-        let mut known: Vec<Sample> = Vec::with_capacity(open.len());
-        for &i in &open {
-            let search = &searches[i].1;
-            let mid = search.lo + (search.hi - search.lo) / 2;
-            let mut sure = Sample::default();
-            for &queue in &search.queues {
-                match straddle(&spans[queue], mid) {
-                    Side::Before => {}
-                    Side::After => {
-                        sure.completed += spans[queue].completed;
-                        sure.failed += spans[queue].failed;
-                    }
-                    Side::Across => {
-                        let _: () = pipeline
-                            .zcount(keys[queue].completed(), mid as f64, SCORE_MAX)
-                            .await?;
-                        let _: () = pipeline
-                            .zcount(keys[queue].failed(), mid as f64, SCORE_MAX)
-                            .await?;
-                        expected += 2;
-                    }
-                }
-            }
-            known.push(sure);
-        }
-        let replies = if expected > 0 {
-            round_trips += 1;
-            run_pipeline(&pipeline, expected).await?
-        } else {
-            Vec::new()
-        };
-        let mut cursor = replies.iter();
-        for (&i, sure) in open.iter().zip(known) {
-            let search = &mut searches[i].1;
-            let mid = search.lo + (search.hi - search.lo) / 2;
-            let mut at_mid = sure;
-            for &queue in &search.queues {
-                if straddle(&spans[queue], mid) == Side::Across {
-                    at_mid.completed += count_reply(cursor.next())?;
-                    at_mid.failed += count_reply(cursor.next())?;
-                }
-            }
-            if at_mid.size() >= n {
-                search.lo = mid;
-                search.at_lo = at_mid;
-            } else {
-                search.hi = mid;
-            }
-        }
-    }
-    for (queue, search) in searches {
-        match queue {
-            Some(index) => per_queue[index] = search.at_lo,
-            None => global = search.at_lo,
-        }
-    }
-    Ok((per_queue, global, round_trips))
-}
-
-/// Where a queue's finished jobs lie relative to a time.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Side {
-    /// All finished before it (or none finished).
-    Before,
-    /// All finished at or after it.
-    After,
-    /// Some before, some after.
-    Across,
-}
-
-fn straddle(span: &FinishedSpan, time: i64) -> Side {
-    match (span.oldest, span.newest) {
-        (Some(_), Some(newest)) if newest < time => Side::Before,
-        (Some(oldest), Some(_)) if oldest >= time => Side::After,
-        (Some(_), Some(_)) => Side::Across,
-        _ => Side::Before,
-    }
-}
-
-fn count_reply(reply: Option<&Result<Value, Error>>) -> Result<u64, AppError> {
-    match reply {
-        Some(Ok(value)) => Ok(value.as_u64().unwrap_or(0)),
-        Some(Err(error)) => Err(AppError::Internal(format!("ZCOUNT failed: {error}"))),
-        None => Err(AppError::Internal("missing ZCOUNT reply".into())),
-    }
 }
 
 /// Per-queue sample size for the trends' average processing time: the average is exact for

@@ -22,3 +22,4 @@ pub mod finished;
 pub mod jobs;
 pub mod keys;
 pub mod retry;
+pub mod snapshot;

@@ -74,6 +74,7 @@ where
     tokio::spawn(async move {
         let done = work.await;
         state.reads.forget().await;
+        state.snapshots.clear();
         action.result = done.record;
         audit::log(&action);
         let prefix = state.settings.monitor_prefix.clone();

@@ -1,25 +1,21 @@
-//! How `GET /metrics` is read: every queue's counts and its two rates, in a few pipelined
-//! round trips whatever the number of queues.
+//! How `GET /metrics` is read: every queue's counts and its two rates, from the snapshot reads
+//! of [`snapshot`] (two Redis commands for a queue that has not changed since the last read,
+//! about a dozen for one that has), in two to four pipelined round trips whatever the number of
+//! queues.
 //!
 //! A queue whose history covers the rate window (see `history::rates`) gets its rates from the
-//! buckets; the others from the retained jobs (`ZCOUNT` over the window, and the success-rate
-//! search over the most recent jobs). The overall success rate comes from the buckets only when
-//! every queue is covered, else from the retained jobs of all queues; the overall processing
-//! rate is always the sum of the queues'. `source` says which.
+//! buckets; the others from their retained jobs (the kept list of their most recently finished
+//! jobs). The overall success rate comes from the buckets only when every queue is covered, else
+//! from the retained jobs of all queues; the overall processing rate is always the sum of the
+//! queues'. `source` says which.
 
 use crate::model::{
     Metrics, QueueMetrics, QueueSummary, Source, Totals, PROCESSING_RATE_WINDOW_MINUTES,
     SUCCESS_RATE_SAMPLE,
 };
-use crate::ssr::bullmq::counts::{
-    push_count_commands, reply_u64, summary_from_replies, COUNT_COMMANDS,
-};
 use crate::ssr::bullmq::discovery::QueueInfo;
-use crate::ssr::bullmq::finished::{
-    push_span_commands, recent_samples, round2, span_from_replies, FinishedSpan, Sample, SCORE_MAX,
-    SPAN_COMMANDS,
-};
-use crate::ssr::bullmq::keys::QueueKeys;
+use crate::ssr::bullmq::finished::{round2, Sample};
+use crate::ssr::bullmq::snapshot::{self, QueueSnap, SnapshotCache};
 use crate::ssr::clock::rfc3339;
 use crate::ssr::error::AppError;
 use crate::ssr::history::keys::HistoryKeys;
@@ -48,25 +44,25 @@ impl HistorySource {
 enum RateRead {
     /// The history's windows (success sample and processing rate both come from them).
     Collector(rates::Windows),
-    /// The retained jobs' processing rate (their success sample comes from the search).
+    /// The retained jobs' processing rate (their success sample comes from the kept list).
     Jobs(f64),
 }
 
-/// One queue's replies, taken apart.
+/// One queue's reads, taken apart.
 struct QueueRead {
     summary: QueueSummary,
-    keys: QueueKeys,
     rate: RateRead,
-    span: Option<FinishedSpan>,
 }
 
-/// Reads [`Metrics`] for `queues` at `now_ms`; also returns the Redis round trips it used.
+/// Reads [`Metrics`] for `queues` at `now_ms`, reusing `cache`'s unchanged queues; also returns
+/// the Redis round trips it used.
 pub async fn read_metrics(
     pool: &Pool,
     prefix: &str,
     queues: &[QueueInfo],
     now_ms: i64,
     history: Option<&HistorySource>,
+    cache: &SnapshotCache,
 ) -> Result<(Metrics, u32), AppError> {
     let mut queues: Vec<QueueInfo> = queues.to_vec();
     queues.sort_by(|a, b| a.name.cmp(&b.name));
@@ -83,118 +79,117 @@ pub async fn read_metrics(
         }
         _ => vec![false; queues.len()],
     };
-    let all_covered = !queues.is_empty() && covered.iter().all(|c| *c);
-    let reads = if queues.is_empty() {
-        Vec::new()
+    let (snaps, stats) = snapshot::read(
+        pool,
+        prefix,
+        &queues,
+        cache,
+        now_ms,
+        SUCCESS_RATE_SAMPLE as usize,
+    )
+    .await?;
+    round_trips += stats.round_trips;
+    // Snapshots keep the queues' order, less the ones gone.
+    let covered: Vec<bool> = snaps
+        .iter()
+        .map(|(queue, _)| {
+            queues
+                .iter()
+                .position(|q| q.name == queue.name)
+                .is_some_and(|i| covered[i])
+        })
+        .collect();
+    let (rates, rate_round_trips) =
+        read_rates(pool, prefix, &snaps, &covered, history, now_ms).await?;
+    round_trips += rate_round_trips;
+    let all_covered = !snaps.is_empty() && covered.iter().all(|c| *c);
+    let samples: Vec<Sample> = snaps.iter().map(|(_, snap)| snap.recent.sample()).collect();
+    let jobs_global = if all_covered {
+        Sample::default()
     } else {
-        round_trips += 1;
-        read_queues(
-            pool,
-            prefix,
-            &queues,
-            &covered,
-            history,
-            now_ms,
-            !all_covered,
-        )
-        .await?
+        let lists: Vec<&snapshot::Recent> = snaps.iter().map(|(_, snap)| &snap.recent).collect();
+        snapshot::global_sample(&lists, SUCCESS_RATE_SAMPLE as usize)
     };
-    let (samples, jobs_global, search_round_trips) = if all_covered {
-        (vec![Sample::default(); reads.len()], Sample::default(), 0)
-    } else {
-        let keys: Vec<QueueKeys> = reads.iter().map(|r| r.keys.clone()).collect();
-        let spans: Vec<FinishedSpan> = reads.iter().map(|r| r.span.unwrap_or_default()).collect();
-        recent_samples(pool, &keys, &spans, SUCCESS_RATE_SAMPLE).await?
-    };
-    round_trips += search_round_trips;
+    let reads = snaps
+        .into_iter()
+        .zip(rates)
+        .map(|((_, snap), rate)| QueueRead {
+            summary: snap.summary,
+            rate,
+        })
+        .collect();
     Ok((
         combine(reads, samples, jobs_global, all_covered, now_ms),
         round_trips,
     ))
 }
 
-/// One pipeline for every queue: its counts, then its rate reads (buckets, or the window's
-/// `ZCOUNT`s), then, when the retained jobs decide any success rate, the span of its finished
-/// jobs. Queues gone since discovery are left out.
-async fn read_queues(
+/// Each queue's rates: the buckets for covered queues (one pipeline), the kept list for the
+/// others, with two `ZCOUNT`s for a queue whose list does not reach back to the window's start
+/// (another pipeline, only when some queue needs it).
+async fn read_rates(
     pool: &Pool,
     prefix: &str,
-    queues: &[QueueInfo],
+    snaps: &[(QueueInfo, QueueSnap)],
     covered: &[bool],
     history: Option<&HistorySource>,
     now_ms: i64,
-    spans_needed: bool,
-) -> Result<Vec<QueueRead>, AppError> {
+) -> Result<(Vec<RateRead>, u32), AppError> {
     let now_u = u64::try_from(now_ms).unwrap_or(0);
-    let window_start = (now_ms - (PROCESSING_RATE_WINDOW_MINUTES * 60_000) as i64) as f64;
-    let keys: Vec<QueueKeys> = queues
-        .iter()
-        .map(|q| QueueKeys::new(prefix, &q.name))
-        .collect();
-    let pipeline = pool.next().pipeline();
-    let mut commands = Vec::with_capacity(queues.len());
-    for ((queue, key), covered) in queues.iter().zip(&keys).zip(covered) {
-        push_count_commands(&pipeline, key).await?;
-        let mut count = COUNT_COMMANDS;
-        match (covered, history) {
-            (true, Some(history)) => {
-                rates::push_rate_commands(&pipeline, &history.keys, &queue.name, now_u).await?;
-                count += rates::RATE_COMMANDS;
-            }
-            _ => {
-                let _: () = pipeline
-                    .zcount(key.completed(), window_start, SCORE_MAX)
-                    .await?;
-                let _: () = pipeline
-                    .zcount(key.failed(), window_start, SCORE_MAX)
-                    .await?;
-                count += 2;
-            }
-        }
-        if spans_needed {
-            push_span_commands(&pipeline, key).await?;
-            count += SPAN_COMMANDS;
-        }
-        commands.push(count);
-    }
-    let replies = run_pipeline(&pipeline, commands.iter().sum()).await?;
+    let window_start = now_ms - (PROCESSING_RATE_WINDOW_MINUTES * 60_000) as i64;
     let per_minute =
         |finished: u64| round2(finished as f64 / PROCESSING_RATE_WINDOW_MINUTES as f64);
-    let mut reads = Vec::with_capacity(queues.len());
-    let mut rest = replies.as_slice();
-    for (((queue, key), covered), count) in queues.iter().zip(keys).zip(covered).zip(&commands) {
-        let (mine, after) = rest.split_at((*count).min(rest.len()));
-        rest = after;
-        let Some(summary) = summary_from_replies(queue, &mine[..COUNT_COMMANDS.min(mine.len())])
-        else {
-            continue;
-        };
-        let rate_len = if *covered { rates::RATE_COMMANDS } else { 2 };
-        let rate_replies = mine
-            .get(COUNT_COMMANDS..COUNT_COMMANDS + rate_len)
-            .unwrap_or(&[]);
-        let rate = if *covered {
-            RateRead::Collector(rates::windows_from_replies(rate_replies))
-        } else {
-            let finished =
-                reply_u64(queue, rate_replies.first()) + reply_u64(queue, rate_replies.get(1));
-            RateRead::Jobs(per_minute(finished))
-        };
-        let span = spans_needed.then(|| {
-            span_from_replies(
-                summary.counts.completed,
-                summary.counts.failed,
-                mine.get(COUNT_COMMANDS + rate_len..).unwrap_or(&[]),
-            )
-        });
-        reads.push(QueueRead {
-            summary,
-            keys: key,
-            rate,
-            span,
-        });
+    let mut round_trips = 0;
+    let mut windows: Vec<Option<rates::Windows>> = vec![None; snaps.len()];
+    if let Some(history) = history.filter(|_| covered.iter().any(|c| *c)) {
+        let pipeline = pool.next().pipeline();
+        let mut expected = 0;
+        for ((queue, _), covered) in snaps.iter().zip(covered) {
+            if *covered {
+                rates::push_rate_commands(&pipeline, &history.keys, &queue.name, now_u).await?;
+                expected += rates::RATE_COMMANDS;
+            }
+        }
+        let replies = run_pipeline(&pipeline, expected).await?;
+        round_trips += 1;
+        let mut rest = replies.chunks(rates::RATE_COMMANDS);
+        for (slot, covered) in windows.iter_mut().zip(covered) {
+            if *covered {
+                *slot = rest.next().map(rates::windows_from_replies);
+            }
+        }
     }
-    Ok(reads)
+    let mut finished: Vec<Option<u64>> = snaps
+        .iter()
+        .zip(covered)
+        .map(|((_, snap), covered)| {
+            if *covered {
+                Some(0)
+            } else {
+                snap.recent.finished_since(window_start)
+            }
+        })
+        .collect();
+    let missing: Vec<usize> = (0..snaps.len())
+        .filter(|&i| finished[i].is_none())
+        .collect();
+    if !missing.is_empty() {
+        let names: Vec<_> = missing.iter().map(|&i| &snaps[i].0.name).collect();
+        let counted = snapshot::finished_since(pool, prefix, &names, window_start).await?;
+        round_trips += 1;
+        for (i, count) in missing.into_iter().zip(counted) {
+            finished[i] = Some(count);
+        }
+    }
+    let rates = windows
+        .into_iter()
+        .zip(finished)
+        .map(|(windows, finished)| match windows {
+            Some(windows) => RateRead::Collector(windows),
+            None => RateRead::Jobs(per_minute(finished.unwrap_or(0))),
+        })
+        .collect();
+    Ok((rates, round_trips))
 }
 
 /// Per-queue metrics and the totals, from what was read.

@@ -50,6 +50,7 @@ async fn read_all_metrics(state: &AppState) -> Result<Metrics, AppError> {
                 &queues,
                 now_ms(),
                 Some(&history),
+                &state.snapshots,
             )
             .await?;
             Ok((metrics, round_trips, queues.len()))
