@@ -15,7 +15,6 @@
 //! timed by Redis itself (`SLOWLOG` with a 0 µs threshold).
 
 use fred::prelude::*;
-use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
 
 mod common;
@@ -57,7 +56,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     settings.redis_timeout = Duration::from_secs(30);
     settings.discovery_interval = Duration::from_secs(3600);
     let ours = common::serve(settings).await?;
-    let board = BullBoard::spawn(&url)?;
+    let board = common::BullBoard::spawn(&url, PREFIX, &[QUEUE])?;
     let http = reqwest::Client::new();
     let api = format!("{}/api/v1/admin/jobs/queue/{QUEUE}", ours.base);
     let detail_ids: Vec<String> = (0..requests)
@@ -354,42 +353,4 @@ fn job_fields(n: i64, finished: i64, set: &str) -> Vec<(&'static str, String)> {
         ]);
     }
     fields
-}
-
-/// bull-board 9.10 in Node on a free port, serving the benchmark's queue. Stopped on drop.
-struct BullBoard {
-    child: std::process::Child,
-    address: String,
-}
-
-impl BullBoard {
-    fn spawn(redis_url: &str) -> Result<BullBoard, Box<dyn std::error::Error>> {
-        let end2end = concat!(env!("CARGO_MANIFEST_DIR"), "/../end2end");
-        let spec = serde_json::json!({"redis": redis_url, "prefix": PREFIX, "queues": [QUEUE]});
-        let mut child = std::process::Command::new("node")
-            .arg("bench/bull-board.mjs")
-            .arg(spec.to_string())
-            .current_dir(end2end)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot run node for bull-board: {e}"))?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let address = serde_json::from_str::<serde_json::Value>(&line)
-            .ok()
-            .and_then(|v| v["address"].as_str().map(str::to_owned))
-            .ok_or_else(|| {
-                format!("bull-board did not start (run `npm ci` in end2end/): {line:?}")
-            })?;
-        Ok(BullBoard { child, address })
-    }
-}
-
-impl Drop for BullBoard {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

@@ -11,6 +11,7 @@ use app::ssr::bullmq::keys::QueueName;
 use app::ssr::error::AppError;
 use app::ssr::service::reads;
 use app::ssr::state::AppState;
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -31,15 +32,17 @@ pub enum Topic {
 pub enum Frame {
     /// Nothing read yet.
     Pending,
-    /// A snapshot, already serialised once for every viewer.
+    /// A snapshot, already serialised once for every viewer: as the `data:` line of an SSE
+    /// event, in a shared buffer that every viewer's connection writes as it is (no copy per
+    /// viewer: with 1,000 viewers of a 26 KB snapshot, copies were 26 MB per poll).
     Data {
         /// Increases with every poll; used as the SSE event id.
         seq: u64,
-        /// The snapshot as JSON.
-        json: Arc<str>,
+        /// `data: <the snapshot as JSON>\n\n`.
+        json: Bytes,
         /// The change from frame `seq - 1` (all-queues topic only, when that frame was data
-        /// too): what `?delta=true` viewers get instead of `json`.
-        delta: Option<Arc<str>>,
+        /// too), as a `data:` line: what `?delta=true` viewers get instead of `json`.
+        delta: Option<Bytes>,
     },
     /// The last poll could not read Redis.
     Unavailable {
@@ -203,7 +206,7 @@ async fn poll(
                     (Ok(metrics), Some((base, old))) if *base + 1 == seq => {
                         serde_json::to_string(&MetricsDelta::between(*base, old, metrics))
                             .ok()
-                            .map(Arc::from)
+                            .map(|json| data_line(&json))
                     }
                     _ => None,
                 };
@@ -220,11 +223,21 @@ async fn poll(
 }
 
 /// `frame` carrying `delta`, when it is data.
-fn with_delta(frame: Frame, delta: Option<Arc<str>>) -> Frame {
+fn with_delta(frame: Frame, delta: Option<Bytes>) -> Frame {
     match frame {
         Frame::Data { seq, json, .. } => Frame::Data { seq, json, delta },
         other => other,
     }
+}
+
+/// `json` as an SSE `data:` line ending the event. Compact JSON holds no line break (one inside
+/// a string is escaped), so one line carries it whole.
+pub fn data_line(json: &str) -> Bytes {
+    let mut line = Vec::with_capacity(json.len() + 8);
+    line.extend_from_slice(b"data: ");
+    line.extend_from_slice(json.as_bytes());
+    line.extend_from_slice(b"\n\n");
+    Bytes::from(line)
 }
 
 fn as_frame<T: serde::Serialize>(seq: u64, result: Result<Option<T>, AppError>) -> Frame {
@@ -232,7 +245,7 @@ fn as_frame<T: serde::Serialize>(seq: u64, result: Result<Option<T>, AppError>) 
         Ok(Some(snapshot)) => match serde_json::to_string(&snapshot) {
             Ok(json) => Frame::Data {
                 seq,
-                json: json.into(),
+                json: data_line(&json),
                 delta: None,
             },
             Err(error) => Frame::Unavailable {

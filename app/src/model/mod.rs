@@ -17,7 +17,7 @@ pub mod jobs;
 pub mod queries;
 pub mod retry;
 
-pub use delta::MetricsDelta;
+pub use delta::{MetricsDelta, QueuePatch};
 pub use enums::{ClearKind, Period, Source, Step};
 pub use ids::JobId;
 pub use jobs::{
@@ -121,9 +121,8 @@ pub struct QueueMetrics {
     /// history: since the start of the minute 4 minutes before the current one).
     pub processing_rate: f64,
     /// Where the two rates come from: `collector` (the monitor's history, exact whatever BullMQ
-    /// removed; the success rate then covers the smallest of the last minutes, the current and
-    /// previous hour, the current and previous day that holds [`SUCCESS_RATE_SAMPLE`] jobs) or
-    /// `jobs` (the finished jobs BullMQ still retains).
+    /// removed; the success rate then covers the last [`SUCCESS_RATE_SAMPLE`] outcomes the
+    /// collector read) or `jobs` (the finished jobs BullMQ still retains).
     pub source: Source,
 }
 

@@ -176,9 +176,11 @@ impl ServerProcess {
             .env("JWT_SECRET", SECRET)
             .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
             .env("NO_COLOR", "1")
-            // Thousands of viewers share one token here: the load measures fan-out, not limits.
+            // Thousands of viewers and every request share one token here: the load measures fan-out
+            // and throughput, not the per-user limits.
             .env("LIVE_MAX_STREAMS_PER_USER", "1000000")
             .env("LIVE_MAX_STREAMS", "1000000")
+            .env("HISTORY_READS_PER_MINUTE", "100000000")
             .stdout(std::process::Stdio::piped());
         for (name, value) in extra {
             command.env(name, value);
@@ -210,6 +212,51 @@ impl ServerProcess {
 }
 
 impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// bull-board 9.10 (`end2end/bench/bull-board.mjs`, Node) on a free port, serving `queues` of
+/// `prefix` on `redis_url`: the peer benchmarks measure beside the monitor. Stopped on drop.
+pub struct BullBoard {
+    child: std::process::Child,
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+}
+
+impl BullBoard {
+    pub fn spawn(
+        redis_url: &str,
+        prefix: &str,
+        queues: &[&str],
+    ) -> Result<BullBoard, Box<dyn std::error::Error>> {
+        use std::io::{BufRead, BufReader};
+        let end2end = concat!(env!("CARGO_MANIFEST_DIR"), "/../end2end");
+        let spec = serde_json::json!({"redis": redis_url, "prefix": prefix, "queues": queues});
+        let mut child = std::process::Command::new("node")
+            .arg("bench/bull-board.mjs")
+            .arg(spec.to_string())
+            .current_dir(end2end)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run node for bull-board: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let address = serde_json::from_str::<serde_json::Value>(&line)
+            .ok()
+            .and_then(|v| v["address"].as_str().map(str::to_owned))
+            .ok_or_else(|| {
+                format!("bull-board did not start (run `npm ci` in end2end/): {line:?}")
+            })?;
+        Ok(BullBoard { child, address })
+    }
+}
+
+impl Drop for BullBoard {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -11,17 +11,18 @@
 //! snapshot again whenever the viewer missed a poll (a slow reader gets only the newest) and
 //! every [`FULL_EVERY`] events. Without `delta`, every event is the whole snapshot.
 
-use crate::live::{Frame, LiveHub, Subscription, Topic};
+use crate::live::{data_line, Frame, LiveHub, Subscription, Topic};
 use crate::routes::extract::{AppPath, AppQuery};
 use app::ssr::auth::{Caller, Principal};
 use app::ssr::error::AppError;
 use app::ssr::limits::StreamPermit;
 use app::ssr::state::AppState;
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderName;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::http::{header, HeaderName};
 use axum::response::IntoResponse;
 use axum::Extension;
+use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 use serde_json::json;
 use std::convert::Infallible;
@@ -35,7 +36,7 @@ const RETRY: Duration = Duration::from_secs(3);
 /// Keep-alive comment interval (proxies drop idle connections).
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// A delta viewer gets a full snapshot at least every this many data events.
-pub const FULL_EVERY: u32 = 30;
+pub const FULL_EVERY: u32 = 150;
 
 /// A stream's response: the events, and `X-Accel-Buffering: no` so that a reverse proxy or load
 /// balancer in front of several instances (nginx and those modelled on it) passes each event on
@@ -96,6 +97,8 @@ enum Wake {
     Expired,
     /// Some session signed out (perhaps this one).
     SignOut,
+    /// Nothing was sent for [`KEEP_ALIVE`].
+    Quiet,
     /// The server is stopping.
     Shutdown,
 }
@@ -143,18 +146,50 @@ fn respond(
         last_data: None,
         deltas_since_full: 0,
     };
+    // The events are written as they are, not through axum's `Sse`, which copies each event's
+    // data into a buffer of its own: here a snapshot's `data:` line is one buffer shared by all
+    // viewers (see `Frame::Data`).
     let events = stream::unfold(viewer, next_events)
-        .flat_map(|events| stream::iter(events.into_iter().map(Ok::<Event, Infallible>)));
+        .flat_map(|events| stream::iter(events.into_iter().map(Ok::<Bytes, Infallible>)));
     (
-        [(HeaderName::from_static("x-accel-buffering"), "no")],
-        Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)),
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (HeaderName::from_static("x-accel-buffering"), "no"),
+        ],
+        Body::from_stream(events),
     )
         .into_response()
 }
 
+/// An event's fields before its data: `event:` (unnamed when `None`), `id:` and `retry:`.
+fn event_head(name: Option<&str>, id: Option<u64>, retry: Option<Duration>) -> Bytes {
+    let mut head = String::new();
+    if let Some(name) = name {
+        head.push_str("event: ");
+        head.push_str(name);
+        head.push('\n');
+    }
+    if let Some(id) = id {
+        head.push_str(&format!("id: {id}\n"));
+    }
+    if let Some(retry) = retry {
+        head.push_str(&format!("retry: {}\n", retry.as_millis()));
+    }
+    Bytes::from(head)
+}
+
+/// A whole small event (status, auth, shutdown) with `data` as its JSON.
+fn small_event(name: &str, id: Option<u64>, data: &serde_json::Value) -> [Bytes; 2] {
+    [
+        event_head(Some(name), id, None),
+        data_line(&data.to_string()),
+    ]
+}
+
 /// Waits for the next thing worth telling the viewer and returns its events; `None` ends the
 /// stream.
-async fn next_events(mut viewer: Viewer) -> Option<(Vec<Event>, Viewer)> {
+async fn next_events(mut viewer: Viewer) -> Option<(Vec<Bytes>, Viewer)> {
     if viewer.ended {
         return None;
     }
@@ -168,6 +203,7 @@ async fn next_events(mut viewer: Viewer) -> Option<(Vec<Event>, Viewer)> {
                 _ = tokio::time::sleep_until(viewer.expires) => Wake::Expired,
                 _ = viewer.sign_outs.changed() => Wake::SignOut,
                 _ = viewer.shutdown.wait_for(|stopping| *stopping) => Wake::Shutdown,
+                _ = tokio::time::sleep(KEEP_ALIVE) => Wake::Quiet,
             };
             match wake {
                 Wake::Frame(true) => viewer.subscription.frames.borrow_and_update().clone(),
@@ -179,12 +215,16 @@ async fn next_events(mut viewer: Viewer) -> Option<(Vec<Event>, Viewer)> {
                     return Some(end_for_auth(viewer, "this session signed out"))
                 }
                 Wake::SignOut => continue,
+                // A comment line: proxies see traffic, clients ignore it.
+                Wake::Quiet => return Some((vec![Bytes::from_static(b":\n\n")], viewer)),
                 Wake::Shutdown => {
                     viewer.ended = true;
-                    let event = Event::default()
-                        .event("shutdown")
-                        .data(json!({"message": "the server is shutting down"}).to_string());
-                    return Some((vec![event], viewer));
+                    let event = small_event(
+                        "shutdown",
+                        None,
+                        &json!({"message": "the server is shutting down"}),
+                    );
+                    return Some((event.to_vec(), viewer));
                 }
             }
         };
@@ -193,27 +233,25 @@ async fn next_events(mut viewer: Viewer) -> Option<(Vec<Event>, Viewer)> {
             Frame::Pending => continue,
             Frame::Data { seq, json, delta } => {
                 if matches!(viewer.told, Told::Unavailable | Told::Gone) {
-                    events.push(status_event(seq, "ok", "Redis answers again"));
+                    events.extend(status_event(seq, "ok", "Redis answers again"));
                 }
                 // A delta only on top of the very event it was computed from.
                 let follows = viewer.last_data.is_some_and(|last| last + 1 == seq);
                 let delta = delta
                     .filter(|_| viewer.deltas && follows && viewer.deltas_since_full < FULL_EVERY);
-                let mut event = match delta {
+                let retry = (viewer.told == Told::Nothing).then_some(RETRY);
+                let (name, data) = match delta {
                     Some(delta) => {
                         viewer.deltas_since_full += 1;
-                        Event::default().event("delta").data(delta.as_ref())
+                        (Some("delta"), delta)
                     }
                     None => {
                         viewer.deltas_since_full = 0;
-                        Event::default().data(json.as_ref())
+                        (None, json)
                     }
-                }
-                .id(seq.to_string());
-                if viewer.told == Told::Nothing {
-                    event = event.retry(RETRY);
-                }
-                events.push(event);
+                };
+                events.push(event_head(name, Some(seq), retry));
+                events.push(data);
                 viewer.told = Told::Data;
                 viewer.last_data = Some(seq);
             }
@@ -221,14 +259,14 @@ async fn next_events(mut viewer: Viewer) -> Option<(Vec<Event>, Viewer)> {
                 if viewer.told == Told::Unavailable {
                     continue;
                 }
-                events.push(status_event(seq, "redis_unavailable", &message));
+                events.extend(status_event(seq, "redis_unavailable", &message));
                 viewer.told = Told::Unavailable;
             }
             Frame::Gone { seq } => {
                 if viewer.told == Told::Gone {
                     continue;
                 }
-                events.push(status_event(
+                events.extend(status_event(
                     seq,
                     "queue_gone",
                     "the queue no longer exists",
@@ -241,17 +279,20 @@ async fn next_events(mut viewer: Viewer) -> Option<(Vec<Event>, Viewer)> {
 }
 
 /// The stream's last event when its credentials no longer hold.
-fn end_for_auth(mut viewer: Viewer, message: &str) -> (Vec<Event>, Viewer) {
+fn end_for_auth(mut viewer: Viewer, message: &str) -> (Vec<Bytes>, Viewer) {
     viewer.ended = true;
-    let event = Event::default()
-        .event("auth")
-        .data(json!({"error": "unauthorized", "message": message}).to_string());
-    (vec![event], viewer)
+    let event = small_event(
+        "auth",
+        None,
+        &json!({"error": "unauthorized", "message": message}),
+    );
+    (event.to_vec(), viewer)
 }
 
-fn status_event(seq: u64, status: &str, message: &str) -> Event {
-    Event::default()
-        .event("status")
-        .id(seq.to_string())
-        .data(json!({"status": status, "message": message}).to_string())
+fn status_event(seq: u64, status: &str, message: &str) -> [Bytes; 2] {
+    small_event(
+        "status",
+        Some(seq),
+        &json!({"status": status, "message": message}),
+    )
 }

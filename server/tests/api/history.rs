@@ -392,6 +392,34 @@ async fn metrics_rates_come_from_the_history_while_the_collector_keeps_up() {
     assert!((30.0..=37.5).contains(&rate), "{metrics}");
     assert_eq!(metrics["processingRate"], queue["processingRate"]);
 
+    // More work: the rates follow. (A reader keeps the windows it read from the buckets until
+    // the collector applies a batch to them; this proves it lets go then.)
+    fixture(
+        "work",
+        &prefix,
+        json!([{"name": "thumbs", "completed": 10, "remove": true, "workMs": 1}]),
+    )
+    .await;
+    let last = last_event_id(&prefix, "thumbs");
+    eventually(
+        Duration::from_secs(15),
+        "the collector to catch up again",
+        || async { (cursor(&prefix, "thumbs") == last).then_some(()) },
+    )
+    .await;
+    let metrics = eventually(
+        Duration::from_secs(15),
+        "the rates to count the new jobs",
+        || async {
+            let (_, body) = app
+                .get_json("/api/v1/admin/jobs/metrics", Role::Moderator)
+                .await;
+            (body["queues"][0]["successRateSample"] == 160).then_some(body)
+        },
+    )
+    .await;
+    assert_eq!(metrics["queues"][0]["successRate"], 81.25, "{metrics}");
+
     // With no collector running, the history falls behind and is no longer trusted: the rates
     // come from what BullMQ kept (nothing here).
     app.stop();
@@ -494,4 +522,57 @@ async fn a_deployment_never_vouches_for_queues_it_does_not_collect() {
         Some("collector")
     );
     drop(everything);
+}
+
+/// The seed's success rate — over the 1,000 most recently finished jobs — stays exact with the
+/// collector although BullMQ removed every job: 100 failures followed by 1,000 completions read
+/// 100 % (the failures are older than the last 1,000), and the overall rate takes the 1,000
+/// most recent over both queues (the other queue's 40 jobs finished last).
+#[tokio::test]
+async fn success_rates_are_over_the_last_thousand_outcomes_when_bullmq_removed_the_jobs() {
+    let prefix = unique_prefix("history-ring");
+    let app = TestApp::spawn_with(collecting(&prefix)).await;
+    let spec = |name: &str, completed: u64, failed: u64| {
+        json!([{"name": name, "completed": completed, "failed": failed, "remove": true,
+                "concurrency": 50}])
+    };
+    fixture("work", &prefix, spec("ring", 0, 100)).await;
+    fixture("work", &prefix, spec("ring", 1000, 0)).await;
+    fixture("work", &prefix, spec("other", 30, 10)).await;
+    app.rediscover().await;
+    for queue in ["ring", "other"] {
+        let last = last_event_id(&prefix, queue);
+        eventually(
+            Duration::from_secs(30),
+            "the collector to catch up",
+            || async { (cursor(&prefix, queue) == last).then_some(()) },
+        )
+        .await;
+    }
+    let metrics = eventually(
+        Duration::from_secs(15),
+        "the rates to come from the history",
+        || async {
+            let (status, body) = app
+                .get_json("/api/v1/admin/jobs/metrics", Role::Moderator)
+                .await;
+            assert_eq!(status, 200, "{body}");
+            (body["source"] == "collector").then_some(body)
+        },
+    )
+    .await;
+    let queue = |name: &str| {
+        metrics["queues"]
+            .as_array()
+            .and_then(|queues| queues.iter().find(|q| q["queueName"] == name))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(queue("ring")["successRateSample"], 1000, "{metrics}");
+    assert_eq!(queue("ring")["successRate"], 100.0, "{metrics}");
+    assert_eq!(queue("other")["successRateSample"], 40);
+    assert_eq!(queue("other")["successRate"], 75.0);
+    // 960 of ring's completions and other's 30 completions and 10 failures.
+    assert_eq!(metrics["successRateSample"], 1000);
+    assert_eq!(metrics["successRate"], 99.0, "{metrics}");
 }

@@ -344,6 +344,7 @@ async fn delta_streams_send_only_what_changed_and_rebuild_bullmqs_numbers() {
                 let delta: MetricsDelta = serde_json::from_str(&event.data).expect("delta");
                 assert_eq!(delta.base.to_string(), last_id, "a delta follows its base");
                 changed_queues.extend(delta.queues.iter().map(|q| q.summary.queue_name.clone()));
+                changed_queues.extend(delta.changed.iter().map(|q| q.queue_name.clone()));
                 snapshot = snapshot.with(&delta);
                 deltas += 1;
             }

@@ -92,7 +92,7 @@ async fn an_unchanged_queue_costs_two_commands_and_every_change_is_seen_at_once(
     setup.agrees("first read").await;
 
     // Nothing changed: per queue the script call and its XREVRANGE, and the history's
-    // coverage (two HMGETs for all queues); no count is read again.
+    // coverage (three HMGETs for all queues); no count is read again.
     let before = setup.commandstats();
     let total = setup.total_commands();
     setup.queue_in_metrics(QUEUE).await;
@@ -106,10 +106,10 @@ async fn an_unchanged_queue_costs_two_commands_and_every_change_is_seen_at_once(
     assert_eq!(calls("evalsha"), 2, "one per queue");
     assert_eq!(
         calls("hmget"),
-        2,
+        3,
         "the history's coverage, for all queues at once"
     );
-    assert_eq!(used, 6, "2 per queue and 2 in all");
+    assert_eq!(used, 7, "2 per queue and 3 in all");
 
     // Every kind of change, each seen by the very next read.
     fixture_on(&url, "add", &prefix, json!([{"name": QUEUE, "count": 1}])).await;
@@ -189,4 +189,55 @@ async fn metrics_of(app: &TestApp, name: &str) -> Value {
         .and_then(|queues| queues.iter().find(|q| q["queueName"] == name))
         .cloned()
         .unwrap_or(Value::Null)
+}
+
+/// With the history collector covering a queue, an unchanged queue still costs no bucket read:
+/// the rate windows read from the buckets are kept until the collector applies a batch to them
+/// (its `applied` cursor moves) or the minute turns. (That the rates then follow is proved by
+/// `history::metrics_rates_come_from_the_history_while_the_collector_keeps_up`.)
+#[tokio::test]
+async fn a_covered_queue_reads_its_buckets_only_when_the_collector_moved_them() {
+    let redis = OwnRedis::start().expect("redis-server");
+    let prefix = unique_prefix("snapshot-covered");
+    let mut options = TestOptions::new(&prefix);
+    options.redis_url = redis.url();
+    options.discovery_interval = Duration::from_secs(3600);
+    options.snapshot_recount = Duration::from_secs(3600);
+    options.collector = true;
+    let app = TestApp::spawn_with(options).await;
+    fixture_on(
+        &redis.url(),
+        "work",
+        &prefix,
+        json!([{"name": QUEUE, "completed": 5, "failed": 1}]),
+    )
+    .await;
+    app.rediscover().await;
+    eventually(
+        Duration::from_secs(20),
+        "the rates to come from the history",
+        || async { (metrics_of(&app, QUEUE).await["source"] == "collector").then_some(()) },
+    )
+    .await;
+    let minute = || chrono::Utc::now().timestamp_millis() / 60_000;
+    let mut bucket_reads = None;
+    // Two reads within one minute (a third try when a minute turned in between).
+    for _ in 0..3 {
+        metrics_of(&app, QUEUE).await;
+        let started = minute();
+        let before = redis.cli(&["INFO", "commandstats"]);
+        let queue = metrics_of(&app, QUEUE).await;
+        let after = redis.cli(&["INFO", "commandstats"]);
+        assert_eq!(queue["source"], "collector", "{queue}");
+        if minute() == started {
+            // The collector's idle ticks read no hash: every HMGET here is the read's.
+            bucket_reads = Some(command_calls(&after, "hmget") - command_calls(&before, "hmget"));
+            break;
+        }
+    }
+    assert_eq!(
+        bucket_reads,
+        Some(4),
+        "the history's coverage (three HMGETs for all queues) and the rings' counts (one), no bucket"
+    );
 }

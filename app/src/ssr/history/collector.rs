@@ -2,7 +2,9 @@
 //! collects, the others stand by and take over when the lease expires (the holder renews it
 //! every tick, so it expires only when the holder is gone or stuck).
 //!
-//! Each tick, for each queue, it reads the events after the queue's stored cursor (at most
+//! Each tick first asks, for all queues in one pipelined round trip, which streams have an entry
+//! after the queue's cursor; an idle queue costs that one `XREVRANGE … COUNT 1` and nothing more.
+//! For each queue that moved, it reads the events after the queue's stored cursor (at most
 //! [`BATCH`] per step), folds them into minute and hour buckets, and writes the increments and
 //! the new cursor with one script that first checks the lease token and the cursor. A batch is
 //! therefore applied exactly once: a collector that dies before the script leaves nothing half
@@ -29,7 +31,8 @@ use crate::ssr::history::aggregate::{
     parse_id, Buckets, EventKind, JobTimes, StreamEvent, Tracker,
 };
 use crate::ssr::history::gap::{self, times_from_reply};
-use crate::ssr::history::keys::{HistoryKeys, Step};
+use crate::ssr::history::keys::{recent_all_field, HistoryKeys, Step};
+use crate::ssr::redis::pipeline::reply_text;
 use crate::ssr::redis::run_pipeline;
 use fred::prelude::*;
 use fred::types::scripts::Script;
@@ -42,6 +45,9 @@ const READ: &str = include_str!("lua/read.lua");
 
 /// Events read and applied per step (one script call).
 pub const BATCH: u64 = 1000;
+
+/// Queues checked for new events per round trip.
+const IDLE_CHECKS: usize = 1000;
 
 /// Where a queue's history stands: the last applied entry and its ordinal number in the
 /// stream (1 = the first entry ever added). Stored as `"<id> <ordinal>"`.
@@ -93,6 +99,9 @@ pub struct Collector {
     keys: HistoryKeys,
     /// The lease of this collector's scope (its queue allow-list).
     lease_key: String,
+    /// The scope's recent outcomes over all its queues, and their fields in the counts hash.
+    recent_all_key: String,
+    recent_all_field: String,
     token: String,
     lease: Duration,
     ttl: [(Step, Duration); 3],
@@ -140,6 +149,9 @@ impl Collector {
             keys: HistoryKeys::new(&settings.monitor_prefix, &settings.prefix),
             lease_key: HistoryKeys::new(&settings.monitor_prefix, &settings.prefix)
                 .lease(settings.queue_allow_list.as_deref()),
+            recent_all_key: HistoryKeys::new(&settings.monitor_prefix, &settings.prefix)
+                .recent_all(settings.queue_allow_list.as_deref()),
+            recent_all_field: recent_all_field(settings.queue_allow_list.as_deref()),
             token: unique_token(),
             lease: settings.collector_lease,
             ttl: [
@@ -214,7 +226,12 @@ impl Collector {
         }
         let queues = self.registry.queues().await?;
         let mut caught_up = Vec::with_capacity(queues.len());
+        let moved = self.moved_queues(queues.as_slice()).await?;
         for queue in queues.iter() {
+            if !moved.contains(queue.name.as_str()) {
+                caught_up.push(queue.name.as_str().to_owned());
+                continue;
+            }
             match self.collect(queue).await? {
                 Caught::Up => caught_up.push(queue.name.as_str().to_owned()),
                 Caught::Behind => {}
@@ -228,18 +245,90 @@ impl Collector {
         Ok(())
     }
 
-    /// Applies every pending event of one queue.
-    async fn collect(&mut self, queue: &QueueInfo) -> Result<Caught, AppError> {
-        let name = queue.name.as_str().to_owned();
-        if !self.queues.contains_key(&name) {
-            let stored: Option<String> = self.pool.get(self.keys.cursor(&queue.name)).await?;
+    /// The queues whose event stream may hold entries after the cursor: all but those whose
+    /// stream's last entry is the cursor's own (or that have neither cursor nor stream). This is
+    /// what makes an idle queue cheap: a pipelined `XREVRANGE … COUNT 1` per queue per tick, in
+    /// round trips of [`IDLE_CHECKS`] queues, instead of a script call and a round trip each.
+    /// Stream ids only grow, so an equal last id means nothing was added (and nothing trimmed
+    /// after the cursor); anything else, a recreated stream included, gets the full read.
+    async fn moved_queues<'a>(
+        &mut self,
+        queues: &'a [QueueInfo],
+    ) -> Result<HashSet<&'a str>, AppError> {
+        let mut moved = HashSet::new();
+        for chunk in queues.chunks(IDLE_CHECKS) {
+            self.load_cursors(chunk).await?;
+            let pipeline = self.pool.next().pipeline();
+            for queue in chunk {
+                let _: () = pipeline
+                    .xrevrange(
+                        QueueKeys::new(&self.prefix, &queue.name).events(),
+                        "+",
+                        "-",
+                        Some(1),
+                    )
+                    .await?;
+            }
+            let replies = run_pipeline(&pipeline, chunk.len()).await?;
+            for (queue, reply) in chunk.iter().zip(replies) {
+                let last = match reply {
+                    Ok(Value::Array(entries)) => entries.into_iter().next().and_then(|entry| {
+                        let Value::Array(parts) = entry else {
+                            return None;
+                        };
+                        parts.into_iter().next().and_then(|id| id.as_string())
+                    }),
+                    _ => None,
+                };
+                let cursor = self
+                    .queues
+                    .get(queue.name.as_str())
+                    .and_then(|state| state.cursor.as_ref());
+                let idle = match (cursor, last) {
+                    (Some(cursor), Some(last)) => cursor.id == last,
+                    (None, None) => true,
+                    _ => false,
+                };
+                if !idle {
+                    moved.insert(queue.name.as_str());
+                }
+            }
+        }
+        Ok(moved)
+    }
+
+    /// Reads the stored cursors of the queues this collector has not seen yet, in one round trip.
+    async fn load_cursors(&mut self, queues: &[QueueInfo]) -> Result<(), AppError> {
+        let unknown: Vec<&QueueInfo> = queues
+            .iter()
+            .filter(|queue| !self.queues.contains_key(queue.name.as_str()))
+            .collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let pipeline = self.pool.next().pipeline();
+        for queue in &unknown {
+            let _: () = pipeline.get(self.keys.cursor(&queue.name)).await?;
+        }
+        let replies = run_pipeline(&pipeline, unknown.len()).await?;
+        for (queue, reply) in unknown.into_iter().zip(replies) {
+            let stored = reply_text(Some(&reply));
             self.queues.insert(
-                name.clone(),
+                queue.name.as_str().to_owned(),
                 QueueState {
                     cursor: stored.as_deref().and_then(Cursor::parse),
                     tracker: Tracker::default(),
                 },
             );
+        }
+        Ok(())
+    }
+
+    /// Applies every pending event of one queue.
+    async fn collect(&mut self, queue: &QueueInfo) -> Result<Caught, AppError> {
+        let name = queue.name.as_str().to_owned();
+        if !self.queues.contains_key(&name) {
+            self.load_cursors(std::slice::from_ref(queue)).await?;
         }
         let queue_keys = QueueKeys::new(&self.prefix, &queue.name);
         let events_key = queue_keys.events();
@@ -461,6 +550,15 @@ impl Collector {
                 bucket_args.push(timing.count.to_string());
             }
         }
+        let finished: Vec<(&StreamEvent, char)> = batch
+            .events
+            .iter()
+            .filter_map(|event| match event.kind {
+                EventKind::Completed => Some((event, 'c')),
+                EventKind::Failed => Some((event, 'f')),
+                _ => None,
+            })
+            .collect();
         let mut args: Vec<String> = vec![
             self.token.clone(),
             expected.map(Cursor::to_text).unwrap_or_default(),
@@ -470,7 +568,14 @@ impl Collector {
             written.to_string(),
             history_start(batch),
             filled.to_string(),
+            finished.iter().map(|(_, outcome)| *outcome).collect(),
+            self.recent_all_field.clone(),
+            finished.len().to_string(),
         ];
+        for (event, outcome) in &finished {
+            args.push(event.ms.to_string());
+            args.push(format!("{}|{}|{outcome}", event.id, queue.name.as_str()));
+        }
         args.extend(bucket_args);
         let result: i64 = Script::from_lua(APPLY)
             .evalsha_with_reload(
@@ -480,6 +585,10 @@ impl Collector {
                     self.keys.cursor(&queue.name),
                     self.keys.gaps(),
                     self.keys.since(),
+                    self.keys.applied(),
+                    self.keys.recent(&queue.name),
+                    self.keys.recent_counts(),
+                    self.recent_all_key.clone(),
                 ],
                 args,
             )

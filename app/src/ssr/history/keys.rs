@@ -17,6 +17,29 @@ fn letter(step: Step) -> char {
     }
 }
 
+/// How many recent outcomes a ring keeps: the seed's success-rate sample.
+pub const RECENT: usize = crate::model::SUCCESS_RATE_SAMPLE as usize;
+
+/// A collector scope's name in keys: empty for every queue, else a digest of the allow-list
+/// (order does not matter).
+fn scope(allow_list: Option<&[String]>) -> String {
+    match allow_list {
+        None => String::new(),
+        Some(names) => {
+            let mut names = names.to_vec();
+            names.sort();
+            fred::util::sha1_hash(&names.join("\n"))[..12].to_owned()
+        }
+    }
+}
+
+/// The fields of [`HistoryKeys::recent_counts`] holding the completed and failed jobs of a
+/// scope's [`HistoryKeys::recent_all`]. Queue names hold no `:`, so these (with two) never meet a
+/// queue's field.
+pub fn recent_all_field(allow_list: Option<&[String]>) -> String {
+    format!("all:{}:", scope(allow_list))
+}
+
 /// The history's keys for one monitor namespace and one BullMQ prefix.
 #[derive(Clone, Debug)]
 pub struct HistoryKeys {
@@ -38,14 +61,32 @@ impl HistoryKeys {
     /// deployments that watch different queues of one Redis each collect theirs. (Where their
     /// queues overlap, both may try a batch; the cursor check in `apply.lua` applies it once.)
     pub fn lease(&self, allow_list: Option<&[String]>) -> String {
-        match allow_list {
-            None => format!("{}:lease", self.base),
-            Some(names) => {
-                let mut names = names.to_vec();
-                names.sort();
-                let digest = fred::util::sha1_hash(&names.join("\n"));
-                format!("{}:lease:{}", self.base, &digest[..12])
-            }
+        match scope(allow_list) {
+            scope if scope.is_empty() => format!("{}:lease", self.base),
+            scope => format!("{}:lease:{scope}", self.base),
+        }
+    }
+
+    /// A queue's ring of recent outcomes: one letter per finished job (`c` completed, `f`
+    /// failed) in the order the events stream gives them, oldest first, at most
+    /// [`RECENT`] letters. (How many of each it holds is in [`Self::recent_counts`].)
+    pub fn recent(&self, queue: &QueueName) -> String {
+        format!("{}:{queue}:recent", self.base)
+    }
+
+    /// Counts of the recent outcomes: fields `<queue>:c` and `<queue>:f` for each queue's ring,
+    /// and [`recent_all_field`] for the rings of all the queues a collector scope collects. One
+    /// `HMGET` reads every queue's success sample.
+    pub fn recent_counts(&self) -> String {
+        format!("{}:recent-counts", self.base)
+    }
+
+    /// The [`RECENT`] most recently finished jobs over all queues of a collector scope, as a
+    /// sorted set scored by finish time (members `<entry id>|<queue>|<c or f>`).
+    pub fn recent_all(&self, allow_list: Option<&[String]>) -> String {
+        match scope(allow_list) {
+            scope if scope.is_empty() => format!("{}:recent-all", self.base),
+            scope => format!("{}:recent-all:{scope}", self.base),
         }
     }
 
@@ -71,6 +112,13 @@ impl HistoryKeys {
     /// not collect that queue, leaves them silently behind).
     pub fn caught_up(&self) -> String {
         format!("{}:caught-up", self.base)
+    }
+
+    /// Per queue, the cursor of the last batch applied (as the `cursor` key holds it): it
+    /// changes exactly when the queue's buckets do, so a reader may keep what it derived from
+    /// them until it moves (one `HMGET` for all queues tells).
+    pub fn applied(&self) -> String {
+        format!("{}:applied", self.base)
     }
 
     /// Per queue, how many gaps (events trimmed before they were read) were detected.

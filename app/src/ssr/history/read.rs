@@ -83,6 +83,9 @@ pub struct Coverage {
     /// Per queue: up to when (ms) its history is complete, the start of the last collector
     /// pass that read its stream to the end; `None` where no collector ever did.
     pub through: Vec<Option<u64>>,
+    /// Per queue: the cursor of the last batch the collector applied (`HistoryKeys::applied`),
+    /// which changes whenever the queue's buckets do.
+    pub applied: Vec<Option<String>>,
 }
 
 impl Coverage {
@@ -109,9 +112,15 @@ pub async fn coverage(
     let names: Vec<&str> = queues.iter().map(|q| q.name.as_str()).collect();
     let pipeline = pool.next().pipeline();
     let _: () = pipeline.hmget(keys.since(), names.clone()).await?;
-    let _: () = pipeline.hmget(keys.caught_up(), names).await?;
-    let (since, through): (Vec<Option<u64>>, Vec<Option<u64>>) = pipeline.all().await?;
-    Ok(Coverage { since, through })
+    let _: () = pipeline.hmget(keys.caught_up(), names.clone()).await?;
+    let _: () = pipeline.hmget(keys.applied(), names).await?;
+    type Marks = Vec<Option<u64>>;
+    let (since, through, applied): (Marks, Marks, Vec<Option<String>>) = pipeline.all().await?;
+    Ok(Coverage {
+        since,
+        through,
+        applied,
+    })
 }
 
 /// The buckets that cover `[start_ms, now_ms]`: minute buckets up to the first full hour when
@@ -210,6 +219,7 @@ mod tests {
         let coverage = Coverage {
             since: vec![Some(1_000), None, Some(5_000)],
             through: vec![Some(100_000), Some(100_000), None],
+            applied: vec![None; 3],
         };
         assert!(coverage.covers(0, 1_000, 110_000, 10_000));
         assert!(

@@ -5,8 +5,16 @@
 -- KEYS: 1 events, 2 meta, 3 wait, 4 paused, 5 active, 6 prioritized, 7 delayed, 8 completed,
 --       9 failed, 10 waiting-children
 -- ARGV: 1 the last event id the caller saw ("" for none), 2 "1" to read in full anyway,
---       3 the sample size n
--- Returns {0, id} when the last event is still ARGV[1]; else
+--       3 the sample size n; to read only what finished since (incremental), 4 "inc", then
+--       for completed and failed in turn: 5/8 the exclusive lower bound of the new jobs'
+--       scores ("(<score>" or "-inf"), 6/9 the threshold ("-inf" or a score) at or above which
+--       the set held 7/10 jobs at the caller's last read
+-- Returns {0, id} when the last event is still ARGV[1]; incrementally, when the jobs the caller
+-- knows are all still there (the set holds exactly them and the new ones at or above the
+-- threshold) and fewer than n are new in each set:
+--   {2, id, exists, paused, …the counts as below…, new completed k, new failed j, scores…}
+-- with the k new completed scores (positive) then the j new failed ones (negative), newest
+-- first; else
 --   {1, id, exists, paused, wait, paused list, active, prioritized, delayed, completed, failed,
 --    waiting-children, tied completed, tied failed, finished…}
 -- where finished is the n most recently finished jobs, newest first, as their finishedOn
@@ -38,6 +46,35 @@ local reply = {1, id, exists, paused,
   redis.call('LLEN', KEYS[3]), redis.call('LLEN', KEYS[4]), redis.call('LLEN', KEYS[5]),
   redis.call('ZCARD', KEYS[6]), redis.call('ZCARD', KEYS[7]), completed, failed,
   redis.call('ZCARD', KEYS[10]), 0, 0}
+
+if ARGV[4] == 'inc' then
+  local function new_jobs(key, bound)
+    return redis.call('ZREVRANGEBYSCORE', key, '+inf', bound, 'WITHSCORES', 'LIMIT', 0, n)
+  end
+  local function still_known(key, card, threshold, known, new)
+    local held = card
+    if threshold ~= '-inf' then
+      held = redis.call('ZCOUNT', key, threshold, '+inf')
+    end
+    return held == tonumber(known) + #new / 2
+  end
+  local nc = new_jobs(KEYS[8], ARGV[5])
+  local nf = new_jobs(KEYS[9], ARGV[8])
+  if #nc / 2 < n and #nf / 2 < n
+      and still_known(KEYS[8], completed, ARGV[6], ARGV[7], nc)
+      and still_known(KEYS[9], failed, ARGV[9], ARGV[10], nf) then
+    reply[1] = 2
+    reply[13] = #nc / 2
+    reply[14] = #nf / 2
+    for i = 2, #nc, 2 do
+      reply[#reply + 1] = tonumber(nc[i])
+    end
+    for i = 2, #nf, 2 do
+      reply[#reply + 1] = -tonumber(nf[i])
+    end
+    return reply
+  end
+end
 
 -- The n newest of each set, merged by score.
 local c, f = {}, {}
