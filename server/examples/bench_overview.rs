@@ -80,7 +80,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             if warm {
                 idle.add(m);
             }
-            touch_every_queue(&client, &prefix, &names).await?;
+            change(&client, &prefix, &names, Change::Touch).await?;
             tokio::time::sleep(SHARED_FOR).await;
             let m = measure(&client, &http, &ours, Some(&token)).await?;
             if warm {
@@ -290,39 +290,41 @@ impl Case {
     }
 }
 
-/// An event on every queue's stream (what BullMQ writes with each change), so each is read in
-/// full next time.
-async fn touch_every_queue(client: &Client, prefix: &str, names: &[String]) -> Result<(), Error> {
-    let pipeline = client.pipeline();
-    for name in names {
-        let _: () = pipeline
-            .xadd(
-                format!("{prefix}:{name}:events"),
-                false,
-                ("MAXLEN", "~", 1000),
-                "*",
-                vec![("event", "progress"), ("jobId", "0")],
-            )
-            .await?;
-    }
-    let _: Vec<Value> = pipeline.all().await?;
-    Ok(())
+/// What a benchmark does to a queue between reads.
+#[derive(Clone, Copy)]
+enum Change {
+    /// Only an event on its stream (BullMQ writes one with each change): it is read afresh,
+    /// its numbers stay.
+    Touch,
+    /// A waiting job more, as BullMQ adds one (the list and an `added` event).
+    AddJob,
 }
 
-/// A waiting job more in each of `names`, as BullMQ adds one (the list and an `added` event).
-async fn add_a_job(client: &Client, prefix: &str, names: &[String]) -> Result<(), Error> {
+/// `change` to each of `names`, in one pipeline.
+async fn change(
+    client: &Client,
+    prefix: &str,
+    names: &[String],
+    change: Change,
+) -> Result<(), Error> {
     let pipeline = client.pipeline();
     for name in names {
-        let _: () = pipeline
-            .lpush(format!("{prefix}:{name}:wait"), "more")
-            .await?;
+        let (event, job) = match change {
+            Change::Touch => ("progress", "0"),
+            Change::AddJob => {
+                let _: () = pipeline
+                    .lpush(format!("{prefix}:{name}:wait"), "more")
+                    .await?;
+                ("added", "more")
+            }
+        };
         let _: () = pipeline
             .xadd(
                 format!("{prefix}:{name}:events"),
                 false,
                 ("MAXLEN", "~", 1000),
                 "*",
-                vec![("event", "added"), ("jobId", "more")],
+                vec![("event", event), ("jobId", job)],
             )
             .await?;
     }
@@ -419,7 +421,10 @@ async fn bytes_per_viewer(
                     .map(|i| names[(next + i) % names.len()].clone())
                     .collect();
                 next += tenth.len();
-                if add_a_job(&client, &prefix, &tenth).await.is_err() {
+                if change(&client, &prefix, &tenth, Change::AddJob)
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 tokio::time::sleep(Duration::from_secs(2)).await;

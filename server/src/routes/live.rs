@@ -3,8 +3,8 @@
 //! (so `EventSource.onmessage` gets them) with an `id:`; the first carries a `retry:` hint.
 //! Named events: `status` (Redis unavailable / back, queue gone), `auth` (the token expired, or
 //! its session signed out; the stream ends), `shutdown` (the server stops; the stream ends).
-//! Keep-alive comments every 15 s. Each stream takes a place under the caller's stream limit
-//! (`limits::Limits::open_stream`) and gives it back when it ends.
+//! A keep-alive comment after 15 s without an event. Each stream takes a place under the
+//! caller's stream limit (`limits::Limits::open_stream`) and gives it back when it ends.
 //!
 //! `GET /live?delta=true` sends a full snapshot first and then, as events named `delta`
 //! (`model::MetricsDelta`), only what changed since the viewer's previous event; a full

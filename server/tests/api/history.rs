@@ -39,6 +39,29 @@ fn last_event_id(prefix: &str, queue: &str) -> String {
     crate::helpers::last_event(prefix, queue).0
 }
 
+/// Waits until the collector has applied every event the queue's stream holds now.
+async fn caught_up(prefix: &str, queue: &str) {
+    let last = last_event_id(prefix, queue);
+    eventually(
+        Duration::from_secs(30),
+        "the collector to catch up",
+        || async { (cursor(prefix, queue) == last).then_some(()) },
+    )
+    .await;
+}
+
+/// The first `/metrics` answer `accept` takes (each answer must be a 200).
+async fn metrics_where(app: &TestApp, what: &str, accept: impl Fn(&Value) -> bool) -> Value {
+    eventually(Duration::from_secs(15), what, || async {
+        let (status, body) = app
+            .get_json("/api/v1/admin/jobs/metrics", Role::Moderator)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        accept(&body).then_some(body)
+    })
+    .await
+}
+
 /// The id part of a queue's stored history cursor (`"<id> <ordinal>"`).
 fn cursor(prefix: &str, queue: &str) -> String {
     redis_cli(&[
@@ -115,13 +138,7 @@ async fn two_instances_count_each_job_once() {
         first.rediscover().await;
         second.rediscover().await;
         // Once the stored cursor is at the stream's last event, everything has been applied.
-        let last = last_event_id(&prefix, "sync");
-        eventually(
-            Duration::from_secs(15),
-            "the cursor to reach the stream's end",
-            || async { (cursor(&prefix, "sync") == last).then_some(()) },
-        )
-        .await;
+        caught_up(&prefix, "sync").await;
         for app in [&first, &second] {
             let (completed, failed, _) = history_sums(app, "sync").await;
             assert_eq!((completed, failed), expected, "round {round}");
@@ -170,13 +187,7 @@ async fn killing_the_collecting_instance_mid_stream_loses_and_doubles_nothing() 
     );
     assert_eq!(expected, (160, 40));
     second.rediscover().await;
-    let last = last_event_id(&prefix, "video");
-    eventually(
-        Duration::from_secs(20),
-        "the second instance to take over and catch up",
-        || async { (cursor(&prefix, "video") == last).then_some(()) },
-    )
-    .await;
+    caught_up(&prefix, "video").await;
     let (completed, failed, _) = history_sums(&second, "video").await;
     assert_eq!((completed, failed), expected);
     drop(first);
@@ -220,13 +231,7 @@ async fn events_trimmed_before_they_were_read_are_reported_and_filled_from_the_r
     let mut first = TestApp::spawn_with(collecting(&prefix)).await;
     fixture("work", &prefix, json!([{"name": "feed", "completed": 20}])).await;
     first.rediscover().await;
-    let last = last_event_id(&prefix, "feed");
-    eventually(
-        Duration::from_secs(15),
-        "the collector to catch up",
-        || async { (cursor(&prefix, "feed") == last).then_some(()) },
-    )
-    .await;
+    caught_up(&prefix, "feed").await;
     first.stop();
     // Its collector is gone once nobody renews the lease (stopping drains the server first).
     let lease = format!("{prefix}-monitor:{{history:{prefix}}}:lease");
@@ -278,13 +283,7 @@ async fn events_trimmed_before_they_were_read_are_reported_and_filled_from_the_r
     assert_eq!(sum("timedJobs"), 30, "{body}");
     // Counted once: more rounds of the collector add nothing.
     fixture("work", &prefix, json!([{"name": "feed", "completed": 3}])).await;
-    let last = last_event_id(&prefix, "feed");
-    eventually(
-        Duration::from_secs(15),
-        "the collector to catch up again",
-        || async { (cursor(&prefix, "feed") == last).then_some(()) },
-    )
-    .await;
+    caught_up(&prefix, "feed").await;
     let (completed, _, _) = history_sums(&second, "feed").await;
     assert_eq!(completed, 33);
     drop(first);
@@ -360,24 +359,10 @@ async fn metrics_rates_come_from_the_history_while_the_collector_keeps_up() {
     .await;
     assert_eq!(report["queues"]["thumbs"]["completed"], 120);
     app.rediscover().await;
-    let last = last_event_id(&prefix, "thumbs");
-    eventually(
-        Duration::from_secs(15),
-        "the collector to catch up",
-        || async { (cursor(&prefix, "thumbs") == last).then_some(()) },
-    )
-    .await;
-    let metrics = eventually(
-        Duration::from_secs(15),
-        "the rates to come from the history",
-        || async {
-            let (status, body) = app
-                .get_json("/api/v1/admin/jobs/metrics", Role::Moderator)
-                .await;
-            assert_eq!(status, 200, "{body}");
-            (body["source"] == "collector").then_some(body)
-        },
-    )
+    caught_up(&prefix, "thumbs").await;
+    let metrics = metrics_where(&app, "the rates to come from the history", |body| {
+        body["source"] == "collector"
+    })
     .await;
     let queue = &metrics["queues"][0];
     assert_eq!(queue["queueName"], "thumbs");
@@ -400,23 +385,10 @@ async fn metrics_rates_come_from_the_history_while_the_collector_keeps_up() {
         json!([{"name": "thumbs", "completed": 10, "remove": true, "workMs": 1}]),
     )
     .await;
-    let last = last_event_id(&prefix, "thumbs");
-    eventually(
-        Duration::from_secs(15),
-        "the collector to catch up again",
-        || async { (cursor(&prefix, "thumbs") == last).then_some(()) },
-    )
-    .await;
-    let metrics = eventually(
-        Duration::from_secs(15),
-        "the rates to count the new jobs",
-        || async {
-            let (_, body) = app
-                .get_json("/api/v1/admin/jobs/metrics", Role::Moderator)
-                .await;
-            (body["queues"][0]["successRateSample"] == 160).then_some(body)
-        },
-    )
+    caught_up(&prefix, "thumbs").await;
+    let metrics = metrics_where(&app, "the rates to count the new jobs", |body| {
+        body["queues"][0]["successRateSample"] == 160
+    })
     .await;
     assert_eq!(metrics["queues"][0]["successRate"], 81.25, "{metrics}");
 
@@ -424,15 +396,10 @@ async fn metrics_rates_come_from_the_history_while_the_collector_keeps_up() {
     // come from what BullMQ kept (nothing here).
     app.stop();
     let reader = TestApp::spawn_with(TestOptions::new(&prefix)).await;
-    let metrics = eventually(
-        Duration::from_secs(15),
+    let metrics = metrics_where(
+        &reader,
         "the rates to fall back to the retained jobs",
-        || async {
-            let (_, body) = reader
-                .get_json("/api/v1/admin/jobs/metrics", Role::Moderator)
-                .await;
-            (body["source"] == "jobs").then_some(body)
-        },
+        |body| body["source"] == "jobs",
     )
     .await;
     assert_eq!(metrics["queues"][0]["source"], "jobs");
@@ -541,25 +508,11 @@ async fn success_rates_are_over_the_last_thousand_outcomes_when_bullmq_removed_t
     fixture("work", &prefix, spec("other", 30, 10)).await;
     app.rediscover().await;
     for queue in ["ring", "other"] {
-        let last = last_event_id(&prefix, queue);
-        eventually(
-            Duration::from_secs(30),
-            "the collector to catch up",
-            || async { (cursor(&prefix, queue) == last).then_some(()) },
-        )
-        .await;
+        caught_up(&prefix, queue).await;
     }
-    let metrics = eventually(
-        Duration::from_secs(15),
-        "the rates to come from the history",
-        || async {
-            let (status, body) = app
-                .get_json("/api/v1/admin/jobs/metrics", Role::Moderator)
-                .await;
-            assert_eq!(status, 200, "{body}");
-            (body["source"] == "collector").then_some(body)
-        },
-    )
+    let metrics = metrics_where(&app, "the rates to come from the history", |body| {
+        body["source"] == "collector"
+    })
     .await;
     let queue = |name: &str| {
         metrics["queues"]
