@@ -79,6 +79,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let fields: Vec<(String, String)> =
                 names.iter().map(|n| (n.clone(), since.clone())).collect();
             let _: () = client.hset(keys.since(), fields).await?;
+            // Brought up to date by a collector a moment ago (the mark readers check).
+            let marks: Vec<(String, String)> = names
+                .iter()
+                .map(|n| (n.clone(), (now + 3_600_000).to_string()))
+                .collect();
+            let _: () = client.hset(keys.caught_up(), marks).await?;
         } else {
             let _: () = client.del(keys.since()).await?;
         }
