@@ -246,8 +246,6 @@ pub struct ReadStats {
     pub round_trips: u32,
     /// Queues answered "unchanged".
     pub unchanged: usize,
-    /// Queues read incrementally (counts and the jobs finished since).
-    pub incremental: usize,
 }
 
 /// Reads every queue of `queues` (in their order), from the cache where unchanged. Queues whose
@@ -295,23 +293,19 @@ pub async fn read(
                 stats.unchanged += 1;
                 known
             }
-            (Some(2), Some(known)) => {
-                stats.incremental += 1;
-                match parse_counts(queue, event_id, &reply, now_ms) {
-                    Some(mut snap) => {
-                        let new_completed = usize::try_from(int(&reply, 12)).unwrap_or(0);
-                        let new: Vec<i64> =
-                            reply.iter().skip(14).filter_map(Value::as_i64).collect();
-                        let (completed, failed) = new.split_at(new_completed.min(new.len()));
-                        snap.recent = known.recent.with_newer(completed, failed, n);
-                        Arc::new(snap)
-                    }
-                    None => {
-                        cache.lock().remove(&queue.name);
-                        continue;
-                    }
+            (Some(2), Some(known)) => match parse_counts(queue, event_id, &reply, now_ms) {
+                Some(mut snap) => {
+                    let new_completed = usize::try_from(int(&reply, 12)).unwrap_or(0);
+                    let new: Vec<i64> = reply.iter().skip(14).filter_map(Value::as_i64).collect();
+                    let (completed, failed) = new.split_at(new_completed.min(new.len()));
+                    snap.recent = known.recent.with_newer(completed, failed, n);
+                    Arc::new(snap)
                 }
-            }
+                None => {
+                    cache.lock().remove(&queue.name);
+                    continue;
+                }
+            },
             _ => match parse_full(queue, event_id, &reply, now_ms, n) {
                 Some(snap) => Arc::new(snap),
                 None => {

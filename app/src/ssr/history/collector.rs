@@ -31,7 +31,7 @@ use crate::ssr::history::aggregate::{
     parse_id, Buckets, EventKind, JobTimes, StreamEvent, Tracker,
 };
 use crate::ssr::history::gap::{self, times_from_reply};
-use crate::ssr::history::keys::{recent_all_field, HistoryKeys, Step};
+use crate::ssr::history::keys::{recent_all_field, HistoryKeys, Step, RECENT};
 use crate::ssr::redis::pipeline::reply_text;
 use crate::ssr::redis::run_pipeline;
 use fred::prelude::*;
@@ -142,16 +142,16 @@ fn unique_token() -> String {
 
 impl Collector {
     pub fn new(pool: Pool, registry: QueueRegistry, settings: &Settings) -> Self {
+        let keys = HistoryKeys::new(&settings.monitor_prefix, &settings.prefix);
+        let scope = settings.queue_allow_list.as_deref();
         Self {
             pool,
             registry,
             prefix: settings.prefix.clone(),
-            keys: HistoryKeys::new(&settings.monitor_prefix, &settings.prefix),
-            lease_key: HistoryKeys::new(&settings.monitor_prefix, &settings.prefix)
-                .lease(settings.queue_allow_list.as_deref()),
-            recent_all_key: HistoryKeys::new(&settings.monitor_prefix, &settings.prefix)
-                .recent_all(settings.queue_allow_list.as_deref()),
-            recent_all_field: recent_all_field(settings.queue_allow_list.as_deref()),
+            lease_key: keys.lease(scope),
+            recent_all_key: keys.recent_all(scope),
+            recent_all_field: recent_all_field(scope),
+            keys,
             token: unique_token(),
             lease: settings.collector_lease,
             ttl: [
@@ -570,6 +570,7 @@ impl Collector {
             filled.to_string(),
             finished.iter().map(|(_, outcome)| *outcome).collect(),
             self.recent_all_field.clone(),
+            RECENT.to_string(),
             finished.len().to_string(),
         ];
         for (event, outcome) in &finished {

@@ -15,7 +15,6 @@
 
 use crate::ssr::bullmq::finished::{round2, Sample};
 use crate::ssr::bullmq::keys::QueueName;
-use crate::ssr::error::AppError;
 use crate::ssr::history::keys::{recent_all_field, HistoryKeys, Step};
 use fred::clients::Pipeline;
 use fred::prelude::*;
@@ -126,14 +125,15 @@ pub fn windows_from_replies(replies: &[Result<Value, Error>]) -> Windows {
     )
 }
 
-/// The success samples of the collector's rings: per queue (in the order given) and over all
-/// queues of the scope of `allow_list`. One `HMGET`.
-pub async fn recent_samples(
-    pool: &Pool,
+/// Queues, on `pipeline`, the one `HMGET` of the success samples of the collector's rings:
+/// per queue of `queues` and over all queues of the scope of `allow_list`
+/// ([`samples_from_reply`] reads it).
+pub async fn push_recent_command(
+    pipeline: &Pipeline<Client>,
     keys: &HistoryKeys,
     queues: &[&QueueName],
     allow_list: Option<&[String]>,
-) -> Result<(Vec<Sample>, Sample), AppError> {
+) -> Result<(), Error> {
     let all = recent_all_field(allow_list);
     let mut fields: Vec<String> = Vec::with_capacity(queues.len() * 2 + 2);
     for queue in queues {
@@ -142,13 +142,27 @@ pub async fn recent_samples(
     }
     fields.push(format!("{all}c"));
     fields.push(format!("{all}f"));
-    let counts: Vec<Option<u64>> = pool.next().hmget(keys.recent_counts(), fields).await?;
-    let sample = |i: usize| Sample {
-        completed: counts.get(i).copied().flatten().unwrap_or(0),
-        failed: counts.get(i + 1).copied().flatten().unwrap_or(0),
+    pipeline.hmget(keys.recent_counts(), fields).await
+}
+
+/// The reply of [`push_recent_command`] for `queues` queues: their samples in order, and the
+/// scope's over all queues (missing counts are 0).
+pub fn samples_from_reply(
+    reply: Option<&Result<Value, Error>>,
+    queues: usize,
+) -> (Vec<Sample>, Sample) {
+    let counts: Vec<u64> = match reply {
+        Some(Ok(Value::Array(values))) => values.iter().map(|v| v.as_u64().unwrap_or(0)).collect(),
+        _ => Vec::new(),
     };
-    let per_queue = (0..queues.len()).map(|i| sample(2 * i)).collect();
-    Ok((per_queue, sample(2 * queues.len())))
+    let sample = |i: usize| Sample {
+        completed: counts.get(i).copied().unwrap_or(0),
+        failed: counts.get(i + 1).copied().unwrap_or(0),
+    };
+    (
+        (0..queues).map(|i| sample(2 * i)).collect(),
+        sample(2 * queues),
+    )
 }
 
 #[cfg(test)]

@@ -183,17 +183,6 @@ async fn read_rates(
             .filter(|(_, applied)| applied.is_some())
             .map(|((queue, _), _)| &queue.name)
             .collect();
-        let (samples, global) =
-            rates::recent_samples(pool, &history.keys, &names, history.allow_list.as_deref())
-                .await?;
-        round_trips += 1;
-        ring_global = Some(global);
-        let mut samples = samples.into_iter();
-        for (ring, applied) in rings.iter_mut().zip(covered) {
-            if applied.is_some() {
-                *ring = samples.next().unwrap_or_default();
-            }
-        }
         // An empty `applied` (none recorded yet) is never taken from the cache.
         let cached = |i: usize, applied: &String| {
             (!applied.is_empty())
@@ -209,21 +198,34 @@ async fn read_rates(
                 }
             }
         }
-        if !stale.is_empty() {
-            let pipeline = pool.next().pipeline();
-            for &i in &stale {
-                rates::push_rate_commands(&pipeline, &history.keys, &snaps[i].0.name, now_u)
-                    .await?;
+        // One round trip: the rings' counts, and the minute buckets of the stale queues.
+        let pipeline = pool.next().pipeline();
+        rates::push_recent_command(
+            &pipeline,
+            &history.keys,
+            &names,
+            history.allow_list.as_deref(),
+        )
+        .await?;
+        for &i in &stale {
+            rates::push_rate_commands(&pipeline, &history.keys, &snaps[i].0.name, now_u).await?;
+        }
+        let replies = run_pipeline(&pipeline, 1 + stale.len() * rates::RATE_COMMANDS).await?;
+        round_trips += 1;
+        let (samples, global) = rates::samples_from_reply(replies.first(), names.len());
+        ring_global = Some(global);
+        let mut samples = samples.into_iter();
+        for (ring, applied) in rings.iter_mut().zip(covered) {
+            if applied.is_some() {
+                *ring = samples.next().unwrap_or_default();
             }
-            let replies = run_pipeline(&pipeline, stale.len() * rates::RATE_COMMANDS).await?;
-            round_trips += 1;
-            for (&i, replies) in stale.iter().zip(replies.chunks(rates::RATE_COMMANDS)) {
-                let read = rates::windows_from_replies(replies);
-                if let Some(applied) = covered[i].clone().filter(|a| !a.is_empty()) {
-                    cache.put(&snaps[i].0.name, applied, now_u, read);
-                }
-                windows[i] = Some(read);
+        }
+        for (&i, replies) in stale.iter().zip(replies[1..].chunks(rates::RATE_COMMANDS)) {
+            let read = rates::windows_from_replies(replies);
+            if let Some(applied) = covered[i].clone().filter(|a| !a.is_empty()) {
+                cache.put(&snaps[i].0.name, applied, now_u, read);
             }
+            windows[i] = Some(read);
         }
     }
     let mut finished: Vec<Option<u64>> = snaps

@@ -11,8 +11,9 @@
 -- recorded with the queue's first batch), ARGV[8] jobs the
 -- gap was filled with from the retained jobs (their counts are in the buckets), ARGV[9] the
 -- batch's outcomes in stream order ('c' completed, 'f' failed, one letter per finished job),
--- ARGV[10] the scope's field prefix in the counts hash, ARGV[11] G, then G pairs (finish ms,
--- member '<entry id>|<queue>|<c or f>'), then per bucket
+-- ARGV[10] the scope's field prefix in the counts hash, ARGV[11] how many outcomes a ring
+-- keeps, ARGV[12] G, then G pairs (finish ms, member '<entry id>|<queue>|<c or f>'), then per
+-- bucket
 -- 12 values:
 --   key, ttl seconds, completed, failed,
 --   processing sum, min, max, count, wait sum, min, max, count
@@ -54,7 +55,7 @@ end
 
 -- The rings of recent outcomes: at most RECENT each, their counts kept beside them so that a
 -- reader gets every queue's success sample with one HMGET.
-local RECENT = 1000
+local RECENT = tonumber(ARGV[11])
 local function tally(outcomes)
   local _, completed = outcomes:gsub('c', '')
   return completed, #outcomes - completed
@@ -72,8 +73,8 @@ if ARGV[9] ~= '' then
   redis.call('HINCRBY', KEYS[7], ARGV[4] .. ':f', failed)
 end
 
-local i = 12
-local global = tonumber(ARGV[11])
+local i = 13
+local global = tonumber(ARGV[12])
 if global > 0 then
   local completed, failed = 0, 0
   local pairs_ = {}
