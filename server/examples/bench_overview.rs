@@ -336,68 +336,17 @@ async fn change(
 /// waiting, 2 active and 3 delayed; returns their names.
 async fn fill(client: &Client, prefix: &str, count: usize) -> Result<Vec<String>, Error> {
     let now = chrono::Utc::now().timestamp_millis();
-    let mut names = Vec::with_capacity(count);
-    for queue in 0..count {
-        let name = format!("queue-{queue:04}");
-        let base = format!("{prefix}:{name}");
-        let pipeline = client.pipeline();
-        let _: () = pipeline
-            .hset(
-                format!("{base}:meta"),
-                vec![("version", "bullmq:6.7.0"), ("opts.maxLenEvents", "10000")],
-            )
-            .await?;
-        let mut completed = Vec::new();
-        let mut failed = Vec::new();
-        for i in 0..FINISHED_PER_QUEUE {
-            let id = (i + 1).to_string();
-            let finished = now - 60_000 - (i * (30 * DAY)) / FINISHED_PER_QUEUE - queue as i64;
-            let _: () = pipeline
-                .hset(format!("{base}:{id}"), common::finished_job(finished, 900))
-                .await?;
-            if i % 5 == 0 {
-                failed.push((finished as f64, id));
-            } else {
-                completed.push((finished as f64, id));
-            }
-        }
-        let _: () = pipeline
-            .zadd(
-                format!("{base}:completed"),
-                None,
-                None,
-                false,
-                false,
-                completed,
-            )
-            .await?;
-        let _: () = pipeline
-            .zadd(format!("{base}:failed"), None, None, false, false, failed)
-            .await?;
-        let waiting: Vec<String> = (0..5).map(|i| format!("w{i}")).collect();
-        let _: () = pipeline.lpush(format!("{base}:wait"), waiting).await?;
-        let _: () = pipeline
-            .lpush(format!("{base}:active"), vec!["a1", "a2"])
-            .await?;
-        let delayed: Vec<(f64, String)> = (0..3)
-            .map(|i| (((now + 3_600_000) * 4096) as f64, format!("d{i}")))
-            .collect();
-        let _: () = pipeline
-            .zadd(format!("{base}:delayed"), None, None, false, false, delayed)
-            .await?;
-        let _: () = pipeline
-            .xadd(
-                format!("{base}:events"),
-                false,
-                None,
-                "*",
-                vec![("event", "added"), ("jobId", "w4")],
-            )
-            .await?;
-        let _: Vec<Value> = pipeline.all().await?;
-        names.push(name);
-    }
-    Ok(names)
+    let world = common::World {
+        finished: FINISHED_PER_QUEUE as usize,
+        processing_ms: 900,
+        event: true,
+    };
+    common::fill_queues(client, prefix, count, world, |queue, i| {
+        let i = i as i64;
+        let finished = now - 60_000 - (i * (30 * DAY)) / FINISHED_PER_QUEUE - queue as i64;
+        (finished, i % 5 == 0)
+    })
+    .await
 }
 
 /// Bytes one viewer receives in a minute: our stream (whole snapshots, and deltas as the

@@ -26,11 +26,46 @@ pub fn finished_job(finished_ms: i64, processing_ms: i64) -> Vec<(&'static str, 
     ]
 }
 
-/// Writes `count` queues with BullMQ's layout under `prefix`.
+/// Writes `count` queues with BullMQ's layout under `prefix` (`queue-0000`…): 150 completed and
+/// 50 failed jobs finished over the last day, 5 waiting, 2 active, 3 delayed each.
 pub async fn fill(client: &Client, prefix: &str, count: usize) -> Result<(), Error> {
     let now = chrono::Utc::now().timestamp_millis();
+    let world = World {
+        finished: 200,
+        processing_ms: 1500,
+        event: false,
+    };
+    fill_queues(client, prefix, count, world, |queue, i| {
+        let id = i as i64 + 1;
+        ((now - (id * 431 + queue as i64 * 7) % 86_400_000), i >= 150)
+    })
+    .await?;
+    Ok(())
+}
+
+/// What each queue of [`fill_queues`] holds besides 5 waiting, 2 active and 3 delayed jobs.
+pub struct World {
+    /// Finished jobs per queue.
+    pub finished: usize,
+    pub processing_ms: i64,
+    /// Whether its event stream gets an entry (as every BullMQ queue's has).
+    pub event: bool,
+}
+
+/// Writes `count` queues with BullMQ's layout under `prefix` (`queue-0000`…) as `world` says;
+/// job `i` of queue `q` finished at `when(q, i).0`, failed when `.1`. Returns the queues' names.
+pub async fn fill_queues(
+    client: &Client,
+    prefix: &str,
+    count: usize,
+    world: World,
+    when: impl Fn(usize, usize) -> (i64, bool),
+) -> Result<Vec<String>, Error> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut names = Vec::with_capacity(count);
     for queue in 0..count {
-        let base = format!("{prefix}:queue-{queue:04}");
+        let name = format!("queue-{queue:04}");
+        let base = format!("{prefix}:{name}");
         let pipeline = client.pipeline();
         let _: () = pipeline
             .hset(
@@ -38,20 +73,29 @@ pub async fn fill(client: &Client, prefix: &str, count: usize) -> Result<(), Err
                 vec![("version", "bullmq:6.7.0"), ("opts.maxLenEvents", "10000")],
             )
             .await?;
-        let mut id = 0;
-        for (set, jobs) in [("completed", 150), ("failed", 50)] {
-            let mut members = Vec::new();
-            for _ in 0..jobs {
-                id += 1;
-                let finished = now - (id * 431 + queue as i64 * 7) % 86_400_000;
-                members.push((finished as f64, id.to_string()));
+        let (mut completed, mut failed) = (Vec::new(), Vec::new());
+        for i in 0..world.finished {
+            let id = (i + 1).to_string();
+            let (finished_ms, is_failed) = when(queue, i);
+            let _: () = pipeline
+                .hset(
+                    format!("{base}:{id}"),
+                    finished_job(finished_ms, world.processing_ms),
+                )
+                .await?;
+            let set = if is_failed {
+                &mut failed
+            } else {
+                &mut completed
+            };
+            set.push((finished_ms as f64, id));
+        }
+        for (set, members) in [("completed", completed), ("failed", failed)] {
+            if !members.is_empty() {
                 let _: () = pipeline
-                    .hset(format!("{base}:{id}"), finished_job(finished, 1500))
+                    .zadd(format!("{base}:{set}"), None, None, false, false, members)
                     .await?;
             }
-            let _: () = pipeline
-                .zadd(format!("{base}:{set}"), None, None, false, false, members)
-                .await?;
         }
         let waiting: Vec<String> = (0..5).map(|i| format!("w{i}")).collect();
         let _: () = pipeline.lpush(format!("{base}:wait"), waiting).await?;
@@ -64,9 +108,21 @@ pub async fn fill(client: &Client, prefix: &str, count: usize) -> Result<(), Err
         let _: () = pipeline
             .zadd(format!("{base}:delayed"), None, None, false, false, delayed)
             .await?;
+        if world.event {
+            let _: () = pipeline
+                .xadd(
+                    format!("{base}:events"),
+                    false,
+                    None,
+                    "*",
+                    vec![("event", "added"), ("jobId", "w4")],
+                )
+                .await?;
+        }
         let _: Vec<Value> = pipeline.all().await?;
+        names.push(name);
     }
-    Ok(())
+    Ok(names)
 }
 
 pub async fn total_commands(client: &Client) -> Result<u64, Error> {
