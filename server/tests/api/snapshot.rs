@@ -60,6 +60,21 @@ impl Setup {
         let ours = self.queue_in_metrics(QUEUE).await;
         assert!(!ours.is_null(), "{what}: queue missing");
         assert_matches_bullmq(&ours, &bull["queues"][QUEUE]);
+        // The success sample too (read incrementally after the first read): BullMQ retains
+        // every finished job here, fewer than 1,000, so the sample is all of them.
+        let counts = &bull["queues"][QUEUE]["counts"];
+        let (completed, failed) = (
+            counts["completed"].as_u64().unwrap_or(0),
+            counts["failed"].as_u64().unwrap_or(0),
+        );
+        assert_eq!(
+            ours["successRateSample"],
+            completed + failed,
+            "{what}: {ours}"
+        );
+        let expected = (completed + failed > 0)
+            .then(|| (completed as f64 * 10_000.0 / (completed + failed) as f64).round() / 100.0);
+        assert_eq!(ours["successRate"].as_f64(), expected, "{what}: {ours}");
     }
 
     fn commandstats(&self) -> String {
