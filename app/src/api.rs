@@ -6,11 +6,12 @@
 //! [`crate::client::MonitorClient`], which adds the embedding app's token when there is one.
 
 use crate::error::ApiError;
+use crate::model::failures::BulkAnswer;
 use crate::model::{
-    ClearKind, ClearReply, FlowQuery, FlowTree, History, JobAction, JobActionReply, JobDetail,
-    JobId, JobListQuery, JobLogs, JobsAnswer, LogsQuery, Metrics, Overview, PauseReply, Period,
-    Priorities, QueueLive, RetryChanges, RetryReply, SearchPage, SearchQuery, StuckReport, Trend,
-    Viewer,
+    BulkRequest, ClearKind, ClearReply, FailuresQuery, FailuresReply, FlowQuery, FlowTree, History,
+    JobAction, JobActionReply, JobDetail, JobId, JobListQuery, JobLogs, JobsAnswer, LogsQuery,
+    Metrics, Operation, Operations, Overview, PauseReply, Period, Priorities, QueueLive,
+    RetryChanges, RetryReply, SearchPage, SearchQuery, StuckReport, Trend, Viewer,
 };
 use leptos::prelude::*;
 
@@ -223,6 +224,44 @@ pub async fn act_on_job(
     )
 }
 
+/// The failure groups (`since`: as `GET /failures`; empty = the last 24 h).
+#[server(name = GetFailures, prefix = "/api/fn", endpoint = "failures", input = leptos::server_fn::codec::Json, client = crate::client::MonitorClient)]
+pub async fn get_failures(query: FailuresQuery) -> Result<FailuresReply, ApiError> {
+    let caller = access::authorized::<GetFailures>().await?;
+    access::reply(crate::ssr::service::bulk::failures(&caller.state, &query).await)
+}
+
+/// A bulk action's dry run (`dry_run`) or its run (with the dry run's count as `expect`).
+#[server(name = StartBulk, prefix = "/api/fn", endpoint = "bulk", input = leptos::server_fn::codec::Json, client = crate::client::MonitorClient)]
+pub async fn start_bulk(queue_name: String, request: BulkRequest) -> Result<BulkAnswer, ApiError> {
+    use crate::ssr::service::bulk::{bulk, BulkReply};
+    let caller = access::authorized::<StartBulk>().await?;
+    access::reply(
+        bulk(&caller.state, &caller.principal, &queue_name, &request)
+            .await
+            .map(|reply| match reply {
+                BulkReply::Preview(preview) => BulkAnswer::Preview(preview),
+                BulkReply::Started(started) => BulkAnswer::Started(started),
+            }),
+    )
+}
+
+/// Where the operations are: those running, then the latest ended.
+#[server(name = GetOperations, prefix = "/api/fn", endpoint = "operations", client = crate::client::MonitorClient)]
+pub async fn get_operations() -> Result<Operations, ApiError> {
+    let caller = access::authorized::<GetOperations>().await?;
+    access::reply(crate::ssr::service::bulk::operations(&caller.state).await)
+}
+
+/// Cancels an operation after its current batch.
+#[server(name = CancelOperation, prefix = "/api/fn", endpoint = "cancel_operation", input = leptos::server_fn::codec::Json, client = crate::client::MonitorClient)]
+pub async fn cancel_operation(operation_id: String) -> Result<Operation, ApiError> {
+    let caller = access::authorized::<CancelOperation>().await?;
+    access::reply(
+        crate::ssr::service::bulk::cancel(&caller.state, &caller.principal, &operation_id).await,
+    )
+}
+
 /// Who may call which server function, and the opening every server function starts with.
 #[cfg(feature = "ssr")]
 pub mod access {
@@ -254,6 +293,10 @@ pub mod access {
         (<GetJobFlow as ServerFn>::PATH, Role::Moderator),
         (<GetPriorities as ServerFn>::PATH, Role::Moderator),
         (<ActOnJob as ServerFn>::PATH, Role::Admin),
+        (<GetFailures as ServerFn>::PATH, Role::Moderator),
+        (<StartBulk as ServerFn>::PATH, Role::Admin),
+        (<GetOperations as ServerFn>::PATH, Role::Admin),
+        (<CancelOperation as ServerFn>::PATH, Role::Admin),
     ];
 
     /// The minimum role of the server function at `path`, if it is declared.

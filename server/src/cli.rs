@@ -98,6 +98,16 @@ struct Options {
     /// How often to re-discover queues, e.g. `15s`.
     #[arg(long, env = "DISCOVERY_INTERVAL", default_value = "15s", value_parser = parse_duration, global = true)]
     discovery_interval: Duration,
+    /// How long a bulk operation's lease lives: another instance continues an operation whose
+    /// instance stopped after this long, e.g. `10s`.
+    #[arg(long, env = "BULK_LEASE", default_value = "10s", value_parser = parse_duration, global = true)]
+    bulk_lease: Duration,
+    /// A pause between two batches of a bulk operation, e.g. `5ms` (default: none, only a yield).
+    #[arg(long, env = "BULK_PAUSE", default_value = "0ms", value_parser = parse_duration, global = true)]
+    bulk_pause: Duration,
+    /// Jobs per batch (one atomic script) of a bulk operation, 1 to 1000.
+    #[arg(long, env = "BULK_BATCH", default_value_t = 1000, global = true)]
+    bulk_batch: usize,
     /// How long a Redis command may take before a request answers 503, e.g. `5s`.
     #[arg(long, env = "REDIS_TIMEOUT", default_value = "5s", value_parser = parse_duration, global = true)]
     redis_timeout: Duration,
@@ -274,6 +284,15 @@ impl Options {
         settings.collector_interval = Duration::from_millis(self.collector_interval_ms);
         // The lease outlives several missed renewals, and at least 5 s.
         settings.collector_lease = (settings.collector_interval * 5).max(Duration::from_secs(5));
+        if !(1..=app::ssr::bulk::BATCH).contains(&self.bulk_batch) {
+            return Err("BULK_BATCH must be from 1 to 1000".into());
+        }
+        if self.bulk_lease < Duration::from_secs(1) {
+            return Err("BULK_LEASE must be at least 1s".into());
+        }
+        settings.bulk_lease = self.bulk_lease;
+        settings.bulk_pause = self.bulk_pause;
+        settings.bulk_batch = self.bulk_batch;
         settings.history_minute_ttl = Duration::from_secs(self.history_minute_hours * 3600);
         settings.history_hour_ttl = Duration::from_secs(self.history_hour_days * 86_400);
         settings.cookie_secure = self.cookie_secure;

@@ -118,12 +118,19 @@ impl Application {
             )
             .spawn(self.state.settings.collector_interval)
         });
+        let operations = self.state.operations.clone().spawn(
+            self.state.registry.clone(),
+            self.state.settings.bulk_interval,
+        );
         let router = router(self.state, self.http).layer(axum::Extension(self.hub));
         let stopping = self.stopping;
         // A stopping instance stops collecting at once, not after its connections drained.
         // Not releasing the lease on purpose: a stand-by takes over when it expires, which is
         // also what happens when an instance is killed.
         let collecting = collector.as_ref().map(|task| task.abort_handle());
+        // Bulk operations likewise: a stopping instance leaves its operation to the others
+        // (each batch is atomic; the lease lets a stand-by continue after it expires).
+        let operating = operations.abort_handle();
         // `into_make_service`: each connection shares the router (an `Arc`). Served as a plain
         // `Router`, axum turns it into a per-connection copy of every route's service stack
         // (`Router::with_state(())` on a shared router clones its table): about 300 KB per open
@@ -134,12 +141,14 @@ impl Application {
                 if let Some(collecting) = collecting {
                     collecting.abort();
                 }
+                operating.abort();
                 // Live streams never end by themselves; tell them to, so shutdown can finish.
                 let _ = stopping.send(true);
             })
             .await
             .map_err(|e| format!("server error: {e}"));
         refresher.abort();
+        operations.abort();
         if let Some(collector) = collector {
             collector.abort();
         }

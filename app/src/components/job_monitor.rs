@@ -56,6 +56,12 @@ fn clear_dialog_view(
     view! { <ClearDialog queue metrics on_confirm on_cancel/> }.into_any()
 }
 
+/// The failure groups and bulk operations, in a wasm chunk of their own loaded after hydration.
+#[lazy]
+fn failures_view(can_operate: Signal<bool>, updates: Signal<u64>) -> AnyView {
+    view! { <crate::components::failures::Failures can_operate updates/> }.into_any()
+}
+
 /// The queue detail and its job explorer, in a wasm chunk of their own loaded on first use.
 #[lazy]
 fn queue_detail_view(
@@ -184,6 +190,11 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
         Some(Ok(report)) => report,
         _ => first_stuck.clone(),
     });
+    // The failures panel comes after hydration (its code is a chunk of its own; the server
+    // renders none of it), and re-reads with the live feed.
+    let show_failures = RwSignal::new(false);
+    Effect::new(move |_| show_failures.set(true));
+    let failure_updates = Signal::derive(move || feed.updates.get());
     // Stuck jobs follow the live feed, at a slower pace.
     Effect::new(move |previous: Option<u64>| {
         let tick = feed.updates.get() / STUCK_EVERY_UPDATES;
@@ -336,6 +347,11 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
             None => first_stuck_error.clone().map(|error| view! { <ErrorNotice error/> }),
         }}
         <StuckJobs report=stuck_report can_operate/>
+        {move || show_failures.get().then(|| view! {
+            <Suspense fallback=|| ()>
+                {Suspend::new(failures_view(can_operate, failure_updates))}
+            </Suspense>
+        })}
         <Trends refresh=trends_refresh queue_names/>
     }
     .into_any()

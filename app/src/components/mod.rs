@@ -2,6 +2,7 @@
 //! other modules are its parts, each named after what it shows.
 
 pub mod explorer;
+pub mod failures;
 pub mod format;
 pub mod history_chart;
 pub mod job_monitor;

@@ -7,11 +7,13 @@
 //! - [`queries`] — the REST API's query parameters;
 //! - [`retry`] — `RetryChanges`, validated once for the form and the server;
 //! - [`jobs`] — the job explorer's pages, details, logs, flows and searches;
-//! - [`delta`] — what the live stream sends between full snapshots.
+//! - [`delta`] — what the live stream sends between full snapshots;
+//! - [`failures`] — failure groups and bulk operations.
 
 #[macro_use]
 pub mod enums;
 pub mod delta;
+pub mod failures;
 pub mod ids;
 pub mod jobs;
 pub mod queries;
@@ -19,14 +21,18 @@ pub mod retry;
 
 pub use delta::{MetricsDelta, QueuePatch};
 pub use enums::{ClearKind, Period, Source, Step};
+pub use failures::{
+    BulkAction, BulkPreview, BulkRequest, BulkStarted, BulkTarget, FailureGroup, FailuresReply,
+    Operation, OperationState, Operations,
+};
 pub use ids::JobId;
 pub use jobs::{
     FlowNode, FlowTree, JobAction, JobActionReply, JobDetail, JobLogs, JobPage, JobState,
     JobSummary, JobsAnswer, ListOrder, Priorities, PriorityCount, SearchPage, Timeline,
 };
 pub use queries::{
-    AuditQuery, ClearQuery, FlowQuery, HistoryQuery, JobListQuery, LiveQuery, LogsQuery,
-    SearchQuery, StuckQuery, TrendsQuery,
+    AuditQuery, ClearQuery, FailuresQuery, FlowQuery, HistoryQuery, JobListQuery, LiveQuery,
+    LogsQuery, SearchQuery, StuckQuery, TrendsQuery,
 };
 pub use retry::{Backoff, BackoffKind, FieldError, RetryChanges, MAX_ATTEMPTS, MAX_PRIORITY};
 

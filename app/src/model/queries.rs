@@ -302,3 +302,16 @@ mod tests {
             .contains("count"));
     }
 }
+
+/// `GET /failures?queue=&since=`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FailuresQuery {
+    /// Only the groups of this queue (with their numbers in it).
+    #[serde(deserialize_with = "blank_is_none")]
+    pub queue: Option<String>,
+    /// Where the window starts: a duration back from now (`90m`, `24h`, `7d`; at most 30 days),
+    /// RFC 3339 or epoch milliseconds. Absent: `24h`.
+    #[serde(deserialize_with = "blank_is_none")]
+    pub since: Option<String>,
+}

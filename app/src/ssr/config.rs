@@ -32,6 +32,15 @@ pub struct Settings {
     pub collector_interval: Duration,
     /// How long the collector's lease lives without renewal (a stand-by takes over after it).
     pub collector_lease: Duration,
+    /// How long a bulk operation's lease lives without a batch renewing it (another instance
+    /// continues the operation after it).
+    pub bulk_lease: Duration,
+    /// A pause between two batches of a bulk operation (zero: only yield).
+    pub bulk_pause: Duration,
+    /// Jobs per batch of a bulk operation (at most 1,000).
+    pub bulk_batch: usize,
+    /// How often an instance looks for bulk operations to run or continue.
+    pub bulk_interval: Duration,
     /// How long minute buckets are kept.
     pub history_minute_ttl: Duration,
     /// How long hour buckets are kept.
@@ -65,6 +74,10 @@ impl Settings {
             collector: true,
             collector_interval: Duration::from_secs(2),
             collector_lease: Duration::from_secs(10),
+            bulk_lease: Duration::from_secs(10),
+            bulk_pause: Duration::ZERO,
+            bulk_batch: crate::ssr::bulk::BATCH,
+            bulk_interval: Duration::from_millis(500),
             history_minute_ttl: Duration::from_secs(48 * 3600),
             history_hour_ttl: Duration::from_secs(90 * 86_400),
             reads_shared_for: crate::ssr::shared_reads::SHARED_FOR,
@@ -106,6 +119,10 @@ impl fmt::Debug for Settings {
             .field("collector", &self.collector)
             .field("collector_interval", &self.collector_interval)
             .field("collector_lease", &self.collector_lease)
+            .field("bulk_lease", &self.bulk_lease)
+            .field("bulk_pause", &self.bulk_pause)
+            .field("bulk_batch", &self.bulk_batch)
+            .field("bulk_interval", &self.bulk_interval)
             .field("history_minute_ttl", &self.history_minute_ttl)
             .field("history_hour_ttl", &self.history_hour_ttl)
             .field("reads_shared_for", &self.reads_shared_for)

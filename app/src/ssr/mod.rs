@@ -8,10 +8,12 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bulk;
 pub mod bullmq;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod failures;
 pub mod history;
 pub mod limits;
 pub mod page_policy;

@@ -34,6 +34,9 @@ pub struct AppState {
     pub limits: Arc<crate::ssr::limits::Limits>,
     /// What the last snapshot read of each queue found (unchanged queues cost two commands).
     pub snapshots: Arc<crate::ssr::bullmq::snapshot::SnapshotCache>,
+    /// This instance's bulk operations: it starts them holding their lease with its token,
+    /// and its runner goes on with them under the same token.
+    pub operations: crate::ssr::bulk::runner::Operations,
 }
 
 impl AppState {
@@ -60,6 +63,7 @@ impl AppState {
         let snapshots = Arc::new(crate::ssr::bullmq::snapshot::SnapshotCache::new(
             settings.snapshot_recount,
         ));
+        let (redis_for_ops, settings_for_ops) = (redis.clone(), settings.clone());
         Self {
             leptos_options,
             settings: Arc::new(settings),
@@ -70,6 +74,7 @@ impl AppState {
             gate,
             limits,
             snapshots,
+            operations: crate::ssr::bulk::runner::Operations::new(redis_for_ops, &settings_for_ops),
         }
     }
 

@@ -2,6 +2,7 @@
 //! the caller's role (`guarded`), typed extractors have parsed the input (bad input is a JSON
 //! 400 before the handler runs), they call `app::ssr::service` and answer JSON.
 
+use crate::routes::bulk;
 use crate::routes::explorer;
 use crate::routes::extract::{AppBody, AppPath, AppQuery};
 use crate::routes::guarded::RoleRoutes;
@@ -44,7 +45,8 @@ fn groups() -> [RoleRoutes; 2] {
             .get("/queue/{queue_name}/jobs/{job_id}/logs", explorer::logs)
             .get("/queue/{queue_name}/jobs/{job_id}/flow", explorer::flow)
             .get("/queue/{queue_name}/priorities", explorer::priorities)
-            .get("/jobs", explorer::search),
+            .get("/jobs", explorer::search)
+            .get("/failures", bulk::failures),
         RoleRoutes::new(Role::Admin)
             .post("/queues/refresh", refresh_queues)
             .patch("/queue/{queue_name}/pause", pause)
@@ -57,6 +59,10 @@ fn groups() -> [RoleRoutes; 2] {
                 explorer::promote,
             )
             .delete("/queue/{queue_name}/jobs/{job_id}", explorer::remove)
+            .post("/queue/{queue_name}/bulk", bulk::start)
+            .get("/operations", bulk::list)
+            .get("/operations/{operation_id}", bulk::one)
+            .delete("/operations/{operation_id}", bulk::cancel)
             .get("/audit", audit),
     ]
 }

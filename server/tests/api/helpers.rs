@@ -130,6 +130,10 @@ pub struct TestOptions {
     pub site_root: String,
     /// `LEPTOS_HASH_FILE_NAME` (default: `hash.txt` beside the test binary, which has none).
     pub hash_file: std::path::PathBuf,
+    /// `BULK_BATCH` (1,000) and `BULK_PAUSE` (none): small and slow to catch an operation
+    /// half-way.
+    pub bulk_batch: usize,
+    pub bulk_pause: Duration,
 }
 
 impl TestOptions {
@@ -152,6 +156,8 @@ impl TestOptions {
             snapshot_recount: Duration::from_secs(60),
             site_root: "target/site".into(),
             hash_file: server::assets::hash_file_path(server::assets::HASH_FILE),
+            bulk_batch: 1000,
+            bulk_pause: Duration::ZERO,
         }
     }
 }
@@ -197,6 +203,10 @@ impl TestApp {
         settings.collector = options.collector;
         settings.collector_interval = Duration::from_millis(100);
         settings.collector_lease = Duration::from_secs(1);
+        settings.bulk_lease = Duration::from_secs(1);
+        settings.bulk_interval = Duration::from_millis(100);
+        settings.bulk_batch = options.bulk_batch;
+        settings.bulk_pause = options.bulk_pause;
         settings.reads_shared_for = options.reads_shared_for;
         settings.snapshot_recount = options.snapshot_recount;
         settings.discovery_interval = options.discovery_interval;

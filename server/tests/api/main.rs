@@ -3,6 +3,7 @@
 
 mod assets;
 mod auth;
+mod bulk;
 mod cli;
 mod cluster;
 mod control;

@@ -23,6 +23,10 @@ pub enum EventKind {
     Active,
     Completed,
     Failed,
+    /// Back in line; with `prev: failed`, a failed job retried.
+    Waiting,
+    /// Removed; `prev` names the state it left.
+    Removed,
     Other,
 }
 
@@ -33,6 +37,8 @@ impl EventKind {
             "active" => EventKind::Active,
             "completed" => EventKind::Completed,
             "failed" => EventKind::Failed,
+            "waiting" => EventKind::Waiting,
+            "removed" => EventKind::Removed,
             _ => EventKind::Other,
         }
     }
@@ -47,6 +53,11 @@ pub struct StreamEvent {
     pub ms: u64,
     pub kind: EventKind,
     pub job_id: Option<String>,
+    /// The fields the failure groups need: `failedReason` of a `failed` event, `prev` of a
+    /// `waiting` or `removed` one, `name` of an `added` one.
+    pub failed_reason: Option<String>,
+    pub prev: Option<String>,
+    pub name: Option<String>,
 }
 
 /// Splits a stream id into its two numbers.
@@ -246,7 +257,7 @@ impl Tracker {
                     let stats = finished_job(event.kind == EventKind::Completed, event.ms, times);
                     add_to_buckets(&mut buckets, event.ms, &stats);
                 }
-                EventKind::Other => {}
+                EventKind::Waiting | EventKind::Removed | EventKind::Other => {}
             }
         }
         if self.added.len() + self.started.len() > MAX_TRACKED_JOBS {
@@ -267,6 +278,9 @@ mod tests {
             ms,
             kind,
             job_id: Some(job.to_owned()),
+            failed_reason: None,
+            prev: None,
+            name: None,
         }
     }
 

@@ -27,6 +27,7 @@ use crate::ssr::bullmq::discovery::{QueueInfo, QueueRegistry};
 use crate::ssr::bullmq::keys::QueueKeys;
 use crate::ssr::config::Settings;
 use crate::ssr::error::AppError;
+use crate::ssr::failures::{self, FailureKeys, Names};
 use crate::ssr::history::aggregate::{
     parse_id, Buckets, EventKind, JobTimes, StreamEvent, Tracker,
 };
@@ -40,6 +41,10 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 const APPLY: &str = include_str!("lua/apply.lua");
+
+/// Ticks between two checks for failed jobs BullMQ dropped without an event (see
+/// [`failures::sweep`]).
+const SWEEP_EVERY: u64 = 30;
 const LEASE: &str = include_str!("lua/lease.lua");
 const READ: &str = include_str!("lua/read.lua");
 
@@ -78,6 +83,10 @@ struct QueueState {
     /// The last applied entry; `None`: nothing applied yet (start at the stream's start).
     cursor: Option<Cursor>,
     tracker: Tracker,
+    /// Whether the failure groups hold the queue's retained failed jobs (see
+    /// [`failures::seed`]); false again after a gap.
+    seeded: bool,
+    names: Names,
 }
 
 /// One read: the entries after the cursor, and how many entries were trimmed between the
@@ -107,6 +116,9 @@ pub struct Collector {
     ttl: [(Step, Duration); 3],
     leader: bool,
     queues: HashMap<String, QueueState>,
+    failure_keys: FailureKeys,
+    failure_hours: Duration,
+    ticks: u64,
 }
 
 /// How a batch ended.
@@ -144,6 +156,7 @@ impl Collector {
     pub fn new(pool: Pool, registry: QueueRegistry, settings: &Settings) -> Self {
         let keys = HistoryKeys::new(&settings.monitor_prefix, &settings.prefix);
         let scope = settings.queue_allow_list.as_deref();
+        let keys_for_failures = keys.clone();
         Self {
             pool,
             registry,
@@ -161,6 +174,9 @@ impl Collector {
             ],
             leader: false,
             queues: HashMap::new(),
+            failure_keys: FailureKeys::new(&keys_for_failures),
+            failure_hours: settings.history_hour_ttl.min(failures::MAX_HOUR_RETENTION),
+            ticks: 0,
         }
     }
 
@@ -227,8 +243,16 @@ impl Collector {
         let queues = self.registry.queues().await?;
         let mut caught_up = Vec::with_capacity(queues.len());
         let moved = self.moved_queues(queues.as_slice()).await?;
+        self.ticks += 1;
+        if self.ticks % SWEEP_EVERY == 0 && !self.sweep(queues.as_slice()).await? {
+            return Ok(());
+        }
         for queue in queues.iter() {
-            if !moved.contains(queue.name.as_str()) {
+            let seeded = self
+                .queues
+                .get(queue.name.as_str())
+                .is_some_and(|state| state.seeded);
+            if seeded && !moved.contains(queue.name.as_str()) {
                 caught_up.push(queue.name.as_str().to_owned());
                 continue;
             }
@@ -309,15 +333,25 @@ impl Collector {
         let pipeline = self.pool.next().pipeline();
         for queue in &unknown {
             let _: () = pipeline.get(self.keys.cursor(&queue.name)).await?;
+            let _: () = pipeline
+                .hexists(self.failure_keys.seeded(), queue.name.as_str())
+                .await?;
         }
-        let replies = run_pipeline(&pipeline, unknown.len()).await?;
-        for (queue, reply) in unknown.into_iter().zip(replies) {
-            let stored = reply_text(Some(&reply));
+        let replies = run_pipeline(&pipeline, unknown.len() * 2).await?;
+        for (queue, pair) in unknown.into_iter().zip(replies.chunks(2)) {
+            let stored = reply_text(pair.first());
+            let seeded = pair
+                .get(1)
+                .and_then(|r| r.as_ref().ok())
+                .and_then(Value::as_u64)
+                == Some(1);
             self.queues.insert(
                 queue.name.as_str().to_owned(),
                 QueueState {
                     cursor: stored.as_deref().and_then(Cursor::parse),
                     tracker: Tracker::default(),
+                    seeded,
+                    names: Names::default(),
                 },
             );
         }
@@ -332,6 +366,16 @@ impl Collector {
         }
         let queue_keys = QueueKeys::new(&self.prefix, &queue.name);
         let events_key = queue_keys.events();
+        if !self.queues.get(&name).is_some_and(|s| s.seeded) {
+            if !failures::seed(&self.failure_writer(), &queue_keys, &name).await? {
+                self.leader = false;
+                self.queues.clear();
+                return Ok(Caught::LeaseLost);
+            }
+            if let Some(state) = self.queues.get_mut(&name) {
+                state.seeded = true;
+            }
+        }
         loop {
             let cursor = self.queues.get(&name).and_then(|s| s.cursor.clone());
             let batch = self.read(&events_key, cursor.as_ref()).await?;
@@ -377,6 +421,14 @@ impl Collector {
             let Some(state) = self.queues.get_mut(&name) else {
                 return Ok(Caught::Up);
             };
+            let failure_ops = failures::batch_ops(
+                &self.pool,
+                &queue_keys,
+                &name,
+                &batch.events,
+                &mut state.names,
+            )
+            .await?;
             let mut buckets = state.tracker.fold(&batch.events, &hashes);
             for (bucket, stats) in &filled.buckets {
                 buckets.entry(*bucket).or_default().merge(stats);
@@ -389,12 +441,15 @@ impl Collector {
                     &batch,
                     filled.jobs,
                     &buckets,
+                    &failure_ops,
                 )
                 .await?
             {
                 Applied::Yes => {
                     if let Some(state) = self.queues.get_mut(&name) {
                         state.cursor = Some(new_cursor);
+                        // Failed jobs of a gap are grouped from the retained ones.
+                        state.seeded &= batch.missed == 0;
                     }
                 }
                 Applied::LeaseLost => {
@@ -412,6 +467,51 @@ impl Collector {
                 return Ok(Caught::Up);
             }
         }
+    }
+
+    fn failure_writer(&self) -> failures::Writer<'_> {
+        failures::Writer {
+            pool: &self.pool,
+            keys: &self.failure_keys,
+            lease_key: &self.lease_key,
+            token: &self.token,
+            hour_retention: self.failure_hours,
+        }
+    }
+
+    /// Drops from the failure groups the jobs BullMQ dropped from `failed` without an event,
+    /// for the queues whose `failed` set is smaller than their members (all queues checked in
+    /// one round trip). `Ok(false)` when the lease was lost.
+    async fn sweep(&mut self, queues: &[QueueInfo]) -> Result<bool, AppError> {
+        for chunk in queues.chunks(IDLE_CHECKS) {
+            let pipeline = self.pool.next().pipeline();
+            for queue in chunk {
+                let keys = QueueKeys::new(&self.prefix, &queue.name);
+                let _: () = pipeline.zcard(keys.failed()).await?;
+                let _: () = pipeline
+                    .hlen(self.failure_keys.by_job(queue.name.as_str()))
+                    .await?;
+            }
+            let replies = run_pipeline(&pipeline, chunk.len() * 2).await?;
+            let number = |reply: Option<&Result<Value, fred::error::Error>>| {
+                reply
+                    .and_then(|r| r.as_ref().ok())
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0)
+            };
+            for (queue, pair) in chunk.iter().zip(replies.chunks(2)) {
+                if number(pair.get(1)) <= number(pair.first()) {
+                    continue;
+                }
+                let keys = QueueKeys::new(&self.prefix, &queue.name);
+                if !failures::sweep(&self.failure_writer(), &keys, queue.name.as_str()).await? {
+                    self.leader = false;
+                    self.queues.clear();
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// The entries after `cursor` (at most [`BATCH`]), with their position and any gap.
@@ -530,6 +630,7 @@ impl Collector {
         batch: &Batch,
         filled: u64,
         buckets: &Buckets,
+        failure_ops: &[failures::Op],
     ) -> Result<Applied, AppError> {
         let now = crate::ssr::clock::now_ms_u64();
         let mut bucket_args = Vec::new();
@@ -578,7 +679,13 @@ impl Collector {
             args.push(format!("{}|{}|{outcome}", event.id, queue.name.as_str()));
         }
         args.extend(bucket_args);
-        let result: i64 = Script::from_lua(APPLY)
+        args.push(self.failure_keys.base.clone());
+        args.push(self.failure_hours.as_millis().to_string());
+        args.push(failure_ops.len().to_string());
+        for op in failure_ops {
+            op.push_args(&mut args);
+        }
+        let result: i64 = Script::from_lua(format!("{}\n{APPLY}", failures::GROUPS_LUA))
             .evalsha_with_reload(
                 self.pool.next(),
                 vec![
@@ -647,6 +754,9 @@ fn parse_entries(reply: Value) -> Vec<StreamEvent> {
                 ms,
                 kind: EventKind::parse(&text("event").unwrap_or_default()),
                 job_id: text("jobId"),
+                failed_reason: text("failedReason"),
+                prev: text("prev"),
+                name: text("name"),
                 id,
             })
         })

@@ -121,6 +121,12 @@ impl HistoryKeys {
         format!("{}:applied", self.base)
     }
 
+    /// Where the failure groups live (`crate::ssr::failures::FailureKeys`): in the history's
+    /// slot, since the collector changes them in the same script as the buckets.
+    pub fn failures(&self) -> String {
+        format!("{}:fg", self.base)
+    }
+
     /// Per queue, how many gaps (events trimmed before they were read) were detected.
     pub fn gaps(&self) -> String {
         format!("{}:gaps", self.base)

@@ -8,9 +8,11 @@
 //! - [`metrics`] — how `/metrics` is read (counts, rates from the history or the jobs);
 //! - [`history`] — the collector's series (`/history`, the dashboard's chart);
 //! - [`jobs`] — the job explorer's reads: pages, searches, details, values, logs, flows;
+//! - [`bulk`] — failure groups, and bulk operations (dry run, run, progress, cancel);
 //! - [`control`] — pause, resume, clear, retry, and the actions on one job, each run to its
 //!   end and audited.
 
+pub mod bulk;
 pub mod control;
 pub mod history;
 pub mod jobs;

@@ -163,17 +163,49 @@ pub async fn search(
             .sum()
     };
     let script_query = search.query.to_script(redactor);
+    let (found, scanned, at) = scan(
+        pool,
+        prefix,
+        queues,
+        &targets,
+        &script_query,
+        start,
+        search.limit,
+        search.scan_limit,
+    )
+    .await?;
+    let complete = at.target >= targets.len();
+    let jobs = summaries(reader, queues, &targets, &found, search.name_queues).await?;
+    Ok(SearchPage {
+        jobs,
+        scanned,
+        total,
+        complete,
+        next_cursor: (!complete).then(|| at.encode()),
+    })
+}
+
+/// Walks `targets` from `start` until `limit` matches or `scan_limit` jobs looked at: the
+/// matches (target index, id), the jobs looked at, and where the walk stopped.
+#[allow(clippy::too_many_arguments)]
+async fn scan(
+    pool: &Pool,
+    prefix: &str,
+    queues: &[QueueInfo],
+    targets: &[Target],
+    script_query: &str,
+    start: SearchCursor,
+    limit: u64,
+    scan_limit: u64,
+) -> Result<(Vec<(usize, String)>, u64, SearchCursor), AppError> {
     let mut found: Vec<(usize, String)> = Vec::new();
     let mut scanned = 0_u64;
     let mut at = start;
-    while at.target < targets.len()
-        && scanned < search.scan_limit
-        && (found.len() as u64) < search.limit
-    {
+    while at.target < targets.len() && scanned < scan_limit && (found.len() as u64) < limit {
         let target = &targets[at.target];
         let base = QueueKeys::new(prefix, &queues[target.queue].name);
-        let batch = BATCH.min(search.scan_limit - scanned);
-        let wanted = search.limit - found.len() as u64;
+        let batch = BATCH.min(scan_limit - scanned);
+        let wanted = limit - found.len() as u64;
         let reply: Vec<Value> = SEARCH
             .evalsha_with_reload(
                 pool.next(),
@@ -184,7 +216,7 @@ pub async fn search(
                     "desc".to_owned(),
                     at.position.to_string(),
                     batch.to_string(),
-                    script_query.clone(),
+                    script_query.to_owned(),
                     wanted.to_string(),
                 ],
             )
@@ -199,7 +231,7 @@ pub async fn search(
                 .filter_map(Value::as_string)
                 .map(|id| (at.target, id)),
         );
-        if looked < batch && (found.len() as u64) < search.limit {
+        if looked < batch && (found.len() as u64) < limit {
             // This key is done (it held fewer jobs than the batch asked for).
             at = SearchCursor {
                 target: at.target + 1,
@@ -209,15 +241,44 @@ pub async fn search(
             at.position = next;
         }
     }
-    let complete = at.target >= targets.len();
-    let jobs = summaries(reader, queues, &targets, &found, search.name_queues).await?;
-    Ok(SearchPage {
-        jobs,
-        scanned,
-        total,
+    Ok((found, scanned, at))
+}
+
+/// Every job of one queue's `state` that `query` matches, up to `max` (a bulk operation's
+/// target): the ids, and whether the walk covered everything (`false`: more than `max` match).
+pub async fn matching_ids(
+    reader: Reader<'_>,
+    queue: &QueueInfo,
+    query: &Query,
+    state: JobState,
+    max: u64,
+) -> Result<(Vec<String>, bool), AppError> {
+    let queues = std::slice::from_ref(queue);
+    let targets = targets(reader.prefix, queues, Some(state));
+    let script_query = query.to_script(reader.redactor);
+    let (found, _, at) = scan(
+        reader.pool,
+        reader.prefix,
+        queues,
+        &targets,
+        &script_query,
+        SearchCursor {
+            target: 0,
+            position: 0,
+        },
+        max + 1,
+        u64::MAX,
+    )
+    .await?;
+    let complete = at.target >= targets.len() && found.len() as u64 <= max;
+    Ok((
+        found
+            .into_iter()
+            .map(|(_, id)| id)
+            .take(max as usize)
+            .collect(),
         complete,
-        next_cursor: (!complete).then(|| at.encode()),
-    })
+    ))
 }
 
 /// The rows of the matches, read per queue (one call each).

@@ -17,6 +17,8 @@
 -- 12 values:
 --   key, ttl seconds, completed, failed,
 --   processing sum, min, max, count, wait sum, min, max, count
+-- then the failure groups' part (groups.lua, prepended): their base, the hour retention (ms),
+-- the number of operations, the operations.
 -- Returns 1 (applied), -1 (lease lost), -2 (cursor moved).
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return -1
@@ -110,6 +112,9 @@ for _ = 1, tonumber(ARGV[6]) do
   timing(key, 'wait', ARGV[i + 8], ARGV[i + 9], ARGV[i + 10], ARGV[i + 11])
   redis.call('EXPIRE', key, ARGV[i + 1])
   i = i + 12
+end
+if ARGV[i] then
+  fg_apply(ARGV[i], ARGV, i + 3, tonumber(ARGV[i + 2]), tonumber(ARGV[i + 1]))
 end
 redis.call('SET', KEYS[2], ARGV[3])
 redis.call('HSET', KEYS[5], ARGV[4], ARGV[3])

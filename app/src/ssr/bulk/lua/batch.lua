@@ -1,0 +1,53 @@
+-- One batch of a running operation, atomically: the next `size` ids taken off its list, each
+-- acted on when the action still accepts it (else counted as skipped), the counts added, the
+-- lease renewed. A batch happens entirely or not at all, so an operation continued by another
+-- instance never acts on a job twice.
+-- KEYS: 1 the operation's hash, 2 its remaining ids, 3 the queue's running-operation key.
+-- ARGV: 1 token, 2 lease ms, 3 batch size, 4 the queue's key base, 5 mode ('v5' | 'v6'),
+-- 6 finished at (RFC 3339, used when this batch is the last).
+-- Returns {1, done, skipped, remaining} (remaining 0: done now), {0, state} when it is no
+-- longer running, {-1} when another instance holds it.
+local op, todo = KEYS[1], KEYS[2]
+local state = redis.call('HGET', op, 'state')
+if state ~= 'running' then
+  return {0, state or 'missing'}
+end
+if redis.call('HGET', op, 'owner') ~= ARGV[1] then
+  return {-1}
+end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('HSET', op, 'until', now + tonumber(ARGV[2]))
+local size, base, mode = tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local action = redis.call('HGET', op, 'action')
+local source = redis.call('HGET', op, 'source') or ''
+local ids = redis.call('LRANGE', todo, 0, size - 1)
+local done, skipped = 0, 0
+for _, id in ipairs(ids) do
+  local reply
+  if acceptable(base, id, action, source) then
+    if action == 'retry' then
+      reply = retry_one({base .. id}, {base, id, mode})
+    elseif action == 'promote' then
+      reply = promote_one({base .. id}, {base, id, mode})
+    else
+      reply = remove_one({base .. id}, {base, id, '1'})
+    end
+  end
+  if reply and reply[1] == 1 then
+    done = done + 1
+  else
+    skipped = skipped + 1
+  end
+end
+redis.call('LTRIM', todo, #ids, -1)
+redis.call('HINCRBY', op, 'done', done)
+redis.call('HINCRBY', op, 'skipped', skipped)
+local remaining = redis.call('LLEN', todo)
+if remaining == 0 then
+  redis.call('HSET', op, 'state', 'done', 'finishedAt', ARGV[6])
+  if redis.call('GET', KEYS[3]) == redis.call('HGET', op, 'id') then
+    redis.call('DEL', KEYS[3])
+  end
+end
+return {1, done, skipped, remaining}

@@ -1,0 +1,60 @@
+//! Failure groups and bulk operations: `GET /failures` (MODERATOR), `POST /queue/{q}/bulk`,
+//! `GET /operations`, `GET|DELETE /operations/{id}` (ADMIN). Thin over
+//! `app::ssr::service::bulk`.
+
+use crate::routes::extract::{AppBody, AppPath, AppQuery};
+use app::model::{BulkRequest, FailuresQuery, FailuresReply, Operation, Operations};
+use app::ssr::auth::Caller;
+use app::ssr::error::AppError;
+use app::ssr::service::bulk::{self, BulkReply};
+use app::ssr::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+/// `GET /failures?queue=&since=`.
+pub async fn failures(
+    State(state): State<AppState>,
+    AppQuery(query): AppQuery<FailuresQuery>,
+) -> Result<Json<FailuresReply>, AppError> {
+    Ok(Json(bulk::failures(&state, &query).await?))
+}
+
+/// `POST /queue/{q}/bulk`: 200 with the dry run's count, or 202 with the operation.
+pub async fn start(
+    caller: Caller,
+    State(state): State<AppState>,
+    AppPath(queue_name): AppPath<String>,
+    AppBody(body): AppBody,
+) -> Result<Response, AppError> {
+    let request = BulkRequest::from_body(&body).map_err(AppError::BadRequest)?;
+    Ok(
+        match bulk::bulk(&state, &caller.0, &queue_name, &request).await? {
+            BulkReply::Preview(preview) => Json(preview).into_response(),
+            BulkReply::Started(started) => (StatusCode::ACCEPTED, Json(started)).into_response(),
+        },
+    )
+}
+
+/// `GET /operations`.
+pub async fn list(State(state): State<AppState>) -> Result<Json<Operations>, AppError> {
+    Ok(Json(bulk::operations(&state).await?))
+}
+
+/// `GET /operations/{id}`.
+pub async fn one(
+    State(state): State<AppState>,
+    AppPath(id): AppPath<String>,
+) -> Result<Json<Operation>, AppError> {
+    Ok(Json(bulk::operation(&state, &id).await?))
+}
+
+/// `DELETE /operations/{id}`.
+pub async fn cancel(
+    caller: Caller,
+    State(state): State<AppState>,
+    AppPath(id): AppPath<String>,
+) -> Result<Json<Operation>, AppError> {
+    Ok(Json(bulk::cancel(&state, &caller.0, &id).await?))
+}
