@@ -31,7 +31,15 @@ async function work(job, ms, failRate) {
     await job.log(`step ${step} of ${steps} done after ${Math.round((ms / steps) * step)} ms`);
   }
   if (job.data.poison || Math.random() < failRate) {
-    throw new Error(pick(['upstream timed out', 'rate limited by provider', 'invalid payload', 'connection reset']));
+    // Messages that differ from job to job in the parts a failure group ignores (numbers, ids,
+    // addresses), so the Failures panel shows a handful of causes, not one line per job.
+    const n = Math.floor(Math.random() * 10000);
+    throw new Error(pick([
+      `upstream timed out after ${3000 + (n % 5) * 500}ms`,
+      `rate limited by provider (retry in ${n % 60}s)`,
+      `invalid payload for user ${crypto.randomUUID()}`,
+      `connect ECONNREFUSED 10.0.${n % 4}.${n % 250}:5432`,
+    ]));
   }
   return { ok: true, tookMs: Math.round(ms) };
 }

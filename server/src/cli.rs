@@ -106,7 +106,7 @@ struct Options {
     #[arg(long, env = "BULK_PAUSE", default_value = "0ms", value_parser = parse_duration, global = true)]
     bulk_pause: Duration,
     /// Jobs per batch (one atomic script) of a bulk operation, 1 to 1000.
-    #[arg(long, env = "BULK_BATCH", default_value_t = 1000, global = true)]
+    #[arg(long, env = "BULK_BATCH", default_value_t = app::ssr::bulk::DEFAULT_BATCH, global = true)]
     bulk_batch: usize,
     /// How long a Redis command may take before a request answers 503, e.g. `5s`.
     #[arg(long, env = "REDIS_TIMEOUT", default_value = "5s", value_parser = parse_duration, global = true)]

@@ -76,7 +76,7 @@ impl Settings {
             collector_lease: Duration::from_secs(10),
             bulk_lease: Duration::from_secs(10),
             bulk_pause: Duration::ZERO,
-            bulk_batch: crate::ssr::bulk::BATCH,
+            bulk_batch: crate::ssr::bulk::DEFAULT_BATCH,
             bulk_interval: Duration::from_millis(500),
             history_minute_ttl: Duration::from_secs(48 * 3600),
             history_hour_ttl: Duration::from_secs(90 * 86_400),

@@ -130,7 +130,7 @@ pub struct TestOptions {
     pub site_root: String,
     /// `LEPTOS_HASH_FILE_NAME` (default: `hash.txt` beside the test binary, which has none).
     pub hash_file: std::path::PathBuf,
-    /// `BULK_BATCH` (1,000) and `BULK_PAUSE` (none): small and slow to catch an operation
+    /// `BULK_BATCH` (200) and `BULK_PAUSE` (none): small and slow to catch an operation
     /// half-way.
     pub bulk_batch: usize,
     pub bulk_pause: Duration,
@@ -156,7 +156,7 @@ impl TestOptions {
             snapshot_recount: Duration::from_secs(60),
             site_root: "target/site".into(),
             hash_file: server::assets::hash_file_path(server::assets::HASH_FILE),
-            bulk_batch: 1000,
+            bulk_batch: app::ssr::bulk::DEFAULT_BATCH,
             bulk_pause: Duration::ZERO,
         }
     }

@@ -20,6 +20,10 @@ pub mod runner;
 pub mod store;
 pub mod target;
 
-/// Jobs acted on per batch (one script call). A batch of 1,000 retries runs in a few
-/// milliseconds (`cargo run -p server --release --example bench_bulk` prints the slowest).
+/// The most jobs one batch (one script call) may act on (`BULK_BATCH`).
 pub const BATCH: usize = 1000;
+
+/// Jobs per batch by default: a retry costs Redis about a dozen commands per job (BullMQ's
+/// own semantics: parent, priority, LIFO, an event each), so 200 keep one script call to a few
+/// milliseconds (`cargo run -p server --release --example bench_bulk` prints the slowest call).
+pub const DEFAULT_BATCH: usize = 200;

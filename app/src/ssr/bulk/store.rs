@@ -46,6 +46,9 @@ static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::from_lua(include_str!(
 static FINISH: LazyLock<Script> =
     LazyLock::new(|| Script::from_lua(include_str!("lua/finish.lua")));
 
+/// Ids checked per dry-run call (about five commands each: a few milliseconds).
+const CHECK_CHUNK: usize = 500;
+
 /// How long an operation may stay `preparing` (its ids being listed) before another instance
 /// ends it as failed.
 const PREPARING_LEASE_MS: u64 = 60_000;
@@ -78,11 +81,11 @@ pub struct OneOp {
 impl OneOp {
     pub fn new(prefix: &str, queue: &QueueInfo, id: &str) -> Self {
         let keys = QueueKeys::new(prefix, &queue.name);
-        let hash_prefix = format!("{}monitor:op:", keys.base());
+        let hash_prefix = keys.bulk_operation_prefix();
         OneOp {
             hash: format!("{hash_prefix}{id}"),
             todo: format!("{hash_prefix}{id}:todo"),
-            running: format!("{}monitor:op-running", keys.base()),
+            running: keys.bulk_running(),
             hash_prefix,
         }
     }
@@ -153,7 +156,7 @@ impl Store {
     ) -> Result<Vec<String>, AppError> {
         let keys = QueueKeys::new(&self.prefix, &queue.name);
         let mut out = Vec::new();
-        for chunk in ids.chunks(super::BATCH) {
+        for chunk in ids.chunks(CHECK_CHUNK) {
             let mut args = vec![
                 keys.base().to_owned(),
                 action.as_str().to_owned(),

@@ -1,7 +1,7 @@
 //! The jobs a bulk target holds now: gathered (ids given, a state's members or a search's
-//! matches, a failure group's retained members), then checked by `lua/check.lua`, the same
-//! test each batch applies before acting, so a dry run counts exactly what a run would do at
-//! that moment.
+//! matches, a failure group's retained members), then, where membership alone does not say
+//! it, checked by `lua/check.lua` (a job, in the state, one the action takes, not locked), so
+//! a dry run counts exactly what a run would act on at that moment.
 
 use super::store::Store;
 use crate::model::failures::{BulkAction, BulkTarget, MAX_BULK_IDS, MAX_BULK_JOBS};
@@ -193,7 +193,15 @@ pub async fn resolve(
             )
         }
     };
-    let ids = store.acceptable(queue, action, &source, &gathered).await?;
+    // A state's members read from its own key are in it; retry and promote take every job of
+    // the states they allow, so only listed ids, a group's members (they may have left
+    // `failed`) and removals (a worker's lock refuses them) are checked one by one.
+    let checked = !matches!(target, BulkTarget::State { .. }) || action == BulkAction::Remove;
+    let ids = if checked {
+        store.acceptable(queue, action, &source, &gathered).await?
+    } else {
+        gathered
+    };
     Ok(Resolved {
         source,
         description,

@@ -122,6 +122,16 @@ impl QueueKeys {
     pub fn job(&self, job_id: &str) -> String {
         self.key(job_id)
     }
+    /// What the hash of every bulk operation on this queue starts with (`…:monitor:op:<id>`,
+    /// its ids to do at `…:<id>:todo`): in the queue's slot, since a batch changes both at once.
+    /// BullMQ's own keys are `<name>` and `<job id>[:…]`, and no job key ends in `:op:<id>`.
+    pub fn bulk_operation_prefix(&self) -> String {
+        format!("{}monitor:op:", self.base)
+    }
+    /// The id of the bulk operation running on this queue (one at a time).
+    pub fn bulk_running(&self) -> String {
+        format!("{}monitor:op-running", self.base)
+    }
     /// A job's lock, held by the worker processing it.
     pub fn lock(&self, job_id: &str) -> String {
         format!("{}{job_id}:lock", self.base)

@@ -148,17 +148,21 @@ fn info(print: &Fingerprint, name: &str, reason: &str, queue: &str, job: &str) -
     .to_string()
 }
 
-/// Names of jobs from their `added` events, for failures whose job BullMQ removed before the
-/// collector could read its hash (`removeOnFail: true`). Bounded: forgotten wholesale when full.
+/// Names of a queue's unfinished jobs from their `added` events, for failures whose job BullMQ
+/// removed before the collector could read its hash (`removeOnFail: true`). A name is kept
+/// until its job finishes or is removed; at most [`NAMES_KEPT`] per queue (forgotten
+/// wholesale when full: those jobs' failures are then grouped without their name).
 #[derive(Default)]
 pub struct Names {
     names: HashMap<String, String>,
 }
 
-const NAMES_KEPT: usize = 100_000;
+const NAMES_KEPT: usize = 10_000;
 
 impl Names {
-    pub fn learn(&mut self, events: &[StreamEvent]) {
+    /// Learns the names of the jobs `events` add (failures are looked up before the names of
+    /// finished jobs are forgotten: see [`batch_ops`]).
+    fn learn(&mut self, events: &[StreamEvent]) {
         for event in events {
             if let (EventKind::Added, Some(job), Some(name)) =
                 (&event.kind, &event.job_id, &event.name)
@@ -171,8 +175,21 @@ impl Names {
         }
     }
 
-    fn forget(&mut self, job: &str) -> Option<String> {
-        self.names.remove(job)
+    fn forget_finished(&mut self, events: &[StreamEvent]) {
+        for event in events {
+            if matches!(
+                event.kind,
+                EventKind::Completed | EventKind::Failed | EventKind::Removed
+            ) {
+                if let Some(job) = &event.job_id {
+                    self.names.remove(job);
+                }
+            }
+        }
+    }
+
+    fn get(&self, job: &str) -> Option<String> {
+        self.names.get(job).cloned()
     }
 }
 
@@ -222,7 +239,7 @@ pub async fn batch_ops(
         match event.kind {
             EventKind::Failed => {
                 let (name, stack, score) = looked_up.next().unwrap_or((None, None, None));
-                let name = name.or_else(|| names.forget(job)).unwrap_or_default();
+                let name = name.or_else(|| names.get(job)).unwrap_or_default();
                 let reason = event.failed_reason.as_deref().unwrap_or_default();
                 let print = Fingerprint::of(&name, reason, stack.as_deref());
                 ops.push(Op {
@@ -241,6 +258,7 @@ pub async fn batch_ops(
             _ => {}
         }
     }
+    names.forget_finished(events);
     Ok(ops)
 }
 

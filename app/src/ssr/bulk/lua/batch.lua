@@ -25,7 +25,9 @@ local ids = redis.call('LRANGE', todo, 0, size - 1)
 local done, skipped = 0, 0
 for _, id in ipairs(ids) do
   local reply
-  if acceptable(base, id, action, source) then
+  -- The action's own script checks that it is a job in a state the action takes (and not
+  -- locked); what is left to check is the target's state.
+  if source == '' or in_state(base, id, source) then
     if action == 'retry' then
       reply = retry_one({base .. id}, {base, id, mode})
     elseif action == 'promote' then

@@ -1,26 +1,40 @@
 -- Prepended to the action scripts (after parent.lua and state.lua): how BullMQ puts a job back
 -- in line.
 
+-- What one script run learns about a queue once (its event cap, whether it takes jobs, whether
+-- its workers were woken): a bulk batch acts on many jobs of one queue and changes none of it.
+local queue_facts = {}
+
 -- The events stream's cap, as BullMQ keeps it in `meta` (set to 10,000 when missing).
 local function max_events(meta)
+  local known = queue_facts[meta .. '|max']
+  if known then
+    return known
+  end
   local max_len = redis.call('HGET', meta, 'opts.maxLenEvents')
   if not max_len then
     max_len = 10000
     redis.call('HSET', meta, 'opts.maxLenEvents', max_len)
   end
+  queue_facts[meta .. '|max'] = max_len
   return max_len
 end
 
 -- Whether the queue takes no job now: paused, or at its global concurrency.
 local function paused_or_maxed(base)
+  local known = queue_facts[base .. '|held']
+  if known ~= nil then
+    return known
+  end
+  local held = false
   local meta = redis.call('HMGET', base .. 'meta', 'paused', 'concurrency')
   if meta[1] then
-    return true
+    held = true
+  elseif meta[2] then
+    held = redis.call('LLEN', base .. 'active') >= tonumber(meta[2])
   end
-  if meta[2] then
-    return redis.call('LLEN', base .. 'active') >= tonumber(meta[2])
-  end
-  return false
+  queue_facts[base .. '|held'] = held
+  return held
 end
 
 -- Puts job `id` in line as BullMQ `mode` does: v6 by its priority (`prioritized` with a
@@ -42,8 +56,9 @@ local function enqueue(base, id, push, mode, v5_ignores_priority)
   else
     redis.call(push, target, id)
   end
-  if not held then
+  if not held and not queue_facts[base .. '|woken'] then
     redis.call('ZADD', base .. 'marker', 0, '0')
+    queue_facts[base .. '|woken'] = true
   end
   return state
 end

@@ -1,0 +1,54 @@
+// The Failures panel in Chromium against the real server and real BullMQ: failures of real
+// workers grouped by cause, and "Retry N" on one group — its dry-run number in the
+// confirmation, its progress, and BullMQ seeing exactly that group's jobs back in line.
+import { test, expect, signIn, bullmq, queueReport, screenshotOf } from './fixtures.mjs';
+
+test('failures are grouped by cause; retrying a group retries exactly its jobs', async ({ page, tokens }) => {
+  const queue = 'e2e-failures';
+  const report = bullmq('fail', {
+    queue,
+    causes: [
+      { count: 30, name: 'charge', message: 'card declined for order {i} ({uuid})' },
+      { count: 12, name: 'charge', message: 'connect ECONNREFUSED 10.0.0.{i}:5432' },
+    ],
+  });
+  expect(report.counts.failed).toBe(42);
+  // The server finds the new queue at once instead of at its next discovery.
+  const refreshed = await page.request.post('/api/v1/admin/jobs/queues/refresh', {
+    headers: { Authorization: `Bearer ${tokens.ADMIN}` },
+  });
+  expect(refreshed.status()).toBe(200);
+
+  await signIn(page, tokens.ADMIN);
+  const panel = page.locator('section.failures');
+  const refused = panel.locator('li.group', { hasText: 'connect ECONNREFUSED <n>:<n>' });
+  const declined = panel.locator('li.group', { hasText: 'card declined for order <n> (<uuid>)' });
+  await expect(refused.locator('.count')).toHaveText('12', { timeout: 30000 });
+  await expect(declined.locator('.count')).toHaveText('30');
+  await expect(refused.locator('.retained')).toHaveText('12 kept');
+  await expect(refused.locator('.queues')).toHaveText(`${queue} (12)`);
+  await screenshotOf(panel, 'failures');
+
+  await refused.getByRole('button', { name: `Retry 12 in ${queue}` }).click();
+  const confirm = panel.getByRole('alertdialog');
+  await expect(confirm).toContainText(`Retry 12 failed jobs of this cause in ${queue}?`);
+  await confirm.getByRole('button', { name: 'Retry 12' }).click();
+  await expect(panel.locator('.operation[data-state="done"]').first())
+    .toContainText(`retry in ${queue}: 12 of 12 retried (done)`, { timeout: 30000 });
+
+  // BullMQ: the 12 are waiting (no worker runs on this queue), the 30 others still failed.
+  const states = bullmq('states', { queue, ids: report.failed['1'] }).states;
+  expect(Object.values(states)).toEqual(Array(12).fill('waiting'));
+  const counts = queueReport(queue).counts;
+  expect([counts.waiting, counts.failed]).toEqual([12, 30]);
+  // The group keeps its count and holds no job now.
+  await expect(refused.locator('.retained')).toHaveText('0 kept', { timeout: 30000 });
+  await expect(refused.getByRole('button', { name: /Retry/ })).toHaveCount(0);
+});
+
+test('a moderator sees the groups but no bulk action', async ({ page, tokens }) => {
+  await signIn(page, tokens.MODERATOR);
+  const panel = page.locator('section.failures');
+  await expect(panel.locator('li.group').first()).toBeVisible({ timeout: 30000 });
+  await expect(panel.getByRole('button', { name: /^(Retry|Remove) / })).toHaveCount(0);
+});
