@@ -205,7 +205,7 @@ where
             .collect(),
         _ => Vec::new(),
     };
-    calls.sort_by(|a, b| b.0.cmp(&a.0));
+    calls.sort_by_key(|call| std::cmp::Reverse(call.0));
     if std::env::var("BENCH_SLOWEST").is_ok() {
         for (micros, command) in calls.iter().take(5) {
             println!("    {micros:>8} µs  {command}");

@@ -98,7 +98,7 @@ pub fn Failures(can_operate: Signal<bool>, updates: Signal<u64>) -> impl IntoVie
     Effect::new(move |previous: Option<u64>| {
         let now = updates.get();
         if previous.is_some_and(|p| p != now) {
-            if now % REREAD_EVERY_UPDATES == 0 || running.get_untracked() {
+            if now.is_multiple_of(REREAD_EVERY_UPDATES) || running.get_untracked() {
                 load.dispatch(());
             }
             if can_operate.get_untracked() && running.get_untracked() {

@@ -177,6 +177,35 @@ pub struct BulkStarted {
     pub total: u64,
 }
 
+wire_enum! {
+    /// What `POST /queues/bulk` does to every queue.
+    QueuesAction, field "action", default Pause {
+        Pause => "pause",
+        Resume => "resume",
+    }
+}
+
+/// `POST /queues/bulk`: pause or resume every queue (that is not already so).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct QueuesBulkRequest {
+    pub action: QueuesAction,
+    /// Absent or true: only count. False: act (with `expect`).
+    #[serde(default)]
+    pub dry_run: Option<bool>,
+    #[serde(default)]
+    pub expect: Option<u64>,
+}
+
+/// Its answer: the queues it would change (dry run) or changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueuesBulkReply {
+    pub count: u64,
+    pub queues: Vec<String>,
+    pub dry_run: bool,
+}
+
 /// A bulk request's answer for the dashboard's server function.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -56,7 +56,7 @@ mod tidy {
     #[test]
     fn lower_layers_do_not_import_upwards() {
         let mut files = Vec::new();
-        for dir in ["bullmq", "history", "redis"] {
+        for dir in ["bullmq", "history", "redis", "failures", "bulk"] {
             files.extend(sources(&ssr(dir)));
         }
         files.push(ssr("clock.rs"));

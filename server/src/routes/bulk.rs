@@ -3,6 +3,7 @@
 //! `app::ssr::service::bulk`.
 
 use crate::routes::extract::{AppBody, AppPath, AppQuery};
+use app::model::failures::{QueuesBulkReply, QueuesBulkRequest};
 use app::model::{BulkRequest, FailuresQuery, FailuresReply, Operation, Operations};
 use app::ssr::auth::Caller;
 use app::ssr::error::AppError;
@@ -35,6 +36,20 @@ pub async fn start(
             BulkReply::Started(started) => (StatusCode::ACCEPTED, Json(started)).into_response(),
         },
     )
+}
+
+/// `POST /queues/bulk`: pause or resume every queue (dry run first).
+pub async fn queues(
+    caller: Caller,
+    State(state): State<AppState>,
+    AppBody(body): AppBody,
+) -> Result<Json<QueuesBulkReply>, AppError> {
+    let request: QueuesBulkRequest = serde_json::from_slice(&body).map_err(|error| {
+        AppError::BadRequest(format!(
+            r#"the body must be {{"action": "pause"|"resume", "dryRun": true|false, "expect": <the dry run's count>}}: {error}"#
+        ))
+    })?;
+    Ok(Json(bulk::queues_bulk(&state, &caller.0, &request).await?))
 }
 
 /// `GET /operations`.

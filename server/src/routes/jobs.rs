@@ -49,6 +49,7 @@ fn groups() -> [RoleRoutes; 2] {
             .get("/failures", bulk::failures),
         RoleRoutes::new(Role::Admin)
             .post("/queues/refresh", refresh_queues)
+            .post("/queues/bulk", bulk::queues)
             .patch("/queue/{queue_name}/pause", pause)
             .patch("/queue/{queue_name}/resume", resume)
             .delete("/queue/{queue_name}/clear", clear)

@@ -518,3 +518,50 @@ async fn bad_bulk_requests_are_refused_with_a_reason() {
         "a dry run changes nothing"
     );
 }
+
+#[tokio::test]
+async fn every_queue_is_paused_and_resumed_at_once_after_a_dry_run() {
+    let app = TestApp::spawn("bulk-queues").await;
+    for queue in ["a", "b", "c"] {
+        let _ = fail(&app, queue, causes(1, 0, 0), None).await;
+    }
+    let path = format!("{BASE}/queues/bulk");
+    let call = |body: Value| app.call(Method::POST, &path, Role::Admin, Some(body));
+    let (status, preview) = call(json!({"action": "pause"})).await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(preview["queues"], json!(["a", "b", "c"]));
+    let (status, refused) = call(json!({"action": "pause", "dryRun": false})).await;
+    assert_eq!(status, 400, "{refused}");
+    let (status, paused) = call(json!({"action": "pause", "dryRun": false, "expect": 3})).await;
+    assert_eq!(status, 200, "{paused}");
+    assert_eq!(paused["count"], 3);
+    let report = fixture_raw(
+        "counts",
+        json!({"redis": app.redis_url, "prefix": app.prefix,
+               "queues": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}),
+    )
+    .await;
+    for queue in ["a", "b", "c"] {
+        assert_eq!(
+            report["queues"][queue]["isPaused"], true,
+            "BullMQ: {queue} paused"
+        );
+    }
+    let (_, again) = call(json!({"action": "pause"})).await;
+    assert_eq!(again["count"], 0, "nothing left to pause");
+    let (status, resumed) = call(json!({"action": "resume", "dryRun": false, "expect": 3})).await;
+    assert_eq!(
+        (status, resumed["count"].as_u64()),
+        (200, Some(3)),
+        "{resumed}"
+    );
+    assert_eq!(
+        app.audit_actions()
+            .await
+            .iter()
+            .filter(|a| *a == "pause")
+            .count(),
+        3,
+        "each queue's pause is audited"
+    );
+}

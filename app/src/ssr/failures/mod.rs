@@ -32,8 +32,9 @@ use std::time::Duration;
 pub const GROUPS_LUA: &str = include_str!("lua/groups.lua");
 const SEED_LUA: &str = include_str!("lua/seed.lua");
 
-/// Operations per seed call, and jobs read per seed page.
-const SEED_BATCH: usize = 1000;
+/// Operations per seed call, and jobs read per seed page (about 15 commands each inside the
+/// script: a few milliseconds of Redis per call).
+const SEED_BATCH: usize = 250;
 
 /// How long hour counts of failures are kept at most (the sparkline shows 24 h; `since`
 /// reaches 30 days back).
@@ -259,7 +260,19 @@ pub async fn batch_ops(
         }
     }
     names.forget_finished(events);
+    keep_newest_info(&mut ops);
     Ok(ops)
+}
+
+/// Only the last operation of each group carries the group's description (its newest example):
+/// the others would be overwritten in the same script anyway.
+fn keep_newest_info(ops: &mut [Op]) {
+    let mut seen = HashSet::new();
+    for op in ops.iter_mut().rev() {
+        if op.info.is_some() && !seen.insert(op.group.clone()) {
+            op.info = None;
+        }
+    }
 }
 
 fn left(queue: &str, job: &str, ms: u64) -> Op {
@@ -340,7 +353,8 @@ pub async fn seed(writer: &Writer<'_>, keys: &QueueKeys, queue: &str) -> Result<
             .await?;
         let last_page = page.len() < limit;
         let fresh: Vec<&(String, f64)> = page.iter().filter(|(id, _)| !seen.contains(id)).collect();
-        let ops = seed_ops(pool, keys, queue, &fresh).await?;
+        let mut ops = seed_ops(pool, keys, queue, &fresh).await?;
+        keep_newest_info(&mut ops);
         if !writer.write(&ops, last_page.then_some(queue)).await? {
             return Ok(false);
         }
@@ -467,5 +481,49 @@ pub async fn sweep(writer: &Writer<'_>, keys: &QueueKeys, queue: &str) -> Result
             return Ok(true);
         }
         cursor = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(group: &str, job: &str) -> Op {
+        Op {
+            kind: OpKind::Failed,
+            group: group.into(),
+            queue: "q".into(),
+            job: job.into(),
+            score: Some(1),
+            ms: 1,
+            info: Some(format!("{{\"job\":\"{job}\"}}")),
+        }
+    }
+
+    #[test]
+    fn only_the_newest_failure_of_a_group_carries_its_description() {
+        let mut ops = vec![
+            failed("a", "1"),
+            failed("b", "2"),
+            failed("a", "3"),
+            left("q", "4", 1),
+        ];
+        keep_newest_info(&mut ops);
+        let carried: Vec<&str> = ops
+            .iter()
+            .filter(|op| op.info.is_some())
+            .map(|op| op.job.as_str())
+            .collect();
+        assert_eq!(carried, ["2", "3"]);
+    }
+
+    #[test]
+    fn an_operation_is_seven_script_arguments() {
+        let mut args = Vec::new();
+        failed("a", "1").push_args(&mut args);
+        left("q", "2", 5).push_args(&mut args);
+        assert_eq!(args.len(), 14);
+        assert_eq!(&args[..6], ["f", "a", "q", "1", "1", "1"]);
+        assert_eq!(&args[7..13], ["l", "", "q", "2", "", "5"]);
     }
 }

@@ -121,6 +121,14 @@ pub struct Collector {
     ticks: u64,
 }
 
+/// What one batch changes besides the cursor.
+struct Changes<'a> {
+    /// Jobs a gap was filled with from the retained jobs.
+    filled: u64,
+    buckets: &'a Buckets,
+    failure_ops: &'a [failures::Op],
+}
+
 /// How a batch ended.
 enum Applied {
     Yes,
@@ -244,7 +252,7 @@ impl Collector {
         let mut caught_up = Vec::with_capacity(queues.len());
         let moved = self.moved_queues(queues.as_slice()).await?;
         self.ticks += 1;
-        if self.ticks % SWEEP_EVERY == 0 && !self.sweep(queues.as_slice()).await? {
+        if self.ticks.is_multiple_of(SWEEP_EVERY) && !self.sweep(queues.as_slice()).await? {
             return Ok(());
         }
         for queue in queues.iter() {
@@ -439,9 +447,11 @@ impl Collector {
                     cursor.as_ref(),
                     &new_cursor,
                     &batch,
-                    filled.jobs,
-                    &buckets,
-                    &failure_ops,
+                    Changes {
+                        filled: filled.jobs,
+                        buckets: &buckets,
+                        failure_ops: &failure_ops,
+                    },
                 )
                 .await?
             {
@@ -628,10 +638,13 @@ impl Collector {
         expected: Option<&Cursor>,
         new_cursor: &Cursor,
         batch: &Batch,
-        filled: u64,
-        buckets: &Buckets,
-        failure_ops: &[failures::Op],
+        changes: Changes<'_>,
     ) -> Result<Applied, AppError> {
+        let Changes {
+            filled,
+            buckets,
+            failure_ops,
+        } = changes;
         let now = crate::ssr::clock::now_ms_u64();
         let mut bucket_args = Vec::new();
         let mut written = 0usize;

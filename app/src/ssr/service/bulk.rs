@@ -6,6 +6,7 @@ use crate::model::failures::{
     allowed_growth, BulkPreview, BulkRequest, BulkStarted, FailuresReply, Operation,
     OperationState, Operations, BULK_SAMPLE,
 };
+use crate::model::failures::{QueuesAction, QueuesBulkReply, QueuesBulkRequest};
 use crate::model::FailuresQuery;
 use crate::ssr::auth::Principal;
 use crate::ssr::bulk::runner::audit_name;
@@ -211,6 +212,66 @@ pub async fn bulk(
         operation_id: id,
         total: count,
     }))
+}
+
+/// `POST /queues/bulk`: pause or resume every queue this monitor shows that is not already so.
+/// A dry run names them; the run needs their number as `expect` (refused when more queues
+/// would change now than that, +10 %) and acts queue by queue, each audited as a pause/resume.
+pub async fn queues_bulk(
+    state: &AppState,
+    principal: &Principal,
+    request: &QueuesBulkRequest,
+) -> Result<QueuesBulkReply, AppError> {
+    let pause = request.action == QueuesAction::Pause;
+    let dry_run = request.dry_run.unwrap_or(true);
+    let summaries = state
+        .within(async {
+            let queues = state.registry.queues().await?;
+            crate::ssr::bullmq::counts::read_summaries(
+                &state.redis,
+                &state.settings.prefix,
+                &queues,
+            )
+            .await
+        })
+        .await?;
+    let mut names: Vec<String> = summaries
+        .into_iter()
+        .filter(|q| q.paused != pause)
+        .map(|q| q.queue_name)
+        .collect();
+    names.sort();
+    let count = names.len() as u64;
+    if dry_run {
+        return Ok(QueuesBulkReply {
+            count,
+            queues: names,
+            dry_run: true,
+        });
+    }
+    let expect = request.expect.ok_or_else(|| {
+        AppError::BadRequest(
+            "a run needs `expect`: the count its dry run answered (send dryRun: true first)".into(),
+        )
+    })?;
+    if count > expect + allowed_growth(expect) {
+        return Err(AppError::Conflict(format!(
+            "{count} queues would change now, more than the {expect} expected; run a dry run again"
+        )));
+    }
+    let mut changed = Vec::with_capacity(names.len());
+    for name in names {
+        let reply =
+            crate::ssr::service::control::set_paused(state, principal, &name, pause).await?;
+        if reply.changed {
+            changed.push(name);
+        }
+    }
+    Ok(QueuesBulkReply {
+        count: changed.len() as u64,
+        queues: changed,
+        dry_run: false,
+    })
 }
 
 fn check_id(id: &str) -> Result<(), AppError> {
