@@ -20,6 +20,7 @@ test('failures are grouped by cause; retrying a group retries exactly its jobs',
   expect(refreshed.status()).toBe(200);
 
   await signIn(page, tokens.ADMIN);
+  await page.getByRole('button', { name: 'Show failures by cause' }).click();
   const panel = page.locator('section.failures');
   const refused = panel.locator('li.group', { hasText: 'connect ECONNREFUSED <n>:<n>' });
   const declined = panel.locator('li.group', { hasText: 'card declined for order <n> (<uuid>)' });
@@ -48,6 +49,7 @@ test('failures are grouped by cause; retrying a group retries exactly its jobs',
 
 test('a moderator sees the groups but no bulk action', async ({ page, tokens }) => {
   await signIn(page, tokens.MODERATOR);
+  await page.getByRole('button', { name: 'Show failures by cause' }).click();
   const panel = page.locator('section.failures');
   await expect(panel.locator('li.group').first()).toBeVisible({ timeout: 30000 });
   await expect(panel.getByRole('button', { name: /^(Retry|Remove) / })).toHaveCount(0);

@@ -1,7 +1,7 @@
 //! The Failures panel: failed jobs grouped by cause (count in the last 24 h, a sparkline of
 //! its hours, the normalised message with a real example, the queues), and for operators
 //! "Retry N" / "Remove N" per queue: a dry run first, its number in the confirmation, then the
-//! operation's progress with Cancel. Loaded in a wasm chunk of its own after hydration.
+//! operation's progress with Cancel. Loaded in a wasm chunk of its own when opened.
 
 use crate::api::{cancel_operation, get_failures, get_operations, start_bulk};
 use crate::model::failures::{BulkAnswer, BulkTarget, FailureGroup, SPARK_HOURS};

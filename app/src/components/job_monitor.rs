@@ -190,10 +190,9 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
         Some(Ok(report)) => report,
         _ => first_stuck.clone(),
     });
-    // The failures panel comes after hydration (its code is a chunk of its own; the server
-    // renders none of it), and re-reads with the live feed.
+    // The failures panel opens on request: its code is a chunk of its own, loaded then (the
+    // first paint needs none of it), and it re-reads with the live feed.
     let show_failures = RwSignal::new(false);
-    Effect::new(move |_| show_failures.set(true));
     let failure_updates = Signal::derive(move || feed.updates.get());
     // Stuck jobs follow the live feed, at a slower pace.
     Effect::new(move |previous: Option<u64>| {
@@ -347,6 +346,14 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
             None => first_stuck_error.clone().map(|error| view! { <ErrorNotice error/> }),
         }}
         <StuckJobs report=stuck_report can_operate/>
+        <p class="failures-toggle">
+            <button
+                aria-expanded=move || show_failures.get().to_string()
+                on:click=move |_| show_failures.update(|open| *open = !*open)
+            >
+                {move || if show_failures.get() { "Hide failures by cause" } else { "Show failures by cause" }}
+            </button>
+        </p>
         {move || show_failures.get().then(|| view! {
             <Suspense fallback=|| ()>
                 {Suspend::new(failures_view(can_operate, failure_updates))}

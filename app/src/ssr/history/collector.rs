@@ -41,12 +41,12 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 const APPLY: &str = include_str!("lua/apply.lua");
+const LEASE: &str = include_str!("lua/lease.lua");
+const READ: &str = include_str!("lua/read.lua");
 
 /// Ticks between two checks for failed jobs BullMQ dropped without an event (see
 /// [`failures::sweep`]).
 const SWEEP_EVERY: u64 = 30;
-const LEASE: &str = include_str!("lua/lease.lua");
-const READ: &str = include_str!("lua/read.lua");
 
 /// Events read and applied per step (one script call).
 pub const BATCH: u64 = 1000;
@@ -164,8 +164,8 @@ impl Collector {
     pub fn new(pool: Pool, registry: QueueRegistry, settings: &Settings) -> Self {
         let keys = HistoryKeys::new(&settings.monitor_prefix, &settings.prefix);
         let scope = settings.queue_allow_list.as_deref();
-        let keys_for_failures = keys.clone();
         Self {
+            failure_keys: FailureKeys::new(&keys),
             pool,
             registry,
             prefix: settings.prefix.clone(),
@@ -182,7 +182,6 @@ impl Collector {
             ],
             leader: false,
             queues: HashMap::new(),
-            failure_keys: FailureKeys::new(&keys_for_failures),
             failure_hours: settings.history_hour_ttl.min(failures::MAX_HOUR_RETENTION),
             ticks: 0,
         }

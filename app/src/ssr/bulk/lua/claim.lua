@@ -10,11 +10,12 @@ end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local owner = redis.call('HGET', KEYS[1], 'owner')
-if state == 'preparing' and owner == ARGV[1] then
-  -- Its creator is still listing its ids.
+local held = tonumber(redis.call('HGET', KEYS[1], 'until') or '0') >= now
+if state == 'preparing' and held then
+  -- Its creator is still listing its ids (this instance's request, or another's).
   return {0, state}
 end
-if owner ~= ARGV[1] and tonumber(redis.call('HGET', KEYS[1], 'until') or '0') >= now then
+if owner ~= ARGV[1] and held then
   return {0, state}
 end
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'until', now + tonumber(ARGV[2]))
