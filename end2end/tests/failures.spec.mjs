@@ -54,3 +54,43 @@ test('a moderator sees the groups but no bulk action', async ({ page, tokens }) 
   await expect(panel.locator('li.group').first()).toBeVisible({ timeout: 30000 });
   await expect(panel.getByRole('button', { name: /^(Retry|Remove) / })).toHaveCount(0);
 });
+
+test('in the explorer, ticked jobs and then all matching are acted on in bulk', async ({ page, tokens }) => {
+  const queue = 'e2e-bulk';
+  const report = bullmq('fail', { queue, causes: [{ count: 8, name: 'sync', message: 'sync failed for item {i}' }] });
+  expect(report.counts.failed).toBe(8);
+  const refreshed = await page.request.post('/api/v1/admin/jobs/queues/refresh', {
+    headers: { Authorization: `Bearer ${tokens.ADMIN}` },
+  });
+  expect(refreshed.status()).toBe(200);
+  await signIn(page, tokens.ADMIN);
+  await page.getByRole('button', { name: `Show details of ${queue}` }).click();
+  await page.locator(`.queue-detail[data-detail="${queue}"]`).getByRole('tab', { name: /^Failed/ }).click();
+  const rows = page.locator('#job-list table.jobs tbody tr');
+  await expect(rows).toHaveCount(8);
+  const listed = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.job));
+
+  // Two ticked jobs retried: the dry run's number in the confirmation, then the progress.
+  const two = listed.slice(0, 2);
+  for (const id of two) await page.getByRole('checkbox', { name: `Select job ${id}` }).check();
+  const bar = page.getByRole('group', { name: 'Bulk actions' });
+  await expect(bar.locator('.picked')).toHaveText('2 selected');
+  await bar.getByRole('button', { name: 'Retry' }).click();
+  const confirm = page.getByRole('alertdialog', { name: 'Confirm the bulk action' });
+  await expect(confirm).toContainText('Retry 2 selected jobs?');
+  await confirm.getByRole('button', { name: 'Retry 2' }).click();
+  await expect(page.locator('.bulk-outcome')).toContainText(`retry in ${queue}: 2 of 2 retried (done)`, { timeout: 30000 });
+  const states = bullmq('states', { queue, ids: two }).states;
+  expect(Object.values(states)).toEqual(['waiting', 'waiting']);
+
+  // Then every failed job left, by "select all".
+  await expect(rows).toHaveCount(6, { timeout: 15000 });
+  await bar.getByRole('button', { name: 'Select all 6' }).click();
+  await expect(bar.locator('.picked')).toHaveText('all 6 selected');
+  await bar.getByRole('button', { name: 'Remove' }).click();
+  await expect(confirm).toContainText('Remove 6 matching jobs?');
+  await confirm.getByRole('button', { name: 'Remove 6' }).click();
+  await expect(page.locator('.bulk-outcome')).toContainText(`remove in ${queue}: 6 of 6 removed (done)`, { timeout: 30000 });
+  const counts = queueReport(queue).counts;
+  expect([counts.failed, counts.waiting]).toEqual([0, 2]);
+});

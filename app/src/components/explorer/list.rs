@@ -174,6 +174,10 @@ pub fn JobList(
     updates: Signal<u64>,
     /// Counts up when something was done to a job (re-read at once).
     changed: Signal<u32>,
+    /// Operators tick jobs and act on them (or on all matching) in bulk.
+    can_operate: Signal<bool>,
+    /// After a bulk operation ended.
+    on_bulk_done: Callback<()>,
 ) -> impl IntoView {
     // The list shown (tab or search) and where in it.
     let list = Memo::new(move |_| location.with(|l| (l.tab(), l.search.clone())));
@@ -267,6 +271,43 @@ pub fn JobList(
     };
     let empty = move || answer.with(|a| matches!(a, Some(Ok(_)))) && jobs().is_empty();
     let selected = Memo::new(move |_| location.with(|l| l.job.clone()));
+    // The ticked jobs belong to one list: another tab or search starts with none.
+    let picked = RwSignal::new(Vec::<String>::new());
+    let all = RwSignal::new(false);
+    Effect::new(move |_| {
+        list.track();
+        picked.set(Vec::new());
+        all.set(false);
+    });
+    let total = Signal::derive(move || {
+        answer.with(|a| match a {
+            Some(Ok(JobsAnswer::Page(page))) => Some(page.total),
+            _ => None,
+        })
+    });
+    let page_ids = move || jobs().into_iter().map(|j| j.id).collect::<Vec<_>>();
+    let page_picked = move || {
+        let ids = page_ids();
+        !ids.is_empty() && picked.with(|p| ids.iter().all(|id| p.contains(id)))
+    };
+    let pick_page = move |on: bool| {
+        let ids = page_ids();
+        picked.update(|p| {
+            if on {
+                for id in ids {
+                    if !p.contains(&id) {
+                        p.push(id);
+                    }
+                }
+            } else {
+                p.retain(|id| !ids.contains(id));
+            }
+        });
+        if !on {
+            all.set(false);
+        }
+    };
+    let bulk_queue = queue.clone();
     let open = Callback::new(move |id: String| {
         location.update(Step::Push, |l| l.job = Some(id));
     });
@@ -282,6 +323,10 @@ pub fn JobList(
                 <span class="page-note" aria-live="polite">{note}</span>
             </div>
             {error}
+            <Show when=move || can_operate.get()>
+                <super::bulk_bar::BulkBar queue=bulk_queue.clone() list picked all total updates
+                    on_done=on_bulk_done/>
+            </Show>
             <Show when=empty>
                 <p class="empty">{move || if searching() { "No job matches in the jobs scanned." } else { "No job in this state." }}</p>
             </Show>
@@ -291,6 +336,13 @@ pub fn JobList(
                         <caption class="visually-hidden">{heading}</caption>
                         <thead>
                             <tr>
+                                <Show when=move || can_operate.get()>
+                                    <th scope="col" class="pick">
+                                        <input type="checkbox" aria-label="Select the jobs of this page"
+                                            prop:checked=page_picked
+                                            on:change=move |ev| pick_page(event_target_checked(&ev))/>
+                                    </th>
+                                </Show>
                                 <th scope="col">"Job"</th>
                                 <th scope="col">"State"</th>
                                 <th scope="col">"When"</th>
@@ -300,7 +352,7 @@ pub fn JobList(
                         </thead>
                         <tbody>
                             <For each=jobs key=row_key let:job>
-                                <JobRow job now selected open/>
+                                <JobRow job now selected open picked all can_operate/>
                             </For>
                         </tbody>
                     </table>
@@ -426,8 +478,13 @@ fn JobRow(
     now: RwSignal<Option<i64>>,
     selected: Memo<Option<String>>,
     open: Callback<String>,
+    picked: RwSignal<Vec<String>>,
+    all: RwSignal<bool>,
+    can_operate: Signal<bool>,
 ) -> impl IntoView {
     let id = job.id.clone();
+    let pick_label = format!("Select job {}", job.id);
+    let (pick_id, check_id) = (id.clone(), id.clone());
     let is_selected = {
         let id = id.clone();
         move || selected.with(|s| s.as_deref() == Some(id.as_str()))
@@ -448,6 +505,31 @@ fn JobRow(
     view! {
         <tr data-job=id.clone() class:selected=is_selected.clone()
             aria-current=move || is_selected().then_some("true")>
+            <Show when=move || can_operate.get()>
+                <td class="pick">
+                    <input type="checkbox" aria-label=pick_label.clone()
+                        prop:checked={
+                            let id = check_id.clone();
+                            move || all.get() || picked.with(|p| p.contains(&id))
+                        }
+                        on:change={
+                            let id = pick_id.clone();
+                            move |ev| {
+                                let on = event_target_checked(&ev);
+                                picked.update(|p| {
+                                    if on && !p.contains(&id) {
+                                        p.push(id.clone());
+                                    } else if !on {
+                                        p.retain(|x| x != &id);
+                                    }
+                                });
+                                if !on {
+                                    all.set(false);
+                                }
+                            }
+                        }/>
+                </td>
+            </Show>
             <th scope="row">
                 <button type="button" class="link job-open" aria-label=label
                     on:click=move |_| open.run(open_id.clone())>

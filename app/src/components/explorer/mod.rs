@@ -2,7 +2,10 @@
 //! the job list with paging, and the panel of the job that is open.
 //!
 //! - [`location`] — queue, state, job and search, kept in the URL so a link can be shared;
-//! - [`list`] — the state tabs, the search box and a page of jobs;
+//! - [`list`] — the state tabs, the search box and a page of jobs (with checkboxes for
+//!   operators);
+//! - [`bulk_bar`] — the ticked jobs or all matching retried, promoted or removed as one bulk
+//!   operation (dry run, confirmation with its number, progress);
 //! - [`job_panel`] — one job: its tabs (Data, Options, Logs, Error, Timeline, Flow) and the
 //!   actions its state allows;
 //! - [`job_views`] — how each of those tabs renders a job, plain functions of the job;
@@ -12,6 +15,7 @@
 //! snapshots, for moves that leave a count as it was) the same page is read again by its
 //! cursor, and rows are keyed by job, so scroll position and selection stay where they were.
 
+pub mod bulk_bar;
 pub mod job_panel;
 pub mod job_views;
 pub mod list;
@@ -48,7 +52,8 @@ pub fn JobExplorer(
             <StateTabs queue=queue.clone() location counts/>
             <SearchBox queue=queue.clone() location/>
             <div class="explorer-body" class:with-job=move || job.with(Option::is_some)>
-                <JobList queue location counts updates changed=changed.into()/>
+                <JobList queue location counts updates changed=changed.into() can_operate
+                    on_bulk_done=Callback::new(move |()| changed.update(|c| *c += 1))/>
                 {move || job.get().map(|job_id| view! {
                     <JobPanel queue=panel_queue.clone() job_id api_url=api_url.clone() location
                         can_operate live=live.into() changed/>
