@@ -11,6 +11,10 @@
 //! - [`model`], [`error`], [`role`] — types shared by server and browser.
 //! - [`ssr`] (feature `ssr` only): configuration, auth, state and the Redis/BullMQ layer.
 
+// The explorer's job list is one deeply nested view type (tabs, bulk bar, table, pager); a
+// debug build computing its layout needs more than the default 128 levels.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod client;
 pub mod components;
