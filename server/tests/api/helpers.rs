@@ -134,6 +134,9 @@ pub struct TestOptions {
     /// half-way.
     pub bulk_batch: usize,
     pub bulk_pause: Duration,
+    /// How often the bulk runner looks for operations (100 ms; an hour where a test counts
+    /// every Redis command: its look is one `SMEMBERS`).
+    pub bulk_interval: Duration,
 }
 
 impl TestOptions {
@@ -158,6 +161,7 @@ impl TestOptions {
             hash_file: server::assets::hash_file_path(server::assets::HASH_FILE),
             bulk_batch: app::ssr::bulk::DEFAULT_BATCH,
             bulk_pause: Duration::ZERO,
+            bulk_interval: Duration::from_millis(100),
         }
     }
 }
@@ -204,7 +208,7 @@ impl TestApp {
         settings.collector_interval = Duration::from_millis(100);
         settings.collector_lease = Duration::from_secs(1);
         settings.bulk_lease = Duration::from_secs(1);
-        settings.bulk_interval = Duration::from_millis(100);
+        settings.bulk_interval = options.bulk_interval;
         settings.bulk_batch = options.bulk_batch;
         settings.bulk_pause = options.bulk_pause;
         settings.reads_shared_for = options.reads_shared_for;

@@ -25,6 +25,7 @@ async fn server(redis: &OwnRedis, prefix: &str, recount: Duration) -> TestApp {
     options.redis_url = redis.url();
     // Nothing else may read this Redis while commands are counted.
     options.discovery_interval = Duration::from_secs(3600);
+    options.bulk_interval = Duration::from_secs(3600);
     options.snapshot_recount = recount;
     TestApp::spawn_with(options).await
 }
@@ -217,6 +218,7 @@ async fn a_covered_queue_reads_its_buckets_only_when_the_collector_moved_them() 
     let mut options = TestOptions::new(&prefix);
     options.redis_url = redis.url();
     options.discovery_interval = Duration::from_secs(3600);
+    options.bulk_interval = Duration::from_secs(3600);
     options.snapshot_recount = Duration::from_secs(3600);
     options.collector = true;
     let app = TestApp::spawn_with(options).await;
