@@ -97,6 +97,18 @@ pub async fn record_until_written(pool: &Pool, monitor_prefix: &str, action: &Ac
     }
 }
 
+/// Logs an action and appends its entry now; when Redis does not take it, a background task
+/// keeps trying (as [`record_until_written`]), so the caller never waits for the retries.
+pub async fn record(pool: &Pool, monitor_prefix: &str, action: Action) {
+    log(&action);
+    if append(pool, monitor_prefix, &action).await.is_err() {
+        let (pool, prefix) = (pool.clone(), monitor_prefix.to_owned());
+        tokio::spawn(async move {
+            record_until_written(&pool, &prefix, &action).await;
+        });
+    }
+}
+
 /// Logs a control action (the log is a second record, kept whatever Redis does).
 pub fn log(action: &Action) {
     tracing::info!(

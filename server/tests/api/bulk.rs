@@ -136,6 +136,15 @@ async fn finished(app: &TestApp, id: &str) -> Value {
     .await
 }
 
+/// An operation's (state, done, skipped).
+fn outcome(op: &Value) -> (Option<&str>, Option<u64>, Option<u64>) {
+    (
+        op["state"].as_str(),
+        op["done"].as_u64(),
+        op["skipped"].as_u64(),
+    )
+}
+
 async fn states(app: &TestApp, queue: &str, ids: &[String]) -> Vec<String> {
     let report = fixture_raw(
         "states",
@@ -229,15 +238,7 @@ async fn failures_are_grouped_by_cause_and_a_retried_group_is_exactly_its_jobs()
     let (id, count) = run(&app, "mail", "retry", target).await;
     assert_eq!(count, 800);
     let op = finished(&app, &id).await;
-    assert_eq!(
-        (
-            op["state"].as_str(),
-            op["done"].as_u64(),
-            op["skipped"].as_u64()
-        ),
-        (Some("done"), Some(800), Some(0)),
-        "{op}"
-    );
+    assert_eq!(outcome(&op), (Some("done"), Some(800), Some(0)), "{op}");
     let retried = ids_of(&report, 1);
     assert!(
         states(&app, "mail", &retried)
@@ -343,11 +344,7 @@ async fn an_operation_goes_on_in_another_instance_when_its_instance_dies() {
     );
     let op = finished(&second, &id).await;
     assert_eq!(
-        (
-            op["state"].as_str(),
-            op["done"].as_u64(),
-            op["skipped"].as_u64()
-        ),
+        outcome(&op),
         (Some("done"), Some(600), Some(0)),
         "every job once: {op}"
     );

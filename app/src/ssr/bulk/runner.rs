@@ -169,16 +169,7 @@ impl Operations {
                 "error": op.error,
             }),
         };
-        audit::log(&entry);
-        if audit::append(&self.store.pool, &self.monitor_prefix, &entry)
-            .await
-            .is_err()
-        {
-            let (pool, prefix) = (self.store.pool.clone(), self.monitor_prefix.clone());
-            tokio::spawn(async move {
-                audit::record_until_written(&pool, &prefix, &entry).await;
-            });
-        }
+        audit::record(&self.store.pool, &self.monitor_prefix, entry).await;
     }
 }
 

@@ -30,7 +30,10 @@ use std::time::Duration;
 
 /// The Lua that applies operations; prepended to the scripts that change groups.
 pub const GROUPS_LUA: &str = include_str!("lua/groups.lua");
-const SEED_LUA: &str = include_str!("lua/seed.lua");
+/// The seed's script (with the groups' Lua), hashed once.
+static SEED: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
+    Script::from_lua(format!("{GROUPS_LUA}\n{}", include_str!("lua/seed.lua")))
+});
 
 /// Operations per seed call, and jobs read per seed page (about 15 commands each inside the
 /// script: a few milliseconds of Redis per call).
@@ -321,7 +324,7 @@ impl Writer<'_> {
             for op in chunk {
                 op.push_args(&mut args);
             }
-            let reply: i64 = Script::from_lua(format!("{GROUPS_LUA}\n{SEED_LUA}"))
+            let reply: i64 = SEED
                 .evalsha_with_reload(self.pool.next(), vec![self.lease_key.to_owned()], args)
                 .await?;
             if reply != 1 {

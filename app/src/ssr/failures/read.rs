@@ -11,6 +11,9 @@ use std::collections::HashMap;
 
 const HOUR: u64 = 3_600_000;
 
+/// Which number of a group's queue a hash fills.
+type Slot = fn(&mut GroupQueue) -> &mut u64;
+
 /// The groups as of `now`, with their counts from the hour `since` falls in; only those of
 /// `queue` (and their numbers there) when given. Most failures in the window first, then most
 /// retained; groups with neither are left out.
@@ -57,30 +60,22 @@ pub async fn groups(
     let wanted = |q: &str| queue.is_none_or(|only| only == q);
     // Per (group, queue): totals and retained.
     let mut queues: HashMap<(String, String), GroupQueue> = HashMap::new();
-    for (field, value) in per_queue {
-        if let Some((group, q)) = field.split_once('|') {
-            if wanted(q) {
-                queues
-                    .entry((group.to_owned(), q.to_owned()))
-                    .or_insert_with(|| GroupQueue {
-                        queue_name: q.to_owned(),
-                        ..GroupQueue::default()
-                    })
-                    .total = number(Some(value));
-            }
-        }
-    }
-    for (field, value) in retained {
-        if let Some((group, q)) = field.split_once('|') {
-            if wanted(q) {
-                queues
-                    .entry((group.to_owned(), q.to_owned()))
-                    .or_insert_with(|| GroupQueue {
-                        queue_name: q.to_owned(),
-                        ..GroupQueue::default()
-                    })
-                    .retained = number(Some(value));
-            }
+    let fields: [(&HashMap<String, String>, Slot); 2] = [
+        (per_queue, |q| &mut q.total),
+        (retained, |q| &mut q.retained),
+    ];
+    for (map, slot) in fields {
+        for (field, value) in map {
+            let Some((group, q)) = field.split_once('|').filter(|(_, q)| wanted(q)) else {
+                continue;
+            };
+            let numbers = queues
+                .entry((group.to_owned(), q.to_owned()))
+                .or_insert_with(|| GroupQueue {
+                    queue_name: q.to_owned(),
+                    ..GroupQueue::default()
+                });
+            *slot(numbers) = number(Some(value));
         }
     }
     let mut hourly: HashMap<String, Vec<u64>> = HashMap::new();

@@ -40,7 +40,14 @@ use fred::types::scripts::Script;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-const APPLY: &str = include_str!("lua/apply.lua");
+/// The batch script (with the failure groups' Lua it calls), hashed once.
+static APPLY: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
+    Script::from_lua(format!(
+        "{}\n{}",
+        failures::GROUPS_LUA,
+        include_str!("lua/apply.lua")
+    ))
+});
 const LEASE: &str = include_str!("lua/lease.lua");
 const READ: &str = include_str!("lua/read.lua");
 
@@ -697,7 +704,7 @@ impl Collector {
         for op in failure_ops {
             op.push_args(&mut args);
         }
-        let result: i64 = Script::from_lua(format!("{}\n{APPLY}", failures::GROUPS_LUA))
+        let result: i64 = APPLY
             .evalsha_with_reload(
                 self.pool.next(),
                 vec![

@@ -198,16 +198,7 @@ pub async fn bulk(
         }),
         result: serde_json::json!({"total": count, "state": "running"}),
     };
-    crate::ssr::audit::log(&started);
-    if crate::ssr::audit::append(&state.redis, &state.settings.monitor_prefix, &started)
-        .await
-        .is_err()
-    {
-        let (pool, prefix) = (state.redis.clone(), state.settings.monitor_prefix.clone());
-        tokio::spawn(async move {
-            crate::ssr::audit::record_until_written(&pool, &prefix, &started).await;
-        });
-    }
+    crate::ssr::audit::record(&state.redis, &state.settings.monitor_prefix, started).await;
     Ok(BulkReply::Started(BulkStarted {
         operation_id: id,
         total: count,
