@@ -247,8 +247,9 @@ async fn unknown_queue_names_never_make_the_server_scan() {
     app.rediscover().await;
     let scans = || crate::helpers::command_calls(&redis.cli(&["INFO", "commandstats"]), "scan");
     let before = scans();
+    // About 2,000 calls of COUNT 1,000 (SCAN's cursor may return a few more keys per call).
     assert!(
-        before >= 2000,
+        before >= 1900,
         "the discovery walked 2M keys: {before} SCANs"
     );
 
