@@ -12,7 +12,7 @@
 //! values and the page shows what its resources read.
 
 use crate::error::ApiError;
-use crate::model::{Metrics, MetricsDelta, QueueLive};
+use crate::model::{Metrics, MetricsDelta, Operation, OperationState, QueueLive};
 use leptos::prelude::*;
 use serde::de::DeserializeOwned;
 use std::future::Future;
@@ -63,6 +63,52 @@ impl Snapshot for QueueLive {
     fn busy(&self) -> bool {
         !self.active_jobs.is_empty()
     }
+}
+
+/// The bulk operations not yet ended, as the live stream's `operations` events tell them
+/// (operators only), shared through the context by every feed under one `JobMonitor`.
+/// `None` while no stream has told since it connected (or the feed is not live): readers then
+/// ask `GET /operations` themselves.
+#[derive(Clone, Copy)]
+pub struct LiveOperations(pub RwSignal<Option<Vec<Operation>>>);
+
+impl LiveOperations {
+    /// Provides an empty one to the components below.
+    pub fn provide() -> Self {
+        let ops = LiveOperations(RwSignal::new(None));
+        provide_context(ops);
+        ops
+    }
+}
+
+/// The operations to show: `live` ones (newest counts) first, then those of `read` (the last
+/// `GET /operations`, which also holds the recently ended) that `live` does not hold.
+pub fn merged_operations(read: &[Operation], live: Option<&[Operation]>) -> Vec<Operation> {
+    let live = live.unwrap_or_default();
+    let mut out: Vec<Operation> = live.to_vec();
+    out.extend(
+        read.iter()
+            .filter(|op| !live.iter().any(|l| l.id == op.id))
+            .cloned(),
+    );
+    out
+}
+
+/// Whether `read` is behind `live`: an operation it holds as running that the stream says
+/// ended (or no longer lists), so its final counts are read again.
+pub fn ended_since(read: &[Operation], live: &[Operation]) -> bool {
+    let ended = |op: &Operation| {
+        live.iter()
+            .find(|l| l.id == op.id)
+            .is_none_or(|l| l.state != OperationState::Running)
+    };
+    read.iter()
+        .filter(|op| op.state == OperationState::Running)
+        .any(ended)
+        || live.iter().any(|l| {
+            l.state != OperationState::Running
+                && !read.iter().any(|op| op.id == l.id && op.state == l.state)
+        })
 }
 
 /// The newer of two readings (by timestamp); ties go to `a`.
@@ -182,6 +228,7 @@ where
             latest: set_latest,
             connection: set_connection,
             updates: set_updates,
+            operations: use_context::<LiveOperations>(),
         };
         let stop = browser::Stop::default();
         let stopper = send_wrapper::SendWrapper::new(stop.clone());
@@ -221,6 +268,7 @@ mod browser {
         pub latest: WriteSignal<Option<T>>,
         pub connection: WriteSignal<Connection>,
         pub updates: WriteSignal<u64>,
+        pub operations: Option<LiveOperations>,
     }
 
     impl<T: Snapshot> Sink<T> {
@@ -230,6 +278,17 @@ mod browser {
         }
         fn state(&self, state: Connection) {
             let _ = self.connection.try_set(state);
+            // What the stream told is stale once it is not live.
+            if state != Connection::Live {
+                self.operations(None);
+            }
+        }
+        fn operations(&self, ops: Option<Vec<Operation>>) {
+            if let Some(LiveOperations(signal)) = self.operations {
+                if ops.is_some() || signal.try_with_untracked(Option::is_some) == Some(true) {
+                    let _ = signal.try_set(ops);
+                }
+            }
         }
     }
 
@@ -401,6 +460,13 @@ mod browser {
                     "status" if event.data.contains("redis_unavailable") => {
                         sink.state(Connection::RedisDown)
                     }
+                    "operations" => {
+                        if let Ok(ops) =
+                            serde_json::from_str::<crate::model::Operations>(&event.data)
+                        {
+                            sink.operations(Some(ops.operations));
+                        }
+                    }
                     // The token expired: the next connection asks for a fresh one (a cookie
                     // session then gets 401 and goes offline).
                     "auth" => return End::Dropped { received },
@@ -535,5 +601,46 @@ mod tests {
         assert_eq!(newest(None, Some(old.clone())), Some(old.clone()));
         assert_eq!(newest::<Metrics>(None, None), None);
         assert!(new.busy() && !old.busy());
+    }
+
+    fn op(id: &str, state: OperationState, done: u64) -> Operation {
+        Operation {
+            id: id.into(),
+            queue_name: "mail".into(),
+            action: crate::model::BulkAction::Retry,
+            state,
+            total: 10,
+            done,
+            skipped: 0,
+            by: "ann".into(),
+            created_at: String::new(),
+            finished_at: None,
+            error: None,
+            changes: None,
+        }
+    }
+
+    #[test]
+    fn live_operations_override_the_read_ones_and_tell_when_to_read_again() {
+        use OperationState::{Done, Running};
+        let read = vec![op("a", Running, 2), op("old", Done, 10)];
+        // Nothing told yet: the read list as it is.
+        assert_eq!(merged_operations(&read, None), read);
+        // The stream's newer counts win; the ended ones the stream no longer lists stay.
+        let live = vec![op("a", Running, 7)];
+        assert_eq!(
+            merged_operations(&read, Some(&live)),
+            vec![op("a", Running, 7), op("old", Done, 10)]
+        );
+        assert!(!ended_since(&read, &live));
+        // `a` ended: its final state on the stream, or gone from it, reads the list again.
+        assert!(ended_since(&read, &[op("a", Done, 10)]));
+        assert!(ended_since(&read, &[]));
+        // Once the read list holds that final state, nothing more to read.
+        let reread = vec![op("a", Done, 10), op("old", Done, 10)];
+        assert!(!ended_since(&reread, &[op("a", Done, 10)]));
+        assert!(!ended_since(&reread, &[]));
+        // A new operation another operator started, still running: shown, no read needed.
+        assert!(!ended_since(&reread, &[op("b", Running, 0)]));
     }
 }

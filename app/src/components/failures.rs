@@ -4,6 +4,7 @@
 //! operation's progress with Cancel. Loaded in a wasm chunk of its own when opened.
 
 use crate::api::{cancel_operation, get_failures, get_operations, start_bulk};
+use crate::live::{ended_since, merged_operations, LiveOperations};
 use crate::model::failures::{BulkAnswer, BulkTarget, FailureGroup, SPARK_HOURS};
 use crate::model::{BulkAction, BulkRequest, FailuresQuery, Operation, OperationState};
 use leptos::prelude::*;
@@ -40,6 +41,7 @@ pub fn confirm_text(action: BulkAction, count: u64, queue: &str) -> String {
         BulkAction::Retry => "Retry",
         BulkAction::Remove => "Remove",
         BulkAction::Promote => "Promote",
+        BulkAction::RetryWithChanges => "Retry with changes",
     };
     format!("{verb} {count} failed {jobs} of this cause in {queue}?")
 }
@@ -84,16 +86,21 @@ pub fn Failures(can_operate: Signal<bool>, updates: Signal<u64>) -> impl IntoVie
     if can_operate.get_untracked() {
         load_ops.dispatch(());
     }
-    let running = Memo::new(move |_| {
+    // Progress comes on the live stream while it is live; `GET /operations` gives the list
+    // (with the recently ended) and the final counts of those the stream says ended.
+    let live_ops = use_context::<LiveOperations>();
+    let live_list = move || live_ops.and_then(|LiveOperations(ops)| ops.get());
+    let read_list = move || {
         load_ops.value().with(|ops| {
             ops.as_ref()
                 .and_then(|r| r.as_ref().ok())
-                .is_some_and(|ops| {
-                    ops.operations
-                        .iter()
-                        .any(|op| op.state == OperationState::Running)
-                })
+                .map(|ops| ops.operations.clone())
+                .unwrap_or_default()
         })
+    };
+    let shown = Memo::new(move |_| merged_operations(&read_list(), live_list().as_deref()));
+    let running = Memo::new(move |_| {
+        shown.with(|ops| ops.iter().any(|op| op.state == OperationState::Running))
     });
     Effect::new(move |previous: Option<u64>| {
         let now = updates.get();
@@ -101,11 +108,22 @@ pub fn Failures(can_operate: Signal<bool>, updates: Signal<u64>) -> impl IntoVie
             if now.is_multiple_of(REREAD_EVERY_UPDATES) || running.get_untracked() {
                 load.dispatch(());
             }
-            if can_operate.get_untracked() && running.get_untracked() {
+            let told =
+                live_ops.is_some_and(|LiveOperations(ops)| ops.with_untracked(Option::is_some));
+            if can_operate.get_untracked() && running.get_untracked() && !told {
                 load_ops.dispatch(());
             }
         }
         now
+    });
+    Effect::new(move |_| {
+        let Some(live) = live_list() else {
+            return;
+        };
+        if can_operate.get_untracked() && ended_since(&untrack(read_list), &live) {
+            load_ops.dispatch(());
+            load.dispatch(());
+        }
     });
     let pending = RwSignal::new(None::<Pending>);
     let message = RwSignal::new(None::<Result<String, crate::error::ApiError>>);
@@ -120,6 +138,7 @@ pub fn Failures(can_operate: Signal<bool>, updates: Signal<u64>) -> impl IntoVie
                     },
                     dry_run: Some(true),
                     expect: None,
+                    changes: None,
                 };
                 match start_bulk(queue.clone(), request).await {
                     Ok(BulkAnswer::Preview(preview)) => {
@@ -146,6 +165,7 @@ pub fn Failures(can_operate: Signal<bool>, updates: Signal<u64>) -> impl IntoVie
                 },
                 dry_run: Some(false),
                 expect: Some(pending.count),
+                changes: None,
             };
             let result = start_bulk(pending.queue.clone(), request).await;
             message.set(Some(result.map(|answer| match answer {
@@ -220,7 +240,7 @@ pub fn Failures(can_operate: Signal<bool>, updates: Signal<u64>) -> impl IntoVie
             })}
             <ul class="operations">
                 <For
-                    each=move || load_ops.value().with(|ops| ops.as_ref().and_then(|r| r.as_ref().ok()).map(|ops| ops.operations.iter().take(5).cloned().collect::<Vec<_>>()).unwrap_or_default())
+                    each=move || shown.with(|ops| ops.iter().take(5).cloned().collect::<Vec<_>>())
                     key=|op| (op.id.clone(), op.done, op.skipped, op.state)
                     let:op
                 >
@@ -337,6 +357,7 @@ mod tests {
             created_at: String::new(),
             finished_at: None,
             error: None,
+            changes: None,
         };
         assert_eq!(
             progress_text(&op),

@@ -166,6 +166,8 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
             .as_ref()
             .is_ok_and(|viewer| viewer.role.can_operate()),
     );
+    // The bulk operations' progress, told by this feed and the queue page's.
+    crate::live::LiveOperations::provide();
     let feed = use_live_feed(
         FeedConfig {
             // Deltas: between full snapshots, only the queues that changed.

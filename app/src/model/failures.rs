@@ -1,6 +1,7 @@
 //! Failure groups (`GET /failures`) and bulk operations (`POST /queue/{q}/bulk`,
 //! `GET|DELETE /operations/{id}`): what crosses the wire.
 
+use crate::model::RetryChanges;
 use serde::{Deserialize, Serialize};
 
 /// How many hours a group's sparkline shows (the last ones, oldest first).
@@ -77,6 +78,10 @@ wire_enum! {
         Remove => "remove",
         /// Delayed jobs ready now (BullMQ's `job.promote()`).
         Promote => "promote",
+        /// For each finished job, a new job made from it with `changes` (the one-job retry
+        /// with changes: data overrides, priority, attempts, back-off; the original kept or
+        /// removed).
+        RetryWithChanges => "retry-with-changes",
     }
 }
 
@@ -87,7 +92,13 @@ impl BulkAction {
             BulkAction::Retry => "retried",
             BulkAction::Remove => "removed",
             BulkAction::Promote => "promoted",
+            BulkAction::RetryWithChanges => "retried with changes",
         }
+    }
+
+    /// Whether it takes the jobs a retry takes (failed or completed).
+    pub fn retries(self) -> bool {
+        matches!(self, BulkAction::Retry | BulkAction::RetryWithChanges)
     }
 }
 
@@ -129,13 +140,16 @@ pub struct BulkRequest {
     /// The dry run's `count`; required to run.
     #[serde(default)]
     pub expect: Option<u64>,
+    /// What `retry-with-changes` changes (required for it, refused for the other actions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<RetryChanges>,
 }
 
 impl BulkRequest {
     /// The request from a JSON body; a refusal says what the body must look like.
     pub fn from_body(body: &[u8]) -> Result<BulkRequest, String> {
-        const SHAPE: &str = r#"{"action": "retry"|"remove"|"promote", "target": {"ids": [...]} | {"state": "failed", "search": "..."} | {"failureGroup": "<id>"}, "dryRun": true|false, "expect": <the dry run's count>}"#;
-        serde_json::from_slice(body).map_err(|error| {
+        const SHAPE: &str = r#"{"action": "retry"|"remove"|"promote"|"retry-with-changes", "target": {"ids": [...]} | {"state": "failed", "search": "..."} | {"failureGroup": "<id>"}, "dryRun": true|false, "expect": <the dry run's count>, "changes": {...} (retry-with-changes only)}"#;
+        let request: BulkRequest = serde_json::from_slice(body).map_err(|error| {
             let reason = error.to_string();
             let reason = if reason.contains("did not match any variant") {
                 "target must hold ids, a state (and a search) or a failureGroup".to_owned()
@@ -143,7 +157,22 @@ impl BulkRequest {
                 reason
             };
             format!("the body must be {SHAPE}: {reason}")
-        })
+        })?;
+        request.check_changes()?;
+        Ok(request)
+    }
+
+    /// `changes` goes with `retry-with-changes`, and only with it.
+    pub fn check_changes(&self) -> Result<(), String> {
+        match (self.action, &self.changes) {
+            (BulkAction::RetryWithChanges, None) => Err(
+                "retry-with-changes needs `changes`: {\"priority\", \"attempts\", \"backoff\", \"dataOverrides\", \"removeOriginal\"} (an empty object retries each job as it was, as a new job)".into(),
+            ),
+            (BulkAction::RetryWithChanges, Some(_)) | (_, None) => Ok(()),
+            (action, Some(_)) => Err(format!(
+                "`changes` goes only with action retry-with-changes (the action is {action})"
+            )),
+        }
     }
 }
 
@@ -245,6 +274,9 @@ pub struct Operation {
     pub finished_at: Option<String>,
     /// Why it failed, when it did.
     pub error: Option<String>,
+    /// What a `retry-with-changes` operation changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<RetryChanges>,
 }
 
 /// `GET /operations`: the running ones and the latest finished.

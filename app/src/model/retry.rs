@@ -58,7 +58,7 @@ pub struct Backoff {
 }
 
 /// The changes a retry applies to the original job; every field is optional ("as before").
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", try_from = "Value")]
 pub struct RetryChanges {
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -10,6 +10,11 @@
 //! (`model::MetricsDelta`), only what changed since the viewer's previous event; a full
 //! snapshot again whenever the viewer missed a poll (a slow reader gets only the newest) and
 //! every [`FULL_EVERY`] events. Without `delta`, every event is the whole snapshot.
+//!
+//! Operators (ADMIN and above, who may read `GET /operations`) also get `operations` events on
+//! both streams: `{"operations": [...]}`, the bulk operations not yet ended with their counts,
+//! whenever that changes (the runner's progress, see `app::ssr::bulk::runner`), and on connect
+//! while any runs. An operation that ended shows its final state once, then leaves the list.
 
 use crate::live::{data_line, Frame, LiveHub, Subscription, Topic};
 use crate::routes::extract::{AppPath, AppQuery};
@@ -53,7 +58,7 @@ pub async fn all_queues(
     let permit = open(&state, &hub, &caller)?;
     let subscription = hub.subscribe(Topic::AllQueues, None);
     let deltas = query.delta.is_some_and(|d| d.0);
-    Ok(respond(subscription, &caller, permit, &hub, deltas))
+    Ok(respond(subscription, &state, &caller, permit, &hub, deltas))
 }
 
 /// `GET /queue/{queueName}/live` (MODERATOR). Unknown queue: 404 before the stream starts.
@@ -66,7 +71,7 @@ pub async fn one_queue(
     let queue = app::ssr::service::resolve_queue(&state, &queue_name).await?;
     let permit = open(&state, &hub, &caller)?;
     let subscription = hub.subscribe(Topic::Queue(queue.name.clone()), Some(queue));
-    Ok(respond(subscription, &caller, permit, &hub, false))
+    Ok(respond(subscription, &state, &caller, permit, &hub, false))
 }
 
 /// A place for one more stream of `caller`: refused for a session that signed out here, and
@@ -97,6 +102,8 @@ enum Wake {
     Expired,
     /// Some session signed out (perhaps this one).
     SignOut,
+    /// The bulk operations' progress changed.
+    Operations(bool),
     /// Nothing was sent for [`KEEP_ALIVE`].
     Quiet,
     /// The server is stopping.
@@ -121,10 +128,13 @@ struct Viewer {
     /// The id of the last data event sent, and how many deltas followed its full snapshot.
     last_data: Option<u64>,
     deltas_since_full: u32,
+    /// The bulk operations' progress, for operators.
+    operations: Option<watch::Receiver<Bytes>>,
 }
 
 fn respond(
     subscription: Subscription,
+    state: &AppState,
     caller: &Principal,
     permit: StreamPermit,
     hub: &Arc<LiveHub>,
@@ -145,6 +155,10 @@ fn respond(
         deltas,
         last_data: None,
         deltas_since_full: 0,
+        operations: caller
+            .role
+            .can_operate()
+            .then(|| state.operations.progress()),
     };
     // The events are written as they are, not through axum's `Sse`, which copies each event's
     // data into a buffer of its own: here a snapshot's `data:` line is one buffer shared by all
@@ -203,6 +217,7 @@ async fn next_events(mut viewer: Viewer) -> Option<(Vec<Bytes>, Viewer)> {
                 _ = tokio::time::sleep_until(viewer.expires) => Wake::Expired,
                 _ = viewer.sign_outs.changed() => Wake::SignOut,
                 _ = viewer.shutdown.wait_for(|stopping| *stopping) => Wake::Shutdown,
+                changed = operations_changed(&mut viewer.operations) => Wake::Operations(changed),
                 _ = tokio::time::sleep(KEEP_ALIVE) => Wake::Quiet,
             };
             match wake {
@@ -215,6 +230,15 @@ async fn next_events(mut viewer: Viewer) -> Option<(Vec<Bytes>, Viewer)> {
                     return Some(end_for_auth(viewer, "this session signed out"))
                 }
                 Wake::SignOut => continue,
+                Wake::Operations(true) => match operations_event(&mut viewer, false) {
+                    Some(event) => return Some((event.to_vec(), viewer)),
+                    None => continue,
+                },
+                // The runner is gone (the server stops): nothing more to tell.
+                Wake::Operations(false) => {
+                    viewer.operations = None;
+                    continue;
+                }
                 // A comment line: proxies see traffic, clients ignore it.
                 Wake::Quiet => return Some((vec![Bytes::from_static(b":\n\n")], viewer)),
                 Wake::Shutdown => {
@@ -252,6 +276,10 @@ async fn next_events(mut viewer: Viewer) -> Option<(Vec<Bytes>, Viewer)> {
                 };
                 events.push(event_head(name, Some(seq), retry));
                 events.push(data);
+                if viewer.told == Told::Nothing {
+                    // On connect, the operations running now (if any).
+                    events.extend(operations_event(&mut viewer, true).into_iter().flatten());
+                }
                 viewer.told = Told::Data;
                 viewer.last_data = Some(seq);
             }
@@ -277,6 +305,28 @@ async fn next_events(mut viewer: Viewer) -> Option<(Vec<Bytes>, Viewer)> {
         return Some((events, viewer));
     }
 }
+
+/// Resolves when the operations' progress changes (`false`: it never will again); never for
+/// a viewer who gets no operations.
+async fn operations_changed(operations: &mut Option<watch::Receiver<Bytes>>) -> bool {
+    match operations {
+        Some(progress) => progress.changed().await.is_ok(),
+        None => std::future::pending().await,
+    }
+}
+
+/// The `operations` event with the newest progress, marked seen. On connect (`first`) only
+/// when some operation runs: a viewer who has seen none needs no empty list.
+fn operations_event(viewer: &mut Viewer, first: bool) -> Option<[Bytes; 2]> {
+    let data = viewer.operations.as_mut()?.borrow_and_update().clone();
+    if first && data.as_ref() == NO_OPERATIONS {
+        return None;
+    }
+    Some([event_head(Some("operations"), None, None), data])
+}
+
+/// The progress while no operation runs.
+const NO_OPERATIONS: &[u8] = b"data: {\"operations\":[]}\n\n";
 
 /// The stream's last event when its credentials no longer hold.
 fn end_for_auth(mut viewer: Viewer, message: &str) -> (Vec<Bytes>, Viewer) {

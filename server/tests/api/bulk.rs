@@ -2,7 +2,9 @@
 //! workers' failures were; an operation's effect is judged by BullMQ's own `getState`,
 //! `getJobCounts` and a real worker running the retried jobs.
 
-use crate::helpers::{eventually, fixture_raw, redis_cli, unique_prefix, TestApp, TestOptions};
+use crate::helpers::{
+    eventually, fixture_raw, redis_cli, unique_prefix, SseClient, TestApp, TestOptions,
+};
 use app::role::Role;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -114,6 +116,22 @@ async fn run(app: &TestApp, queue: &str, action: &str, target: Value) -> (String
     .await;
     assert_eq!(status, 202, "{started}");
     assert_eq!(started["total"].as_u64(), Some(count));
+    (
+        started["operationId"].as_str().expect("id").to_owned(),
+        count,
+    )
+}
+
+/// Dry run, then the run, of a `retry-with-changes` with `changes`.
+async fn run_changed(app: &TestApp, queue: &str, target: Value, changes: Value) -> (String, u64) {
+    let mut body = json!({"action": "retry-with-changes", "target": target, "changes": changes});
+    let (status, preview) = bulk(app, queue, body.clone()).await;
+    assert_eq!(status, 200, "{preview}");
+    let count = preview["count"].as_u64().expect("count");
+    body["dryRun"] = json!(false);
+    body["expect"] = json!(count);
+    let (status, started) = bulk(app, queue, body).await;
+    assert_eq!(status, 202, "{started}");
     (
         started["operationId"].as_str().expect("id").to_owned(),
         count,
@@ -461,6 +479,22 @@ async fn bad_bulk_requests_are_refused_with_a_reason() {
             json!({"action": "retry", "target": {"ids": ["1"]}, "extra": 1}),
             "extra",
         ),
+        (
+            json!({"action": "retry-with-changes", "target": {"ids": ["1"]}}),
+            "needs `changes`",
+        ),
+        (
+            json!({"action": "retry", "target": {"ids": ["1"]}, "changes": {}}),
+            "only with action retry-with-changes",
+        ),
+        (
+            json!({"action": "retry-with-changes", "target": {"ids": ["1"]}, "changes": {"priority": -1}}),
+            "priority",
+        ),
+        (
+            json!({"action": "retry-with-changes", "target": {"state": "delayed"}, "changes": {}}),
+            "failed or completed",
+        ),
     ] {
         let (status, reply) = bulk(&app, "q", body.clone()).await;
         assert_eq!(status, 400, "{body} → {reply}");
@@ -561,4 +595,212 @@ async fn every_queue_is_paused_and_resumed_at_once_after_a_dry_run() {
         3,
         "each queue's pause is audited"
     );
+}
+
+#[tokio::test]
+async fn failed_jobs_are_retried_with_changes_as_new_jobs_a_real_worker_runs() {
+    let mut options = TestOptions::new(&unique_prefix("bulk-changes"));
+    // Several batches, so the copies cross batch boundaries.
+    options.bulk_batch = 25;
+    let app = TestApp::spawn_with(options).await;
+    let report = fail(&app, "orders", causes(120, 40, 0), None).await;
+    let originals = ids_of(&report, 0);
+
+    // The ECONNREFUSED ones, with new data, priority and attempts, the originals removed.
+    let changes = json!({
+        "dataOverrides": {"host": "10.0.0.99", "fixed": true},
+        "priority": 7,
+        "attempts": 2,
+        "removeOriginal": true,
+    });
+    let (id, count) = run_changed(
+        &app,
+        "orders",
+        json!({"state": "failed", "search": "failed:ECONNREFUSED"}),
+        changes,
+    )
+    .await;
+    assert_eq!(count, 120);
+    let op = finished(&app, &id).await;
+    assert_eq!(outcome(&op), (Some("done"), Some(120), Some(0)), "{op}");
+    assert_eq!(op["action"], "retry-with-changes");
+    assert_eq!(op["changes"]["priority"], 7, "{op}");
+    // BullMQ: the originals are gone, the other cause is untouched, 120 new prioritized jobs.
+    assert!(states(&app, "orders", &originals)
+        .await
+        .iter()
+        .all(|s| s == "missing"));
+    let after = counts(&app, "orders").await;
+    assert_eq!(
+        (after["failed"].as_u64(), after["prioritized"].as_u64()),
+        (Some(40), Some(120)),
+        "{after}"
+    );
+    // A real worker runs the copies: one per original, with the original's data and the
+    // changes.
+    let drained = fixture_raw(
+        "drain",
+        json!({"redis": app.redis_url, "prefix": app.prefix, "queue": "orders", "seen": true}),
+    )
+    .await;
+    let seen = drained["seen"].as_array().expect("seen");
+    assert_eq!(seen.len(), 120);
+    let mut from: Vec<String> = Vec::new();
+    for job in seen {
+        assert_eq!(job["name"], "send", "{job}");
+        assert_eq!(job["data"]["fixed"], true, "{job}");
+        assert_eq!(job["data"]["host"], "10.0.0.99", "{job}");
+        assert_eq!(job["data"]["cause"], 0, "the original data is kept: {job}");
+        assert!(job["data"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("connect ECONNREFUSED")));
+        assert_eq!(
+            (job["priority"].as_u64(), job["attempts"].as_u64()),
+            (Some(7), Some(2))
+        );
+        assert_eq!(job["retriedFrom"]["queue"], "orders");
+        from.push(
+            job["retriedFrom"]["jobId"]
+                .as_str()
+                .expect("from")
+                .to_owned(),
+        );
+    }
+    from.sort();
+    let mut expected = originals.clone();
+    expected.sort();
+    assert_eq!(from, expected, "exactly one copy of each original");
+
+    // Listed ids, unchanged, originals kept: each stays failed beside its copy.
+    let kept: Vec<String> = ids_of(&report, 1).into_iter().take(5).collect();
+    let (id, count) = run_changed(&app, "orders", json!({"ids": kept}), json!({})).await;
+    assert_eq!(count, 5);
+    let op = finished(&app, &id).await;
+    assert_eq!(outcome(&op), (Some("done"), Some(5), Some(0)), "{op}");
+    assert!(states(&app, "orders", &kept)
+        .await
+        .iter()
+        .all(|s| s == "failed"));
+    let after = counts(&app, "orders").await;
+    assert_eq!(
+        (after["failed"].as_u64(), after["waiting"].as_u64()),
+        (Some(40), Some(5)),
+        "{after}"
+    );
+    let audit = app.audit_entries().await;
+    let started = audit
+        .iter()
+        .find(|e| {
+            e["action"] == "bulk-retry-with-changes" && e["params"]["changes"]["priority"] == 7
+        })
+        .expect("the start is audited with its changes");
+    assert_eq!(started["result"]["total"], 120, "{started}");
+}
+
+/// Reads `stream` until an `operations` event whose list `accept` takes (within 20 s).
+async fn next_operations(stream: &mut SseClient, what: &str, accept: impl Fn(&Value) -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        if let Some(event) = stream.next_event(Duration::from_secs(5)).await {
+            if event.event.as_deref() == Some("operations") && accept(&event.json()["operations"]) {
+                return;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn operators_see_an_operations_progress_on_the_live_stream() {
+    let mut slow = TestOptions::new(&unique_prefix("bulk-live"));
+    slow.bulk_batch = 20;
+    slow.bulk_pause = Duration::from_millis(40);
+    let app = TestApp::spawn_with(slow).await;
+    let _ = fail(&app, "feed", causes(200, 0, 0), None).await;
+    let live = format!("{BASE}/live");
+    let mut admin = SseClient::connect(&app, &live, Some(&app.token(Role::Admin))).await;
+    let mut moderator = SseClient::connect(&app, &live, Some(&app.token(Role::Moderator))).await;
+    let mut queue_stream = SseClient::connect(
+        &app,
+        &format!("{BASE}/queue/feed/live"),
+        Some(&app.token(Role::Admin)),
+    )
+    .await;
+    assert_eq!(
+        (admin.status, moderator.status, queue_stream.status),
+        (200, 200, 200)
+    );
+    let (id, _) = run(&app, "feed", "retry", json!({"state": "failed"})).await;
+
+    // Progress as it goes, then the final state, on the operator's stream.
+    let mut progress: Vec<(String, u64)> = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while progress.last().is_none_or(|(state, _)| state == "running") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no end on the stream: {progress:?}"
+        );
+        let Some(event) = admin.next_event(Duration::from_secs(10)).await else {
+            continue;
+        };
+        if event.event.as_deref() != Some("operations") {
+            continue;
+        }
+        let body = event.json();
+        if let Some(op) = body["operations"]
+            .as_array()
+            .and_then(|ops| ops.iter().find(|op| op["id"] == id.as_str()))
+        {
+            progress.push((
+                op["state"].as_str().unwrap_or("?").to_owned(),
+                op["done"].as_u64().unwrap_or(0),
+            ));
+        }
+    }
+    assert_eq!(
+        progress.last(),
+        Some(&("done".to_owned(), 200)),
+        "{progress:?}"
+    );
+    assert!(
+        progress
+            .iter()
+            .any(|(state, done)| state == "running" && (1..200).contains(done)),
+        "counts while it runs: {progress:?}"
+    );
+    assert!(
+        progress.windows(2).all(|w| w[0].1 <= w[1].1),
+        "counts only grow: {progress:?}"
+    );
+    // Then the list empties.
+    next_operations(&mut admin, "the ended operation to leave the list", |ops| {
+        *ops == json!([])
+    })
+    .await;
+    // The queue's stream tells operators too.
+    next_operations(&mut queue_stream, "operations on the queue stream", |ops| {
+        ops.as_array()
+            .is_some_and(|ops| ops.iter().any(|op| op["id"] == id.as_str()))
+    })
+    .await;
+    // A moderator's stream carries snapshots only.
+    for _ in 0..10 {
+        let event = moderator
+            .next_event(Duration::from_secs(5))
+            .await
+            .expect("snapshots go on");
+        assert_ne!(event.event.as_deref(), Some("operations"));
+    }
+    // A viewer connecting while nothing runs gets no operations event.
+    let mut late = SseClient::connect(&app, &live, Some(&app.token(Role::Admin))).await;
+    for _ in 0..3 {
+        let event = late
+            .next_event(Duration::from_secs(5))
+            .await
+            .expect("event");
+        assert_ne!(event.event.as_deref(), Some("operations"), "nothing runs");
+    }
 }

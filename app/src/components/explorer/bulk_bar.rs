@@ -6,8 +6,9 @@ use crate::api::{get_operations, start_bulk};
 use crate::components::failures::progress_text;
 use crate::components::notice::ErrorNotice;
 use crate::error::ApiError;
+use crate::live::LiveOperations;
 use crate::model::failures::{BulkAnswer, BulkTarget};
-use crate::model::{BulkAction, BulkRequest, JobState, OperationState};
+use crate::model::{BulkAction, BulkRequest, JobState, Operation, OperationState};
 use leptos::prelude::*;
 
 /// The actions a state's jobs take.
@@ -29,6 +30,7 @@ pub fn verb(action: BulkAction) -> &'static str {
         BulkAction::Retry => "Retry",
         BulkAction::Remove => "Remove",
         BulkAction::Promote => "Promote",
+        BulkAction::RetryWithChanges => "Retry with changes",
     }
 }
 
@@ -92,6 +94,7 @@ pub fn BulkBar(
                     target: target.clone(),
                     dry_run: Some(true),
                     expect: None,
+                    changes: None,
                 };
                 match start_bulk(queue, request).await {
                     Ok(BulkAnswer::Preview(preview)) => asked.set(Some(Asked {
@@ -116,6 +119,7 @@ pub fn BulkBar(
                     target: asked.target,
                     dry_run: Some(false),
                     expect: Some(asked.count),
+                    changes: None,
                 };
                 match start_bulk(queue, request).await {
                     Ok(BulkAnswer::Started(started)) => {
@@ -134,25 +138,47 @@ pub fn BulkBar(
             }
         })
     };
-    // The operation's progress, re-read with the queue's live snapshots until it ends.
+    // The operation's progress: from the live stream's `operations` events while it is live,
+    // else re-read with the queue's live snapshots until it ends.
     let progress = Action::new(|_: &()| get_operations());
+    let live_ops = use_context::<LiveOperations>();
+    let told = move || live_ops.is_some_and(|LiveOperations(ops)| ops.with(Option::is_some));
     Effect::new(move |_| {
         updates.track();
-        if watching.with(Option::is_some) {
+        if watching.with(Option::is_some) && !untrack(told) {
             progress.dispatch(());
         }
     });
+    let show = move |op: &Operation| {
+        outcome.set(Some(Ok(progress_text(op))));
+        if op.state != OperationState::Running {
+            watching.set(None);
+            on_done.run(());
+        }
+    };
     Effect::new(move |_| {
         let Some(id) = watching.get() else {
             return;
         };
         if let Some(Ok(ops)) = progress.value().get() {
             if let Some(op) = ops.operations.iter().find(|op| op.id == id) {
-                outcome.set(Some(Ok(progress_text(op))));
-                if op.state != OperationState::Running {
-                    watching.set(None);
-                    on_done.run(());
-                }
+                show(op);
+            }
+        }
+    });
+    Effect::new(move |_| {
+        let Some(live) = live_ops.and_then(|LiveOperations(ops)| ops.get()) else {
+            return;
+        };
+        let Some(id) = watching.get_untracked() else {
+            return;
+        };
+        match live.iter().find(|op| op.id == id) {
+            Some(op) => show(op),
+            // Not listed yet (it started after this list) or already gone (its end missed):
+            // the operations' list says which.
+            None => {
+                progress.dispatch(());
             }
         }
     });

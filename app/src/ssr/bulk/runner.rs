@@ -2,6 +2,11 @@
 //! `SMEMBERS` per tick when there are none), claims those whose lease is free or its own, and
 //! runs them batch by batch, yielding Redis to other clients between batches. An operation's
 //! final counts go to the audit trail once, written by the instance whose batch ended it.
+//!
+//! What the runner sees it also publishes ([`Operations::progress`]): the operations not yet
+//! ended with their counts, after every batch it runs and every look at those another instance
+//! runs, as the live stream's `operations` event, serialised once for every viewer. It costs
+//! Redis nothing while no operation runs, and one `HGETALL` per batch or look while one does.
 
 use super::store::{Batch, NewOp, OpKeys, Store};
 use crate::model::failures::{BulkAction, Operation, OperationState};
@@ -11,9 +16,11 @@ use crate::ssr::bullmq::discovery::{QueueInfo, QueueRegistry};
 use crate::ssr::bullmq::keys::QueueName;
 use crate::ssr::config::Settings;
 use crate::ssr::error::AppError;
+use bytes::Bytes;
 use fred::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// This instance's handle on operations: the store, its lease token, and the lease length.
 #[derive(Clone)]
@@ -25,6 +32,8 @@ pub struct Operations {
     pub pause: Duration,
     pub batch: usize,
     monitor_prefix: String,
+    /// The operations not yet ended, as `{"operations": [...]}` (see the module docs).
+    progress: Arc<watch::Sender<Bytes>>,
 }
 
 impl Operations {
@@ -40,7 +49,25 @@ impl Operations {
             pause: settings.bulk_pause,
             batch: settings.bulk_batch.clamp(1, super::BATCH),
             monitor_prefix: settings.monitor_prefix.clone(),
+            progress: Arc::new(watch::Sender::new(progress_json(&[]))),
         }
+    }
+
+    /// The operations not yet ended as this instance last saw them, as the JSON of
+    /// [`crate::model::failures::Operations`]; it changes only when what it says changes.
+    pub fn progress(&self) -> watch::Receiver<Bytes> {
+        self.progress.subscribe()
+    }
+
+    fn publish(&self, ops: &[Operation]) {
+        let json = progress_json(ops);
+        self.progress.send_if_modified(|current| {
+            let changed = *current != json;
+            if changed {
+                *current = json;
+            }
+            changed
+        });
     }
 
     fn lease_ms(&self) -> u64 {
@@ -74,6 +101,8 @@ impl Operations {
     }
 
     async fn tick(&self, registry: &QueueRegistry) -> Result<(), AppError> {
+        // What this round saw of each operation not yet ended, for `progress`.
+        let mut seen: Vec<Operation> = Vec::new();
         for id in self.store.running().await? {
             let queue = match self.store.queue_of(&id).await? {
                 Some(name) => match QueueName::parse(&name) {
@@ -97,6 +126,7 @@ impl Operations {
                         if op.state != OperationState::Running {
                             self.store.retire(&queue, &id).await?;
                         }
+                        seen.push(op);
                     }
                 }
                 Some(OperationState::Failed) => {
@@ -109,30 +139,75 @@ impl Operations {
                         self.ended(&queue, &id).await?;
                     }
                 }
-                Some(_) => self.run(&queue, &id).await?,
+                Some(_) => {
+                    if let Some(op) = self.run(&queue, &id, &seen).await? {
+                        seen.push(op);
+                    }
+                }
             }
         }
+        self.publish(&seen);
         Ok(())
     }
 
-    /// Runs batches while this instance holds the operation.
-    async fn run(&self, queue: &QueueInfo, id: &str) -> Result<(), AppError> {
-        loop {
-            match self
-                .store
-                .batch(queue, id, &self.token, self.lease_ms(), self.batch)
-                .await?
-            {
-                Batch::Ran { remaining: 0, .. } => return self.ended(queue, id).await,
-                Batch::Ran { .. } => {
-                    if self.pause.is_zero() {
-                        tokio::task::yield_now().await;
-                    } else {
-                        tokio::time::sleep(self.pause).await;
-                    }
+    /// Runs batches while this instance holds the operation, publishing its progress after
+    /// each (beside `others`, what this round saw before); answers what it saw last.
+    async fn run(
+        &self,
+        queue: &QueueInfo,
+        id: &str,
+        others: &[Operation],
+    ) -> Result<Option<Operation>, AppError> {
+        let changes = match self.store.changes(queue, id).await? {
+            Ok(changes) => changes,
+            Err(why) => {
+                if self
+                    .store
+                    .finish(queue, id, OperationState::Failed, &why, &self.token)
+                    .await?
+                {
+                    self.ended(queue, id).await?;
                 }
-                Batch::Ended(_) => return self.store.retire(queue, id).await,
-                Batch::NotOurs => return Ok(()),
+                return self.store.read(queue, id).await;
+            }
+        };
+        loop {
+            let (token, lease) = (&self.token, self.lease_ms());
+            let batch = match &changes {
+                Some(changes) => {
+                    self.store
+                        .batch_changed(queue, id, token, lease, self.batch, changes)
+                        .await?
+                }
+                None => {
+                    self.store
+                        .batch(queue, id, token, lease, self.batch)
+                        .await?
+                }
+            };
+            let last = match batch {
+                Batch::Ran { remaining: 0, .. } => {
+                    self.ended(queue, id).await?;
+                    true
+                }
+                Batch::Ran { .. } => false,
+                Batch::Ended(_) => {
+                    self.store.retire(queue, id).await?;
+                    true
+                }
+                Batch::NotOurs => return self.store.read(queue, id).await,
+            };
+            let op = self.store.read(queue, id).await?;
+            let mut now: Vec<Operation> = others.to_vec();
+            now.extend(op.clone());
+            self.publish(&now);
+            if last {
+                return Ok(op);
+            }
+            if self.pause.is_zero() {
+                tokio::task::yield_now().await;
+            } else {
+                tokio::time::sleep(self.pause).await;
             }
         }
     }
@@ -160,7 +235,11 @@ impl Operations {
             action,
             queue: op.queue_name.clone(),
             job_id: None,
-            params: serde_json::json!({"operationId": op.id, "action": op.action.as_str()}),
+            params: serde_json::json!({
+                "operationId": op.id,
+                "action": op.action.as_str(),
+                "changes": op.changes.as_ref().map(|c| c.summary()),
+            }),
             result: serde_json::json!({
                 "state": op.state.as_str(),
                 "total": op.total,
@@ -179,5 +258,12 @@ pub fn audit_name(action: BulkAction) -> &'static str {
         BulkAction::Retry => "bulk-retry",
         BulkAction::Remove => "bulk-remove",
         BulkAction::Promote => "bulk-promote",
+        BulkAction::RetryWithChanges => "bulk-retry-with-changes",
     }
+}
+
+/// The `data:` line of the live stream's `operations` event.
+fn progress_json(ops: &[Operation]) -> Bytes {
+    let body = serde_json::json!({ "operations": ops });
+    Bytes::from(format!("data: {body}\n\n"))
 }

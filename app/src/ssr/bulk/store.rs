@@ -1,10 +1,13 @@
 //! Where an operation lives and the scripts that move it (see the module docs of `bulk`).
 
 use crate::model::failures::{BulkAction, Operation, OperationState};
+use crate::model::RetryChanges;
 use crate::ssr::bullmq::commands::PARENT;
 use crate::ssr::bullmq::discovery::QueueInfo;
 use crate::ssr::bullmq::keys::QueueKeys;
+use crate::ssr::bullmq::retry::{prepare, NewJob};
 use crate::ssr::error::AppError;
+use crate::ssr::redis::run_pipeline;
 use fred::prelude::*;
 use fred::types::scripts::Script;
 use std::collections::HashMap;
@@ -31,7 +34,9 @@ fn with_actions(own: &str) -> Script {
                 include_str!("../bullmq/jobs/lua/promote.lua"),
             ),
             wrap("remove_one", include_str!("../bullmq/jobs/lua/remove.lua")),
+            wrap("retry_changed", include_str!("../bullmq/lua/retry.lua")),
             include_str!("lua/jobs.lua").to_owned(),
+            include_str!("lua/op.lua").to_owned(),
             own.to_owned(),
         ]
         .join("\n"),
@@ -40,11 +45,16 @@ fn with_actions(own: &str) -> Script {
 
 static CHECK: LazyLock<Script> = LazyLock::new(|| with_actions(include_str!("lua/check.lua")));
 static BATCH: LazyLock<Script> = LazyLock::new(|| with_actions(include_str!("lua/batch.lua")));
+static CHANGED: LazyLock<Script> = LazyLock::new(|| with_actions(include_str!("lua/changed.lua")));
 static CREATE: LazyLock<Script> =
     LazyLock::new(|| Script::from_lua(include_str!("lua/create.lua")));
 static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::from_lua(include_str!("lua/claim.lua")));
 static FINISH: LazyLock<Script> =
     LazyLock::new(|| Script::from_lua(include_str!("lua/finish.lua")));
+
+/// The most bytes of new jobs' data and options one retry-with-changes batch carries to Redis
+/// (a batch takes fewer jobs when theirs are large; at least one).
+const CHANGED_BATCH_BYTES: usize = 4 << 20;
 
 /// Ids checked per dry-run call (about five commands each: a few milliseconds).
 const CHECK_CHUNK: usize = 500;
@@ -113,6 +123,8 @@ pub struct NewOp<'a> {
     pub role: &'a str,
     pub target: &'a str,
     pub total: u64,
+    /// A `retry-with-changes` operation's changes (JSON).
+    pub changes: Option<&'a str>,
 }
 
 /// What a batch did.
@@ -143,6 +155,19 @@ fn number(values: &[Value], i: usize) -> i64 {
 
 fn text(values: &[Value], i: usize) -> String {
     values.get(i).and_then(Value::as_string).unwrap_or_default()
+}
+
+/// A batch script's reply (`lua/op.lua`'s shapes).
+fn batch_reply(reply: &[Value]) -> Batch {
+    match number(reply, 0) {
+        1 => Batch::Ran {
+            done: number(reply, 1) as u64,
+            skipped: number(reply, 2) as u64,
+            remaining: number(reply, 3) as u64,
+        },
+        0 => Batch::Ended(OperationState::parse(&text(reply, 1)).unwrap_or(OperationState::Failed)),
+        _ => Batch::NotOurs,
+    }
 }
 
 impl Store {
@@ -206,6 +231,10 @@ impl Store {
         ] {
             args.push(field.to_owned());
             args.push(value.to_owned());
+        }
+        if let Some(changes) = op.changes {
+            args.push("changes".to_owned());
+            args.push(changes.to_owned());
         }
         // Indexed first: an operation Redis holds is always one the runners can find.
         let _: () = self
@@ -286,17 +315,118 @@ impl Store {
                 ],
             )
             .await?;
-        Ok(match number(&reply, 0) {
-            1 => Batch::Ran {
-                done: number(&reply, 1) as u64,
-                skipped: number(&reply, 2) as u64,
-                remaining: number(&reply, 3) as u64,
-            },
-            0 => Batch::Ended(
-                OperationState::parse(&text(&reply, 1)).unwrap_or(OperationState::Failed),
-            ),
-            _ => Batch::NotOurs,
-        })
+        Ok(batch_reply(&reply))
+    }
+
+    /// What a `retry-with-changes` operation changes: `Ok(None)` for the other actions,
+    /// `Err(why)` when its changes cannot be read (it must not run then).
+    pub async fn changes(
+        &self,
+        queue: &QueueInfo,
+        id: &str,
+    ) -> Result<Result<Option<RetryChanges>, String>, AppError> {
+        let keys = OneOp::new(&self.prefix, queue, id);
+        let (action, changes): (Option<String>, Option<String>) = self
+            .pool
+            .hmget(&keys.hash, vec!["action", "changes"])
+            .await?;
+        if action.as_deref() != Some(BulkAction::RetryWithChanges.as_str()) {
+            return Ok(Ok(None));
+        }
+        Ok(changes
+            .and_then(|json| serde_json::from_str::<RetryChanges>(&json).ok())
+            .map(Some)
+            .ok_or_else(|| "its changes could not be read; no job was acted on by it".to_owned()))
+    }
+
+    /// Runs one batch of a `retry-with-changes` operation (see `lua/changed.lua`): reads the
+    /// next jobs of its list, prepares each one's copy, and hands them to the script, which
+    /// makes the copies of those still finished and unchanged.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn batch_changed(
+        &self,
+        queue: &QueueInfo,
+        id: &str,
+        token: &str,
+        lease_ms: u64,
+        size: usize,
+        changes: &RetryChanges,
+    ) -> Result<Batch, AppError> {
+        let keys = OneOp::new(&self.prefix, queue, id);
+        let queue_keys = QueueKeys::new(&self.prefix, &queue.name);
+        let ids: Vec<String> = self
+            .pool
+            .lrange(&keys.todo, 0, i64::try_from(size).unwrap_or(1000) - 1)
+            .await?;
+        let mut jobs: Vec<String> = Vec::new();
+        if !ids.is_empty() {
+            let pipeline = self.pool.next().pipeline();
+            for job in &ids {
+                let _: () = pipeline
+                    .hmget(
+                        queue_keys.job(job),
+                        vec!["name", "data", "opts", "priority", "finishedOn"],
+                    )
+                    .await?;
+            }
+            let replies = run_pipeline(&pipeline, ids.len()).await?;
+            let mut bytes = 0;
+            for (job, reply) in ids.iter().zip(replies) {
+                // A key that is no hash (WRONGTYPE) is no job: nothing to copy.
+                let fields: Vec<Option<String>> = match reply {
+                    Ok(Value::Array(fields)) => fields.iter().map(Value::as_string).collect(),
+                    _ => Vec::new(),
+                };
+                let field = |i: usize| fields.get(i).cloned().flatten();
+                let copy = prepare(
+                    &queue.name,
+                    job,
+                    field(0),
+                    field(1).as_deref(),
+                    field(2).as_deref(),
+                    field(3).as_deref(),
+                    changes,
+                );
+                let (print, copy) = match copy {
+                    Ok(copy) if !fields.is_empty() => {
+                        let read: Vec<String> =
+                            (0..5).map(|i| field(i).unwrap_or_default()).collect();
+                        (fred::util::sha1_hash(&read.join("\0")), copy)
+                    }
+                    // Data that cannot take the overrides (not an object): skipped.
+                    _ => (String::new(), NewJob::default()),
+                };
+                bytes += copy.data.len() + copy.opts.len();
+                jobs.extend([
+                    job.clone(),
+                    print,
+                    copy.name,
+                    copy.data,
+                    copy.opts,
+                    copy.priority.to_string(),
+                ]);
+                if bytes >= CHANGED_BATCH_BYTES {
+                    break;
+                }
+            }
+        }
+        let mut args = vec![
+            token.to_owned(),
+            lease_ms.to_string(),
+            queue_keys.base().to_owned(),
+            queue.bull_version().script_mode().to_owned(),
+            crate::ssr::clock::now_rfc3339(),
+            if changes.remove_original { "1" } else { "0" }.to_owned(),
+        ];
+        args.extend(jobs);
+        let reply: Vec<Value> = CHANGED
+            .evalsha_with_reload(
+                self.pool.next(),
+                vec![keys.hash, keys.todo, keys.running],
+                args,
+            )
+            .await?;
+        Ok(batch_reply(&reply))
     }
 
     /// Ends an operation as `state` (cancelled or failed): `true` when this call ended it.
@@ -378,6 +508,9 @@ impl Store {
             created_at: get("createdAt"),
             finished_at: fields.get("finishedAt").cloned(),
             error: fields.get("error").cloned(),
+            changes: fields
+                .get("changes")
+                .and_then(|json| serde_json::from_str(json).ok()),
         }))
     }
 

@@ -32,7 +32,9 @@ fn too_many() -> AppError {
 /// The states an action can act on from, for a target naming one.
 fn check_state(action: BulkAction, state: JobState) -> Result<(), AppError> {
     let fits = match action {
-        BulkAction::Retry => matches!(state, JobState::Failed | JobState::Completed),
+        BulkAction::Retry | BulkAction::RetryWithChanges => {
+            matches!(state, JobState::Failed | JobState::Completed)
+        }
         BulkAction::Promote => state == JobState::Delayed,
         BulkAction::Remove => state != JobState::Unknown,
     };
@@ -44,7 +46,9 @@ fn check_state(action: BulkAction, state: JobState) -> Result<(), AppError> {
             action.as_str(),
             state.as_str(),
             match action {
-                BulkAction::Retry => "retry takes failed or completed jobs",
+                BulkAction::Retry | BulkAction::RetryWithChanges => {
+                    "a retry takes failed or completed jobs"
+                }
                 BulkAction::Promote => "promote takes delayed jobs",
                 BulkAction::Remove => "remove takes jobs of any state",
             }

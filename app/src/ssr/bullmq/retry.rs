@@ -12,7 +12,7 @@
 use crate::model::{BackoffKind, JobId, RetryChanges};
 use crate::ssr::bullmq::commands::PARENT;
 use crate::ssr::bullmq::discovery::QueueInfo;
-use crate::ssr::bullmq::keys::QueueKeys;
+use crate::ssr::bullmq::keys::{QueueKeys, QueueName};
 use crate::ssr::error::AppError;
 use crate::ssr::redis::pipeline::reply_text;
 use crate::ssr::redis::run_pipeline;
@@ -130,37 +130,15 @@ pub async fn retry(
         // A hash without a job's `timestamp` is no job (the queue's `meta`, say).
         return Err(no_such_job(job_id, queue));
     }
-    let data = merged_data(field(1).as_deref(), &changes.data_overrides)?;
-    let mut opts: Map<String, Value> = field(2)
-        .and_then(|raw| serde_json::from_str(&raw).ok())
-        .unwrap_or_default();
-    for key in NOT_COPIED {
-        opts.remove(key);
-    }
-    let original_priority = field(3).and_then(|p| p.parse::<u64>().ok()).unwrap_or(0);
-    let priority = changes.priority.unwrap_or(original_priority);
-    if priority > 0 {
-        opts.insert("priority".into(), priority.into());
-    } else {
-        opts.remove("priority");
-    }
-    if let Some(attempts) = changes.attempts {
-        opts.insert("attempts".into(), attempts.into());
-    }
-    if let Some(backoff) = changes.backoff {
-        let kind = match backoff.kind {
-            BackoffKind::Fixed => "fixed",
-            BackoffKind::Exponential => "exponential",
-        };
-        opts.insert(
-            "backoff".into(),
-            serde_json::json!({"type": kind, "delay": backoff.delay}),
-        );
-    }
-    opts.insert(
-        "retriedFrom".into(),
-        serde_json::json!({"queue": queue.name.as_str(), "jobId": job_id.as_str()}),
-    );
+    let copy = prepare(
+        &queue.name,
+        job_id.as_str(),
+        field(0),
+        field(1).as_deref(),
+        field(2).as_deref(),
+        field(3).as_deref(),
+        changes,
+    )?;
     let mode = queue.bull_version().script_mode();
     let now = chrono::Utc::now().timestamp_millis().to_string();
     // Sent once, never re-sent by the client after a dropped connection: the script may have run
@@ -191,11 +169,11 @@ pub async fn retry(
             ],
             vec![
                 keys.base().to_owned(),
-                field(0).unwrap_or_default(),
-                data,
-                Value::Object(opts).to_string(),
+                copy.name,
+                copy.data,
+                copy.opts,
                 now,
-                priority.to_string(),
+                copy.priority.to_string(),
                 job_id.as_str().to_owned(),
                 if changes.remove_original { "1" } else { "0" }.to_owned(),
                 mode.to_owned(),
@@ -214,6 +192,67 @@ pub async fn retry(
             "unexpected reply from the retry script".into(),
         )),
     }
+}
+
+/// A new job's fields, made from an original's and the changes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NewJob {
+    pub name: String,
+    pub data: String,
+    pub opts: String,
+    pub priority: u64,
+}
+
+/// The new job's fields from the original's `name`, `data`, `opts` and `priority` (as BullMQ
+/// stores them) and `changes`: the data with the overrides merged in, the options without
+/// what names the original's identity or schedule, with the new priority, attempts and
+/// back-off and `retriedFrom`. Plain code: the one-job retry and the bulk one share it.
+pub fn prepare(
+    queue: &QueueName,
+    job_id: &str,
+    name: Option<String>,
+    data: Option<&str>,
+    opts: Option<&str>,
+    priority: Option<&str>,
+    changes: &RetryChanges,
+) -> Result<NewJob, AppError> {
+    let data = merged_data(data, &changes.data_overrides)?;
+    let mut opts: Map<String, Value> = opts
+        .and_then(|raw| serde_json::from_str(raw).ok())
+        .unwrap_or_default();
+    for key in NOT_COPIED {
+        opts.remove(key);
+    }
+    let original_priority = priority.and_then(|p| p.parse::<u64>().ok()).unwrap_or(0);
+    let priority = changes.priority.unwrap_or(original_priority);
+    if priority > 0 {
+        opts.insert("priority".into(), priority.into());
+    } else {
+        opts.remove("priority");
+    }
+    if let Some(attempts) = changes.attempts {
+        opts.insert("attempts".into(), attempts.into());
+    }
+    if let Some(backoff) = changes.backoff {
+        let kind = match backoff.kind {
+            BackoffKind::Fixed => "fixed",
+            BackoffKind::Exponential => "exponential",
+        };
+        opts.insert(
+            "backoff".into(),
+            serde_json::json!({"type": kind, "delay": backoff.delay}),
+        );
+    }
+    opts.insert(
+        "retriedFrom".into(),
+        serde_json::json!({"queue": queue.as_str(), "jobId": job_id}),
+    );
+    Ok(NewJob {
+        name: name.unwrap_or_default(),
+        data,
+        opts: Value::Object(opts).to_string(),
+        priority,
+    })
 }
 
 /// What the record of a request says happened, when it exists: how an answer lost in transit

@@ -131,6 +131,7 @@ pub async fn bulk(
     queue_name: &str,
     request: &BulkRequest,
 ) -> Result<BulkReply, AppError> {
+    request.check_changes().map_err(AppError::BadRequest)?;
     let queue = resolve_queue(state, queue_name).await?;
     let dry_run = request.dry_run.unwrap_or(true);
     let expect = match (dry_run, request.expect) {
@@ -173,6 +174,10 @@ pub async fn bulk(
         ));
     }
     let id = new_id();
+    let changes = request
+        .changes
+        .as_ref()
+        .map(|changes| serde_json::to_string(changes).unwrap_or_default());
     let op = NewOp {
         id: &id,
         action: request.action,
@@ -181,6 +186,7 @@ pub async fn bulk(
         role: principal.role.as_str(),
         target: &resolved.description,
         total: count,
+        changes: changes.as_deref(),
     };
     state.gate.check().await?;
     operations.start(&queue, &op, &resolved.ids).await?;
@@ -195,6 +201,7 @@ pub async fn bulk(
             "operationId": id,
             "target": resolved.description,
             "expect": expect,
+            "changes": request.changes.as_ref().map(|c| c.summary()),
         }),
         result: serde_json::json!({"total": count, "state": "running"}),
     };

@@ -8,16 +8,10 @@
 -- Returns {1, done, skipped, remaining} (remaining 0: done now), {0, state} when it is no
 -- longer running, {-1} when another instance holds it.
 local op, todo = KEYS[1], KEYS[2]
-local state = redis.call('HGET', op, 'state')
-if state ~= 'running' then
-  return {0, state or 'missing'}
+local refused = batch_begin(op, ARGV[1], ARGV[2])
+if refused then
+  return refused
 end
-if redis.call('HGET', op, 'owner') ~= ARGV[1] then
-  return {-1}
-end
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-redis.call('HSET', op, 'until', now + tonumber(ARGV[2]))
 local size, base, mode = tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local action = redis.call('HGET', op, 'action')
 local source = redis.call('HGET', op, 'source') or ''
@@ -26,13 +20,14 @@ local done, skipped = 0, 0
 for _, id in ipairs(ids) do
   local reply
   -- The action's own script checks that it is a job in a state the action takes (and not
-  -- locked); what is left to check is the target's state.
+  -- locked); what is left to check is the target's state. An action this script does not
+  -- know (retry-with-changes has changed.lua) acts on nothing.
   if source == '' or in_state(base, id, source) then
     if action == 'retry' then
       reply = retry_one({base .. id}, {base, id, mode})
     elseif action == 'promote' then
       reply = promote_one({base .. id}, {base, id, mode})
-    else
+    elseif action == 'remove' then
       reply = remove_one({base .. id}, {base, id, '1'})
     end
   end
@@ -42,14 +37,4 @@ for _, id in ipairs(ids) do
     skipped = skipped + 1
   end
 end
-redis.call('LTRIM', todo, #ids, -1)
-redis.call('HINCRBY', op, 'done', done)
-redis.call('HINCRBY', op, 'skipped', skipped)
-local remaining = redis.call('LLEN', todo)
-if remaining == 0 then
-  redis.call('HSET', op, 'state', 'done', 'finishedAt', ARGV[6])
-  if redis.call('GET', KEYS[3]) == redis.call('HGET', op, 'id') then
-    redis.call('DEL', KEYS[3])
-  end
-end
-return {1, done, skipped, remaining}
+return batch_end(op, todo, KEYS[3], #ids, done, skipped, ARGV[6])

@@ -13,7 +13,8 @@ local function in_state(base, id, state)
 end
 
 -- Whether `action` would act on job `id`: it is a job, in `source` when one is given, and in a
--- state the action takes (retry: failed or completed; promote: delayed; remove: not locked).
+-- state the action takes (retry and retry-with-changes: failed or completed; promote: delayed;
+-- remove: not locked).
 local function acceptable(base, id, action, source)
   if not is_job(base .. id) then
     return false
@@ -21,7 +22,7 @@ local function acceptable(base, id, action, source)
   if source ~= '' and not in_state(base, id, source) then
     return false
   end
-  if action == 'retry' then
+  if action == 'retry' or action == 'retry-with-changes' then
     return redis.call('ZSCORE', base .. 'failed', id) ~= false or
       redis.call('ZSCORE', base .. 'completed', id) ~= false
   elseif action == 'promote' then

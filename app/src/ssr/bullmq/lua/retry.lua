@@ -3,7 +3,8 @@
 -- original in the same atomic step. The same request repeated while its record lives returns
 -- the first one's job instead of creating another.
 -- KEYS: 1 id counter, 2 meta, 3 wait, 4 paused, 5 prioritized, 6 marker, 7 events, 8 pc,
---       9 original job, 10 completed, 11 failed, 12 active, 13 this request's record
+--       9 original job, 10 completed, 11 failed, 12 active, 13 this request's record ('' when
+--       the caller keeps count itself: a bulk operation's batch, which runs once per job)
 -- ARGV: 1 key base, 2 name, 3 data (JSON), 4 opts (JSON), 5 now (ms), 6 priority,
 --       7 original id, 8 remove original ("1"/"0"), 9 mode ("v5"/"v6"),
 --       10 how long the record lives (ms)
@@ -17,10 +18,12 @@ local base, name, data, opts, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local priority, original_id, remove, mode = tonumber(ARGV[6]), ARGV[7], ARGV[8], ARGV[9]
 local record_ms = ARGV[10]
 
-local earlier = redis.call('GET', record)
-if earlier then
-  local space = string.find(earlier, ' ', 1, true)
-  return {string.sub(earlier, 1, space - 1), string.sub(earlier, space + 1), 'repeated'}
+if record ~= '' then
+  local earlier = redis.call('GET', record)
+  if earlier then
+    local space = string.find(earlier, ' ', 1, true)
+    return {string.sub(earlier, 1, space - 1), string.sub(earlier, space + 1), 'repeated'}
+  end
 end
 if redis.call('TYPE', original).ok ~= 'hash' or redis.call('HEXISTS', original, 'timestamp') == 0 then
   return {'', 'missing'}
@@ -80,5 +83,7 @@ if remove == '1' then
     fate = 'failed'
   end
 end
-redis.call('SET', record, new_id .. ' ' .. fate, 'PX', record_ms)
+if record ~= '' then
+  redis.call('SET', record, new_id .. ' ' .. fate, 'PX', record_ms)
+end
 return {new_id, fate}
