@@ -75,13 +75,36 @@ test('in the explorer, ticked jobs and then all matching are acted on in bulk', 
   for (const id of two) await page.getByRole('checkbox', { name: `Select job ${id}` }).check();
   const bar = page.getByRole('group', { name: 'Bulk actions' });
   await expect(bar.locator('.picked')).toHaveText('2 selected');
-  await bar.getByRole('button', { name: 'Retry' }).click();
+  await bar.getByRole('button', { name: 'Retry', exact: true }).click();
   const confirm = page.getByRole('alertdialog', { name: 'Confirm the bulk action' });
   await expect(confirm).toContainText('Retry 2 selected jobs?');
   await confirm.getByRole('button', { name: 'Retry 2' }).click();
   await expect(page.locator('.bulk-outcome')).toContainText(`retry in ${queue}: 2 of 2 retried (done)`, { timeout: 30000 });
   const states = bullmq('states', { queue, ids: two }).states;
   expect(Object.values(states)).toEqual(['waiting', 'waiting']);
+
+  // One ticked job retried with changes: a new job from it (priority 3, data overridden), the
+  // original kept failed.
+  await expect(rows).toHaveCount(6, { timeout: 15000 });
+  const third = listed[2];
+  await page.getByRole('checkbox', { name: `Select job ${third}` }).check();
+  await bar.getByRole('button', { name: 'Retry with changes…' }).click();
+  const form = page.getByRole('form', { name: `Retry the selected jobs of ${queue} with changes` });
+  await form.getByLabel('Priority').fill('3');
+  await form.getByLabel(/Data overrides/).fill('{"fixed": true}');
+  await form.getByRole('button', { name: 'Count the jobs' }).click();
+  await expect(confirm).toContainText('Retry 1 selected job with changes?');
+  await confirm.getByRole('button', { name: 'Retry 1 with changes' }).click();
+  await expect(page.locator('.bulk-outcome'))
+    .toContainText(`retry-with-changes in ${queue}: 1 of 1 retried with changes (done)`, { timeout: 30000 });
+  expect(bullmq('states', { queue, ids: [third] }).states[third]).toBe('failed');
+  const copies = bullmq('getjobs', { queue, states: ['prioritized'] }).byState.prioritized;
+  expect(copies).toHaveLength(1);
+  const copy = bullmq('jobjson', { queue, id: copies[0] });
+  const parsed = (value) => (typeof value === 'string' ? JSON.parse(value) : value);
+  expect(copy.state).toBe('prioritized');
+  expect([parsed(copy.data).fixed, parsed(copy.opts).priority, parsed(copy.opts).retriedFrom.jobId])
+    .toEqual([true, 3, third]);
 
   // Then every failed job left, by "select all".
   await expect(rows).toHaveCount(6, { timeout: 15000 });
@@ -92,5 +115,5 @@ test('in the explorer, ticked jobs and then all matching are acted on in bulk', 
   await confirm.getByRole('button', { name: 'Remove 6' }).click();
   await expect(page.locator('.bulk-outcome')).toContainText(`remove in ${queue}: 6 of 6 removed (done)`, { timeout: 30000 });
   const counts = queueReport(queue).counts;
-  expect([counts.failed, counts.waiting]).toEqual([0, 2]);
+  expect([counts.failed, counts.waiting, counts.prioritized]).toEqual([0, 2, 1]);
 });

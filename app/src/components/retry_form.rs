@@ -112,9 +112,15 @@ pub fn describe(reply: &RetryReply) -> String {
 }
 
 /// The form, under the job it retries (a stuck job, or the job open in the explorer).
-/// `on_close` hides it.
+/// `on_close` hides it. With `on_changes` it retries nothing itself: it hands the validated
+/// changes over (the explorer's bulk bar, for a `retry-with-changes` of the selection).
 #[component]
-pub fn RetryForm(queue_name: String, job_id: String, on_close: Callback<()>) -> impl IntoView {
+pub fn RetryForm(
+    queue_name: String,
+    job_id: String,
+    on_close: Callback<()>,
+    #[prop(optional)] on_changes: Option<Callback<RetryChanges>>,
+) -> impl IntoView {
     let priority = RwSignal::new(String::new());
     let attempts = RwSignal::new(String::new());
     let backoff_type = RwSignal::new(String::new());
@@ -122,7 +128,10 @@ pub fn RetryForm(queue_name: String, job_id: String, on_close: Callback<()>) -> 
     let data_overrides = RwSignal::new(String::new());
     let remove_original = RwSignal::new(false);
     let invalid = RwSignal::new(None::<FieldError>);
-    let title = format!("Retry job {job_id} of {queue_name}");
+    let title = match on_changes {
+        Some(_) => format!("Retry the selected jobs of {queue_name} with changes"),
+        None => format!("Retry job {job_id} of {queue_name}"),
+    };
     let id = format!("retry-{}", path_segment(&format!("{queue_name}-{job_id}")));
     let send = Action::new(move |(job_id, changes): &(JobId, RetryChanges)| {
         retry_job(queue_name.clone(), job_id.clone(), changes.clone())
@@ -138,6 +147,16 @@ pub fn RetryForm(queue_name: String, job_id: String, on_close: Callback<()>) -> 
             data_overrides: data_overrides.get_untracked(),
             remove_original: remove_original.get_untracked(),
         };
+        if let Some(on_changes) = on_changes {
+            match fields.to_changes() {
+                Ok(changes) => {
+                    invalid.set(None);
+                    on_changes.run(changes);
+                }
+                Err(error) => invalid.set(Some(error)),
+            }
+            return;
+        }
         let request = JobId::parse(&job_id).map_err(|message| FieldError {
             field: "body",
             message,
@@ -227,11 +246,19 @@ pub fn RetryForm(queue_name: String, job_id: String, on_close: Callback<()>) -> 
                 <input type="checkbox" name="removeOriginal"
                     prop:checked=move || remove_original.get()
                     on:change=move |ev| remove_original.set(event_target_checked(&ev))/>
-                "Remove the original (an active original is moved to failed instead)"
+                {if on_changes.is_some() {
+                    "Remove the originals"
+                } else {
+                    "Remove the original (an active original is moved to failed instead)"
+                }}
             </label>
             <div class="actions">
                 <button type="submit" class="primary" disabled=move || pending.get()>
-                    {move || if pending.get() { "Retrying…" } else { "Retry job" }}
+                    {move || match (pending.get(), on_changes.is_some()) {
+                        (true, _) => "Retrying…",
+                        (false, true) => "Count the jobs",
+                        (false, false) => "Retry job",
+                    }}
                 </button>
                 <button type="button" on:click=move |_| on_close.run(())>"Close"</button>
             </div>

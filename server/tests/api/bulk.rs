@@ -605,6 +605,9 @@ async fn failed_jobs_are_retried_with_changes_as_new_jobs_a_real_worker_runs() {
     let app = TestApp::spawn_with(options).await;
     let report = fail(&app, "orders", causes(120, 40, 0), None).await;
     let originals = ids_of(&report, 0);
+    // A counter behind the ids in use (reset by hand, or custom numeric job ids): new jobs
+    // take the next free number, never an existing job's hash.
+    redis_cli(&["SET", &format!("{}:orders:id", app.prefix), "0"]);
 
     // The ECONNREFUSED ones, with new data, priority and attempts, the originals removed.
     let changes = json!({
@@ -666,6 +669,11 @@ async fn failed_jobs_are_retried_with_changes_as_new_jobs_a_real_worker_runs() {
                 .to_owned(),
         );
     }
+    assert!(
+        seen.iter()
+            .all(|job| job["id"].as_str().and_then(|id| id.parse::<u64>().ok()) > Some(160)),
+        "new ids past every existing job"
+    );
     from.sort();
     let mut expected = originals.clone();
     expected.sort();

@@ -5,10 +5,11 @@
 use crate::api::{get_operations, start_bulk};
 use crate::components::failures::progress_text;
 use crate::components::notice::ErrorNotice;
+use crate::components::retry_form::RetryForm;
 use crate::error::ApiError;
 use crate::live::LiveOperations;
 use crate::model::failures::{BulkAnswer, BulkTarget};
-use crate::model::{BulkAction, BulkRequest, JobState, Operation, OperationState};
+use crate::model::{BulkAction, BulkRequest, JobState, Operation, OperationState, RetryChanges};
 use leptos::prelude::*;
 
 /// The actions a state's jobs take.
@@ -38,13 +39,25 @@ pub fn verb(action: BulkAction) -> &'static str {
 pub fn question(action: BulkAction, count: u64, all: bool) -> String {
     let jobs = if count == 1 { "job" } else { "jobs" };
     let which = if all { "matching " } else { "selected " };
-    format!("{} {count} {which}{jobs}?", verb(action))
+    match action {
+        BulkAction::RetryWithChanges => format!("Retry {count} {which}{jobs} with changes?"),
+        _ => format!("{} {count} {which}{jobs}?", verb(action)),
+    }
+}
+
+/// The confirming button's words.
+pub fn confirm_label(action: BulkAction, count: u64) -> String {
+    match action {
+        BulkAction::RetryWithChanges => format!("Retry {count} with changes"),
+        _ => format!("{} {count}", verb(action)),
+    }
 }
 
 /// What a dry run found, waiting for the operator's yes.
 #[derive(Clone, Debug, PartialEq)]
 struct Asked {
     action: BulkAction,
+    changes: Option<RetryChanges>,
     target: BulkTarget,
     count: u64,
     all: bool,
@@ -68,6 +81,9 @@ pub fn BulkBar(
     on_done: Callback<()>,
 ) -> impl IntoView {
     let asked = RwSignal::new(None::<Asked>);
+    // The retry form is open (for a retry-with-changes of the selection).
+    let changing = RwSignal::new(false);
+    let form_queue = queue.clone();
     let outcome = RwSignal::new(None::<Result<String, ApiError>>);
     let watching = RwSignal::new(None::<String>);
     let target = move || {
@@ -85,29 +101,37 @@ pub fn BulkBar(
     };
     let dry_run = {
         let queue = queue.clone();
-        Action::new(move |action: &BulkAction| {
-            let (queue, action, target, all) =
-                (queue.clone(), *action, target(), all.get_untracked());
-            async move {
-                let request = BulkRequest {
-                    action,
-                    target: target.clone(),
-                    dry_run: Some(true),
-                    expect: None,
-                    changes: None,
-                };
-                match start_bulk(queue, request).await {
-                    Ok(BulkAnswer::Preview(preview)) => asked.set(Some(Asked {
+        Action::new(
+            move |(action, changes): &(BulkAction, Option<RetryChanges>)| {
+                let (queue, action, changes, target, all) = (
+                    queue.clone(),
+                    *action,
+                    changes.clone(),
+                    target(),
+                    all.get_untracked(),
+                );
+                async move {
+                    let request = BulkRequest {
                         action,
-                        target,
-                        count: preview.count,
-                        all,
-                    })),
-                    Ok(BulkAnswer::Started(_)) => {}
-                    Err(error) => outcome.set(Some(Err(error))),
+                        target: target.clone(),
+                        dry_run: Some(true),
+                        expect: None,
+                        changes: changes.clone(),
+                    };
+                    match start_bulk(queue, request).await {
+                        Ok(BulkAnswer::Preview(preview)) => asked.set(Some(Asked {
+                            action,
+                            changes,
+                            target,
+                            count: preview.count,
+                            all,
+                        })),
+                        Ok(BulkAnswer::Started(_)) => {}
+                        Err(error) => outcome.set(Some(Err(error))),
+                    }
                 }
-            }
-        })
+            },
+        )
     };
     let run = {
         let queue = queue.clone();
@@ -119,7 +143,7 @@ pub fn BulkBar(
                     target: asked.target,
                     dry_run: Some(false),
                     expect: Some(asked.count),
-                    changes: None,
+                    changes: asked.changes,
                 };
                 match start_bulk(queue, request).await {
                     Ok(BulkAnswer::Started(started)) => {
@@ -210,12 +234,26 @@ pub fn BulkBar(
                 <button type="button" class:danger=action == BulkAction::Remove disabled=nothing
                     on:click=move |_| {
                         outcome.set(None);
-                        dry_run.dispatch(action);
+                        dry_run.dispatch((action, None));
                     }>{verb(action)}</button>
             }).collect_view()}
+            <Show when=move || matches!(list.get().0, JobState::Failed | JobState::Completed)>
+                <button type="button" disabled=nothing on:click=move |_| {
+                    outcome.set(None);
+                    changing.set(true);
+                }>"Retry with changes…"</button>
+            </Show>
         </div>
+        <Show when=move || changing.get()>
+            <RetryForm queue_name=form_queue.clone() job_id="selected".to_owned()
+                on_close=Callback::new(move |_| changing.set(false))
+                on_changes=Callback::new(move |changes: RetryChanges| {
+                    changing.set(false);
+                    dry_run.dispatch((BulkAction::RetryWithChanges, Some(changes)));
+                })/>
+        </Show>
         {move || asked.get().map(|ask| {
-            let label = format!("{} {}", verb(ask.action), ask.count);
+            let label = confirm_label(ask.action, ask.count);
             let text = question(ask.action, ask.count, ask.all);
             let zero = ask.count == 0;
             let confirm = ask.clone();
@@ -257,6 +295,15 @@ mod tests {
             question(BulkAction::Retry, 2, false),
             "Retry 2 selected jobs?"
         );
+        assert_eq!(
+            question(BulkAction::RetryWithChanges, 3, true),
+            "Retry 3 matching jobs with changes?"
+        );
+        assert_eq!(
+            confirm_label(BulkAction::RetryWithChanges, 3),
+            "Retry 3 with changes"
+        );
+        assert_eq!(confirm_label(BulkAction::Remove, 1), "Remove 1");
         assert_eq!(
             question(BulkAction::Remove, 1, true),
             "Remove 1 matching job?"

@@ -34,8 +34,13 @@ if not max_len then
   redis.call('HSETNX', meta, 'opts.maxLenEvents', max_len)
 end
 
-local new_id = tostring(redis.call('INCR', id_key))
-local job = base .. new_id
+-- The queue's counter, as BullMQ numbers new jobs; past any id taken already (a custom job id
+-- that is a number, a counter reset by hand), so no job is ever overwritten.
+local new_id, job
+repeat
+  new_id = tostring(redis.call('INCR', id_key))
+  job = base .. new_id
+until redis.call('EXISTS', job) == 0
 redis.call('HSET', job, 'name', name, 'data', data, 'opts', opts, 'timestamp', now,
   'delay', 0, 'priority', priority)
 redis.call('XADD', events, 'MAXLEN', '~', max_len, '*', 'event', 'added', 'jobId', new_id,
