@@ -68,9 +68,11 @@ impl Snapshot for QueueLive {
 /// The bulk operations not yet ended, as the live stream's `operations` events tell them
 /// (operators only), shared through the context by every feed under one `JobMonitor`.
 /// `None` while no stream has told since it connected (or the feed is not live): readers then
-/// ask `GET /operations` themselves.
+/// ask `GET /operations` themselves. Kept as the event's JSON: only the panels that show
+/// operations (wasm chunks loaded on demand) decode it, so the first paint's wasm carries no
+/// decoder for it.
 #[derive(Clone, Copy)]
-pub struct LiveOperations(pub RwSignal<Option<Vec<Operation>>>);
+pub struct LiveOperations(pub RwSignal<Option<String>>);
 
 impl LiveOperations {
     /// Provides an empty one to the components below.
@@ -78,6 +80,20 @@ impl LiveOperations {
         let ops = LiveOperations(RwSignal::new(None));
         provide_context(ops);
         ops
+    }
+
+    /// What the stream told last, decoded (tracked).
+    pub fn get(self) -> Option<Vec<Operation>> {
+        self.0.with(|json| {
+            json.as_deref()
+                .and_then(|json| serde_json::from_str::<crate::model::Operations>(json).ok())
+                .map(|ops| ops.operations)
+        })
+    }
+
+    /// Whether the stream has told (untracked).
+    pub fn told(self) -> bool {
+        self.0.with_untracked(Option::is_some)
     }
 }
 
@@ -283,7 +299,7 @@ mod browser {
                 self.operations(None);
             }
         }
-        fn operations(&self, ops: Option<Vec<Operation>>) {
+        fn operations(&self, ops: Option<String>) {
             if let Some(LiveOperations(signal)) = self.operations {
                 if ops.is_some() || signal.try_with_untracked(Option::is_some) == Some(true) {
                     let _ = signal.try_set(ops);
@@ -460,13 +476,7 @@ mod browser {
                     "status" if event.data.contains("redis_unavailable") => {
                         sink.state(Connection::RedisDown)
                     }
-                    "operations" => {
-                        if let Ok(ops) =
-                            serde_json::from_str::<crate::model::Operations>(&event.data)
-                        {
-                            sink.operations(Some(ops.operations));
-                        }
-                    }
+                    "operations" => sink.operations(Some(event.data)),
                     // The token expired: the next connection asks for a fresh one (a cookie
                     // session then gets 401 and goes offline).
                     "auth" => return End::Dropped { received },

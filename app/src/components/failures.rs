@@ -89,7 +89,7 @@ pub fn Failures(can_operate: Signal<bool>, updates: Signal<u64>) -> impl IntoVie
     // Progress comes on the live stream while it is live; `GET /operations` gives the list
     // (with the recently ended) and the final counts of those the stream says ended.
     let live_ops = use_context::<LiveOperations>();
-    let live_list = move || live_ops.and_then(|LiveOperations(ops)| ops.get());
+    let live_list = move || live_ops.and_then(LiveOperations::get);
     let read_list = move || {
         load_ops.value().with(|ops| {
             ops.as_ref()
@@ -108,8 +108,7 @@ pub fn Failures(can_operate: Signal<bool>, updates: Signal<u64>) -> impl IntoVie
             if now.is_multiple_of(REREAD_EVERY_UPDATES) || running.get_untracked() {
                 load.dispatch(());
             }
-            let told =
-                live_ops.is_some_and(|LiveOperations(ops)| ops.with_untracked(Option::is_some));
+            let told = live_ops.is_some_and(LiveOperations::told);
             if can_operate.get_untracked() && running.get_untracked() && !told {
                 load_ops.dispatch(());
             }

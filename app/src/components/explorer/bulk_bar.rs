@@ -166,10 +166,9 @@ pub fn BulkBar(
     // else re-read with the queue's live snapshots until it ends.
     let progress = Action::new(|_: &()| get_operations());
     let live_ops = use_context::<LiveOperations>();
-    let told = move || live_ops.is_some_and(|LiveOperations(ops)| ops.with(Option::is_some));
     Effect::new(move |_| {
         updates.track();
-        if watching.with(Option::is_some) && !untrack(told) {
+        if watching.with(Option::is_some) && !live_ops.is_some_and(LiveOperations::told) {
             progress.dispatch(());
         }
     });
@@ -191,7 +190,7 @@ pub fn BulkBar(
         }
     });
     Effect::new(move |_| {
-        let Some(live) = live_ops.and_then(|LiveOperations(ops)| ops.get()) else {
+        let Some(live) = live_ops.and_then(LiveOperations::get) else {
             return;
         };
         let Some(id) = watching.get_untracked() else {
