@@ -108,6 +108,12 @@ struct Options {
     /// Jobs per batch (one atomic script) of a bulk operation, 1 to 1000.
     #[arg(long, env = "BULK_BATCH", default_value_t = app::ssr::bulk::DEFAULT_BATCH, global = true)]
     bulk_batch: usize,
+    /// The alert rules and channels (TOML; README "Alerts"). Without it, nothing is evaluated.
+    #[arg(long, env = "ALERTS_FILE", global = true)]
+    alerts_file: Option<String>,
+    /// How often the alert rules are evaluated and notifications delivered, e.g. `15s`.
+    #[arg(long, env = "ALERTS_INTERVAL", default_value = "15s", value_parser = parse_duration, global = true)]
+    alerts_interval: Duration,
     /// How long a Redis command may take before a request answers 503, e.g. `5s`.
     #[arg(long, env = "REDIS_TIMEOUT", default_value = "5s", value_parser = parse_duration, global = true)]
     redis_timeout: Duration,
@@ -306,6 +312,14 @@ impl Options {
             ));
         }
         settings.redactor = app::ssr::redact::Redactor::parse(&self.redact_paths)?;
+        if let Some(path) = self.alerts_file.as_deref().filter(|p| !p.is_empty()) {
+            let rules = app::ssr::alerts::rules::RuleSet::load(path)?;
+            settings.alerts = Some(std::sync::Arc::new(rules));
+        }
+        if self.alerts_interval < Duration::from_millis(100) {
+            return Err("ALERTS_INTERVAL must be at least 100ms".into());
+        }
+        settings.alerts_interval = self.alerts_interval;
         settings.limits = app::ssr::limits::LimitSettings {
             streams_per_user: self.live_max_streams_per_user,
             streams_total: self.live_max_streams,

@@ -122,6 +122,11 @@ impl Application {
             self.state.registry.clone(),
             self.state.settings.bulk_interval,
         );
+        let alerting = self
+            .state
+            .alerting
+            .clone()
+            .map(|alerting| alerting.spawn(self.state.clone()));
         let router = router(self.state, self.http).layer(axum::Extension(self.hub));
         let stopping = self.stopping;
         // A stopping instance stops collecting at once, not after its connections drained.
@@ -131,6 +136,7 @@ impl Application {
         // Bulk operations likewise: a stopping instance leaves its operation to the others
         // (each batch is atomic; the lease lets a stand-by continue after it expires).
         let operating = operations.abort_handle();
+        let alerting_handle = alerting.as_ref().map(|task| task.abort_handle());
         // `into_make_service`: each connection shares the router (an `Arc`). Served as a plain
         // `Router`, axum turns it into a per-connection copy of every route's service stack
         // (`Router::with_state(())` on a shared router clones its table): about 300 KB per open
@@ -142,6 +148,9 @@ impl Application {
                     collecting.abort();
                 }
                 operating.abort();
+                if let Some(alerting) = &alerting_handle {
+                    alerting.abort();
+                }
                 // Live streams never end by themselves; tell them to, so shutdown can finish.
                 let _ = stopping.send(true);
             })
@@ -149,6 +158,9 @@ impl Application {
             .map_err(|e| format!("server error: {e}"));
         refresher.abort();
         operations.abort();
+        if let Some(alerting) = alerting {
+            alerting.abort();
+        }
         if let Some(collector) = collector {
             collector.abort();
         }

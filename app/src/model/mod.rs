@@ -12,6 +12,7 @@
 
 #[macro_use]
 pub mod enums;
+pub mod alerts;
 pub mod delta;
 pub mod failures;
 pub mod ids;

@@ -56,6 +56,10 @@ pub struct Settings {
     pub limits: crate::ssr::limits::LimitSettings,
     /// JSON paths never shown nor searched (`REDACT_PATHS`).
     pub redactor: crate::ssr::redact::Redactor,
+    /// The alert rules and channels (`ALERTS_FILE`); none: no alerting.
+    pub alerts: Option<std::sync::Arc<crate::ssr::alerts::rules::RuleSet>>,
+    /// How often the rules are evaluated and the outboxes delivered.
+    pub alerts_interval: Duration,
 }
 
 impl Settings {
@@ -85,6 +89,8 @@ impl Settings {
             cookie_secure: false,
             limits: crate::ssr::limits::LimitSettings::default(),
             redactor: crate::ssr::redact::Redactor::default(),
+            alerts: None,
+            alerts_interval: Duration::from_secs(15),
         }
     }
 }
@@ -130,6 +136,8 @@ impl fmt::Debug for Settings {
             .field("cookie_secure", &self.cookie_secure)
             .field("limits", &self.limits)
             .field("redactor", &self.redactor)
+            .field("alerts", &self.alerts)
+            .field("alerts_interval", &self.alerts_interval)
             .finish()
     }
 }

@@ -6,6 +6,7 @@
 //! REST handlers (in `server`) must call the very same service code; `server` depends on `app`,
 //! never the other way round.
 
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod bulk;

@@ -37,6 +37,8 @@ pub struct AppState {
     /// This instance's bulk operations: it starts them holding their lease with its token,
     /// and its runner goes on with them under the same token.
     pub operations: crate::ssr::bulk::runner::Operations,
+    /// Alerting, when a rules file is configured (`ALERTS_FILE`).
+    pub alerting: Option<crate::ssr::alerts::Alerting>,
 }
 
 impl AppState {
@@ -64,6 +66,10 @@ impl AppState {
             settings.snapshot_recount,
         ));
         let (redis_for_ops, settings_for_ops) = (redis.clone(), settings.clone());
+        let alerting = settings
+            .alerts
+            .clone()
+            .map(|rules| crate::ssr::alerts::Alerting::new(redis.clone(), &settings, rules));
         Self {
             leptos_options,
             settings: Arc::new(settings),
@@ -75,6 +81,7 @@ impl AppState {
             limits,
             snapshots,
             operations: crate::ssr::bulk::runner::Operations::new(redis_for_ops, &settings_for_ops),
+            alerting,
         }
     }
 

@@ -2,6 +2,7 @@
 //! the caller's role (`guarded`), typed extractors have parsed the input (bad input is a JSON
 //! 400 before the handler runs), they call `app::ssr::service` and answer JSON.
 
+use crate::routes::alerts;
 use crate::routes::bulk;
 use crate::routes::explorer;
 use crate::routes::extract::{AppBody, AppPath, AppQuery};
@@ -33,6 +34,9 @@ fn groups() -> [RoleRoutes; 2] {
             .get("/trends", trends)
             .get("/history", history)
             .get("/alerts/stuck", stuck_alerts)
+            .get("/alerts", alerts::list)
+            .get("/alerts/rules", alerts::rules)
+            .get("/alerts/deliveries", alerts::deliveries)
             .get("/live", super::live::all_queues)
             .get("/queue/{queue_name}/live", super::live::one_queue)
             .get("/queue/{queue_name}/jobs", explorer::list)
@@ -64,6 +68,7 @@ fn groups() -> [RoleRoutes; 2] {
             .get("/operations", bulk::list)
             .get("/operations/{operation_id}", bulk::one)
             .delete("/operations/{operation_id}", bulk::cancel)
+            .post("/alerts/test", alerts::test)
             .get("/audit", audit),
     ]
 }

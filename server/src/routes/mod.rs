@@ -8,6 +8,7 @@
 //!   [`live`] — the streams; [`session`] — sign-in and out;
 //!   [`health`] — `/healthz`, `/readyz`.
 
+pub mod alerts;
 pub mod bulk;
 pub mod explorer;
 pub mod extract;

@@ -137,6 +137,10 @@ pub struct TestOptions {
     /// How often the bulk runner looks for operations (100 ms; an hour where a test counts
     /// every Redis command: its look is one `SMEMBERS`).
     pub bulk_interval: Duration,
+    /// An alert rules file's text (`ALERTS_FILE`); secrets from files or the environment.
+    pub alerts: Option<String>,
+    /// `ALERTS_INTERVAL` (200 ms).
+    pub alerts_interval: Duration,
 }
 
 impl TestOptions {
@@ -162,6 +166,8 @@ impl TestOptions {
             bulk_batch: app::ssr::bulk::DEFAULT_BATCH,
             bulk_pause: Duration::ZERO,
             bulk_interval: Duration::from_millis(100),
+            alerts: None,
+            alerts_interval: Duration::from_millis(200),
         }
     }
 }
@@ -217,6 +223,13 @@ impl TestApp {
         settings.limits = options.limits;
         settings.cookie_secure = options.cookie_secure;
         settings.redactor = app::ssr::redact::Redactor::parse(&options.redact).expect("paths");
+        settings.alerts = options.alerts.as_deref().map(|text| {
+            Arc::new(
+                app::ssr::alerts::rules::RuleSet::parse(text, &|source| source.read())
+                    .expect("valid alert rules"),
+            )
+        });
+        settings.alerts_interval = options.alerts_interval;
         let config = ServerConfig {
             settings,
             auth: auth_settings.clone(),

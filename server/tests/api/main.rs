@@ -1,6 +1,7 @@
 //! Integration tests: the real server, the real Redis, real BullMQ. Run with
 //! `cargo test -p server` (needs Redis at `REDIS_URL` and `end2end/node_modules`).
 
+mod alerts;
 mod assets;
 mod auth;
 mod bulk;

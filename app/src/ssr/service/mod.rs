@@ -12,6 +12,7 @@
 //! - [`control`] — pause, resume, clear, retry, and the actions on one job, each run to its
 //!   end and audited.
 
+pub mod alerts;
 pub mod bulk;
 pub mod control;
 pub mod history;

@@ -1,0 +1,157 @@
+//! Alerts (`GET /alerts`, `/alerts/rules`, `/alerts/deliveries`, `POST /alerts/test`): what
+//! crosses the wire. An alert is modelled the way Prometheus and Alertmanager model one —
+//! labels, annotations, a fingerprint of the labels, `startsAt`/`endsAt` — so the payloads a
+//! channel receives are Alertmanager's own shapes.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+wire_enum! {
+    /// How urgent an alert is (the `severity` label).
+    AlertSeverity, field "severity", default Warning {
+        Info => "info",
+        Warning => "warning",
+        Critical => "critical",
+    }
+}
+
+wire_enum! {
+    /// Where notifications go.
+    ChannelKind, field "type", default Webhook {
+        /// Any HTTP endpoint: Alertmanager's webhook payload (version 4), HMAC-signed.
+        Webhook => "webhook",
+        /// A Slack incoming webhook: readable text and blocks with a link.
+        Slack => "slack",
+        /// An Alertmanager: `POST /api/v2/alerts`.
+        Alertmanager => "alertmanager",
+    }
+}
+
+wire_enum! {
+    /// Where an alert is.
+    AlertStatus, field "status", default Firing {
+        /// The condition holds, not yet for the rule's `for`.
+        Pending => "pending",
+        Firing => "firing",
+        Resolved => "resolved",
+    }
+}
+
+/// A rule's condition, for people.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConditionView {
+    pub kind: String,
+    pub text: String,
+}
+
+/// A rule as `GET /alerts/rules` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleView {
+    pub name: String,
+    pub condition: ConditionView,
+    /// The queues it covers (names or a pattern); `null`: all.
+    pub queues: Option<String>,
+    /// How long the condition must hold before it fires (`for`).
+    pub hold_seconds: u64,
+    pub severity: AlertSeverity,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub channels: Vec<String>,
+    pub repeat_seconds: Option<u64>,
+}
+
+/// A channel as listed (no secret: Slack's URL shows its host only).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelView {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: ChannelKind,
+    pub url: String,
+    /// Whether its requests are signed (webhook).
+    pub signed: bool,
+}
+
+/// `GET /alerts/rules`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RulesReply {
+    /// The rules file (`ALERTS_FILE`); `null` when none is configured.
+    pub source: Option<String>,
+    pub rules: Vec<RuleView>,
+    pub channels: Vec<ChannelView>,
+}
+
+/// One alert.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Alert {
+    /// 16 hex digits of a hash of the labels: the same alert keeps it.
+    pub fingerprint: String,
+    pub status: AlertStatus,
+    /// `alertname` (the rule), `severity`, `queue` (per-queue rules), `prefix`, and the rule's.
+    pub labels: BTreeMap<String, String>,
+    /// `summary`, `description`, `runbook_url`.
+    pub annotations: BTreeMap<String, String>,
+    /// When the condition began to hold (RFC 3339).
+    pub active_since: String,
+    /// When it fired (RFC 3339); `null` while pending.
+    pub starts_at: Option<String>,
+    /// When it resolved (RFC 3339).
+    pub ends_at: Option<String>,
+    /// The number the condition looked at last (jobs, percent…).
+    pub value: f64,
+    /// A link into the dashboard.
+    pub generator_url: String,
+}
+
+/// `GET /alerts`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertsReply {
+    /// Firing first (most severe first), then pending.
+    pub active: Vec<Alert>,
+    /// The latest resolved, newest first.
+    pub resolved: Vec<Alert>,
+    /// How many are firing.
+    pub firing: u64,
+    /// Whether some instance evaluates the rules now (holds the lease).
+    pub evaluating: bool,
+}
+
+/// One attempt to deliver a notification.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// RFC 3339.
+    pub at: String,
+    pub channel: String,
+    /// The notification's id (its attempts share it).
+    pub notification: String,
+    /// `firing`, `resolved` or `test`.
+    pub kind: String,
+    /// How many alerts it carried.
+    pub alerts: u64,
+    /// `delivered`, `retrying` (a 5xx or no answer; tried again later) or `failed`.
+    pub outcome: String,
+    pub attempt: u32,
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+}
+
+/// `GET /alerts/deliveries`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveriesReply {
+    /// Newest first.
+    pub deliveries: Vec<Delivery>,
+}
+
+/// `POST /alerts/test`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TestRequest {
+    pub channel: String,
+}

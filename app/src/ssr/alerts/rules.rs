@@ -1,0 +1,726 @@
+//! The alert rules file (`ALERTS_FILE`, TOML): channels, rules and a few settings, read and
+//! validated once at start, so a mistake stops the server with one line naming the rule and
+//! the field instead of an alert that never fires.
+//!
+//! ```toml
+//! [settings]
+//! dashboard_url = "https://monitor.example.com"   # links in notifications
+//!
+//! [[channels]]
+//! name = "ops"
+//! type = "webhook"                                 # webhook | slack | alertmanager
+//! url = "https://hooks.example.com/bullmq"
+//! secret_env = "OPS_WEBHOOK_SECRET"                # HMAC key; or secret_file
+//!
+//! [[rules]]
+//! name = "QueueBacklog"
+//! condition = { kind = "backlog", above = 1000 }
+//! queues = ["mail"]                                # or queue_pattern = "mail-*"; default all
+//! for = "5m"
+//! severity = "warning"
+//! channels = ["ops"]
+//! summary = "{queue} has {value} jobs waiting"
+//! ```
+
+use crate::model::alerts::{AlertSeverity, ChannelKind, ConditionView, RuleView};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// What a rule watches. Per-queue conditions hold (or not) for each queue of the rule's scope;
+/// the others once for the whole monitor.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Condition {
+    /// At least `at_least` stuck jobs (of `severity` or worse when given) in the queue.
+    Stuck {
+        at_least: u64,
+        severity: Option<crate::model::Severity>,
+    },
+    /// Failed among the queue's most recently finished jobs (the snapshot's success-rate
+    /// sample, up to 1,000) above `above` percent, with at least `min_finished` of them.
+    FailureRate { above: f64, min_finished: u64 },
+    /// Waiting + prioritized + delayed above `above`.
+    Backlog { above: u64 },
+    /// Jobs wait and none finished since the previous evaluation (with `for`: for that long).
+    Stalled,
+    /// The queue is paused (with `for`: longer than that).
+    Paused,
+    /// Redis does not answer the snapshot.
+    RedisUnreachable,
+}
+
+impl Condition {
+    /// Whether it is judged per queue (then the alert carries a `queue` label).
+    pub fn per_queue(&self) -> bool {
+        !matches!(self, Condition::RedisUnreachable)
+    }
+
+    fn view(&self) -> ConditionView {
+        let (kind, text) = match self {
+            Condition::Stuck { at_least, severity } => (
+                "stuck",
+                match severity {
+                    Some(s) => format!("at least {at_least} stuck jobs of severity {s:?} or worse")
+                        .to_lowercase(),
+                    None => format!("at least {at_least} stuck jobs"),
+                },
+            ),
+            Condition::FailureRate {
+                above,
+                min_finished,
+            } => (
+                "failure_rate",
+                format!(
+                    "more than {above}% of the last finished jobs failed (at least {min_finished} finished)"
+                ),
+            ),
+            Condition::Backlog { above } => (
+                "backlog",
+                format!("more than {above} jobs waiting, prioritized or delayed"),
+            ),
+            Condition::Stalled => ("stalled", "jobs wait and none finishes".to_owned()),
+            Condition::Paused => ("paused", "the queue is paused".to_owned()),
+            Condition::RedisUnreachable => (
+                "redis_unreachable",
+                "Redis does not answer".to_owned(),
+            ),
+        };
+        ConditionView {
+            kind: kind.to_owned(),
+            text,
+        }
+    }
+}
+
+/// Which queues a per-queue rule looks at.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scope {
+    All,
+    Listed(Vec<String>),
+    /// `*` any run of characters, `?` one.
+    Pattern(String),
+}
+
+impl Scope {
+    pub fn covers(&self, queue: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Listed(names) => names.iter().any(|n| n == queue),
+            Scope::Pattern(pattern) => glob(pattern.as_bytes(), queue.as_bytes()),
+        }
+    }
+}
+
+/// `*` / `?` matching, iterative (no backtracking blow-up).
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+/// A rule, validated.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    /// The `alertname` label.
+    pub name: String,
+    pub condition: Condition,
+    pub scope: Scope,
+    /// How long the condition must hold before the alert fires.
+    pub hold: Duration,
+    pub severity: AlertSeverity,
+    /// Extra labels (besides `alertname`, `severity`, `queue`, `prefix`).
+    pub labels: BTreeMap<String, String>,
+    /// `summary`, `description`, `runbook_url`; `{queue}` and `{value}` are filled in.
+    pub annotations: BTreeMap<String, String>,
+    /// Channel names (none: the alert shows in the dashboard and `GET /alerts` only).
+    pub channels: Vec<String>,
+    /// Notify again while it keeps firing, this often.
+    pub repeat: Option<Duration>,
+}
+
+impl Rule {
+    /// Its condition, for people.
+    pub fn condition_text(&self) -> String {
+        self.condition.view().text
+    }
+}
+
+/// Where a secret comes from: never written in the rules file itself.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SecretSource {
+    Env(String),
+    File(String),
+}
+
+impl SecretSource {
+    /// Reads it now (at start: a missing secret is an error then, not at the first alert).
+    pub fn read(&self) -> Result<String, String> {
+        match self {
+            SecretSource::Env(name) => std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| format!("environment variable {name} is not set")),
+            SecretSource::File(path) => std::fs::read_to_string(path)
+                .map(|s| s.trim().to_owned())
+                .map_err(|e| format!("cannot read {path}: {e}")),
+        }
+    }
+}
+
+/// A channel, validated, with its secrets read.
+#[derive(Clone)]
+pub struct Channel {
+    pub name: String,
+    pub kind: ChannelKind,
+    /// Where notifications go (for Slack, the secret webhook URL itself).
+    pub url: String,
+    /// The HMAC key of a webhook channel.
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Secrets never reach a log line.
+        f.debug_struct("Channel")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("url", &shown_url(self))
+            .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// A channel's URL as it may be shown (Slack's URL is its secret: only the host).
+pub fn shown_url(channel: &Channel) -> String {
+    match channel.kind {
+        ChannelKind::Slack => channel.url.split('/').take(3).collect::<Vec<_>>().join("/") + "/…",
+        _ => channel.url.clone(),
+    }
+}
+
+/// The whole file, validated.
+#[derive(Clone, Debug, Default)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+    pub channels: Vec<Channel>,
+    /// The dashboard's address, for links in notifications (`generatorURL`).
+    pub dashboard_url: Option<String>,
+    /// Where the rules came from.
+    pub source: Option<String>,
+}
+
+impl RuleSet {
+    /// Reads and validates `path`; the error is one line.
+    pub fn load(path: &str) -> Result<RuleSet, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("ALERTS_FILE {path}: cannot read it: {e}"))?;
+        let mut set =
+            Self::parse(&text, &|s| s.read()).map_err(|e| format!("ALERTS_FILE {path}: {e}"))?;
+        set.source = Some(path.to_owned());
+        Ok(set)
+    }
+
+    /// Parses a rules file; `secrets` reads a channel's secret (tests pass their own).
+    pub fn parse(
+        text: &str,
+        secrets: &dyn Fn(&SecretSource) -> Result<String, String>,
+    ) -> Result<RuleSet, String> {
+        let file: File = toml::from_str(text).map_err(|e| one_line(text, &e))?;
+        let mut channels: Vec<Channel> = Vec::new();
+        for (i, raw) in file.channels.into_iter().enumerate() {
+            let at = format!("channel {} (`{}`)", i + 1, raw.name);
+            check_name(&raw.name).map_err(|e| format!("{at}: name {e}"))?;
+            if channels.iter().any(|c| c.name == raw.name) {
+                return Err(format!("{at}: a second channel of that name"));
+            }
+            let kind = ChannelKind::parse(&raw.kind).ok_or_else(|| {
+                format!(
+                    "{at}: unknown type `{}` (one of webhook, slack, alertmanager)",
+                    raw.kind
+                )
+            })?;
+            let secret_source = match (raw.secret_env, raw.secret_file) {
+                (Some(_), Some(_)) => {
+                    return Err(format!("{at}: secret_env and secret_file both given; one"))
+                }
+                (Some(env), None) => Some(SecretSource::Env(env)),
+                (None, Some(file)) => Some(SecretSource::File(file)),
+                (None, None) => None,
+            };
+            let url_source = match (raw.url, raw.url_env) {
+                (Some(_), Some(_)) => return Err(format!("{at}: url and url_env both given; one")),
+                (Some(url), None) => url,
+                (None, Some(env)) => {
+                    secrets(&SecretSource::Env(env)).map_err(|e| format!("{at}: url_env: {e}"))?
+                }
+                (None, None) => return Err(format!("{at}: url (or url_env) is missing")),
+            };
+            if !(url_source.starts_with("http://") || url_source.starts_with("https://")) {
+                return Err(format!("{at}: the url must start with http:// or https://"));
+            }
+            let secret = match secret_source {
+                Some(source) => Some(secrets(&source).map_err(|e| format!("{at}: secret: {e}"))?),
+                None if kind == ChannelKind::Webhook => {
+                    return Err(format!(
+                        "{at}: a webhook needs secret_env or secret_file (the HMAC key its requests are signed with)"
+                    ))
+                }
+                None => None,
+            };
+            channels.push(Channel {
+                name: raw.name,
+                kind,
+                url: url_source.trim_end_matches('/').to_owned(),
+                secret,
+            });
+        }
+        let mut rules: Vec<Rule> = Vec::new();
+        for (i, raw) in file.rules.into_iter().enumerate() {
+            let at = format!("rule {} (`{}`)", i + 1, raw.name);
+            check_name(&raw.name).map_err(|e| format!("{at}: name {e}"))?;
+            if rules.iter().any(|r| r.name == raw.name) {
+                return Err(format!("{at}: a second rule of that name"));
+            }
+            let condition =
+                condition(raw.condition).map_err(|e| format!("{at}: condition: {e}"))?;
+            let scope = match (raw.queues, raw.queue_pattern) {
+                (Some(_), Some(_)) => {
+                    return Err(format!("{at}: queues and queue_pattern both given; one"))
+                }
+                (Some(queues), None) if queues.is_empty() => {
+                    return Err(format!("{at}: queues is empty"))
+                }
+                (Some(queues), None) => Scope::Listed(queues),
+                (None, Some(pattern)) => Scope::Pattern(pattern),
+                (None, None) => Scope::All,
+            };
+            if !condition.per_queue() && scope != Scope::All {
+                return Err(format!(
+                    "{at}: {} is not per queue; no queues",
+                    condition.view().kind
+                ));
+            }
+            let hold = match raw.hold.as_deref() {
+                Some(text) => duration(text).map_err(|e| format!("{at}: for: {e}"))?,
+                None => Duration::ZERO,
+            };
+            let repeat = match raw.repeat.as_deref() {
+                Some(text) => {
+                    let every = duration(text).map_err(|e| format!("{at}: repeat: {e}"))?;
+                    if every < Duration::from_secs(60) {
+                        return Err(format!("{at}: repeat must be at least 1m"));
+                    }
+                    Some(every)
+                }
+                None => None,
+            };
+            let severity = match raw.severity.as_deref() {
+                None => AlertSeverity::Warning,
+                Some(text) => AlertSeverity::parse(text).ok_or_else(|| {
+                    format!("{at}: severity `{text}` (one of info, warning, critical)")
+                })?,
+            };
+            for name in &raw.channels {
+                if !channels.iter().any(|c| &c.name == name) {
+                    return Err(format!("{at}: no channel named `{name}`"));
+                }
+            }
+            for key in raw.labels.keys() {
+                if matches!(key.as_str(), "alertname" | "severity" | "queue" | "prefix")
+                    || check_label(key).is_err()
+                {
+                    return Err(format!(
+                        "{at}: label `{key}` (labels are [a-zA-Z_][a-zA-Z0-9_]*, and alertname, severity, queue, prefix are set by the monitor)"
+                    ));
+                }
+            }
+            let mut annotations = BTreeMap::new();
+            for (key, value) in [
+                ("summary", raw.summary),
+                ("description", raw.description),
+                ("runbook_url", raw.runbook_url),
+            ] {
+                if let Some(value) = value {
+                    annotations.insert(key.to_owned(), value);
+                }
+            }
+            rules.push(Rule {
+                name: raw.name,
+                condition,
+                scope,
+                hold,
+                severity,
+                labels: raw.labels,
+                annotations,
+                channels: raw.channels,
+                repeat,
+            });
+        }
+        let dashboard_url = file
+            .settings
+            .dashboard_url
+            .map(|u| u.trim_end_matches('/').to_owned());
+        if let Some(url) = &dashboard_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err("settings: dashboard_url must start with http:// or https://".into());
+            }
+        }
+        Ok(RuleSet {
+            rules,
+            channels,
+            dashboard_url,
+            source: None,
+        })
+    }
+
+    pub fn channel(&self, name: &str) -> Option<&Channel> {
+        self.channels.iter().find(|c| c.name == name)
+    }
+
+    /// What `GET /alerts/rules` shows.
+    pub fn views(&self) -> Vec<RuleView> {
+        self.rules
+            .iter()
+            .map(|rule| RuleView {
+                name: rule.name.clone(),
+                condition: rule.condition.view(),
+                queues: match &rule.scope {
+                    Scope::All => None,
+                    Scope::Listed(names) => Some(names.join(", ")),
+                    Scope::Pattern(pattern) => Some(pattern.clone()),
+                },
+                hold_seconds: rule.hold.as_secs(),
+                severity: rule.severity,
+                labels: rule.labels.clone(),
+                annotations: rule.annotations.clone(),
+                channels: rule.channels.clone(),
+                repeat_seconds: rule.repeat.map(|r| r.as_secs()),
+            })
+            .collect()
+    }
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 100 {
+        return Err("must be 1 to 100 characters".into());
+    }
+    if name.chars().any(|c| c.is_control()) {
+        return Err("holds a control character".into());
+    }
+    Ok(())
+}
+
+fn check_label(key: &str) -> Result<(), ()> {
+    let mut chars = key.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_alphabetic() || c == '_' => {}
+        _ => return Err(()),
+    }
+    if chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        Ok(())
+    } else {
+        Err(())
+    }
+}
+
+/// `90s`, `5m`, `2h`, `1d`, `250ms`.
+pub fn duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("`{text}` has no unit (ms, s, m, h, d)"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 90s, 5m, 2h"))?;
+    let ms = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("`{text}`: unknown unit `{unit}` (ms, s, m, h, d)")),
+    };
+    Ok(Duration::from_millis(number.saturating_mul(ms)))
+}
+
+fn condition(raw: RawCondition) -> Result<Condition, String> {
+    let RawCondition {
+        kind,
+        at_least,
+        above,
+        min_finished,
+        severity,
+    } = raw;
+    let unused = |name: &str, given: bool| -> Result<(), String> {
+        if given {
+            Err(format!("`{name}` does not go with kind {kind}"))
+        } else {
+            Ok(())
+        }
+    };
+    let condition = match kind.as_str() {
+        "stuck" => {
+            unused("above", above.is_some())?;
+            unused("min_finished", min_finished.is_some())?;
+            use crate::model::Severity;
+            let severity = match severity.as_deref() {
+                None => None,
+                Some("low") => Some(Severity::Low),
+                Some("medium") => Some(Severity::Medium),
+                Some("high") => Some(Severity::High),
+                Some("critical") => Some(Severity::Critical),
+                Some(other) => {
+                    return Err(format!(
+                        "severity `{other}` (one of low, medium, high, critical: a stuck job's)"
+                    ))
+                }
+            };
+            Condition::Stuck {
+                at_least: at_least.unwrap_or(1).max(1),
+                severity,
+            }
+        }
+        "failure_rate" => {
+            unused("at_least", at_least.is_some())?;
+            unused("severity", severity.is_some())?;
+            let above = above.ok_or("failure_rate needs `above` (a percentage)")?;
+            if !(0.0..100.0).contains(&above) {
+                return Err("failure_rate's `above` is a percentage from 0 to 100".into());
+            }
+            Condition::FailureRate {
+                above,
+                min_finished: min_finished.unwrap_or(20),
+            }
+        }
+        "backlog" => {
+            unused("at_least", at_least.is_some())?;
+            unused("min_finished", min_finished.is_some())?;
+            unused("severity", severity.is_some())?;
+            let above = above.ok_or("backlog needs `above` (a number of jobs)")?;
+            if above < 0.0 || above.fract() != 0.0 {
+                return Err("backlog's `above` is a whole number of jobs".into());
+            }
+            Condition::Backlog {
+                above: above as u64,
+            }
+        }
+        "stalled" | "paused" | "redis_unreachable" => {
+            unused("at_least", at_least.is_some())?;
+            unused("above", above.is_some())?;
+            unused("min_finished", min_finished.is_some())?;
+            unused("severity", severity.is_some())?;
+            match kind.as_str() {
+                "stalled" => Condition::Stalled,
+                "paused" => Condition::Paused,
+                _ => Condition::RedisUnreachable,
+            }
+        }
+        other => {
+            return Err(format!(
+                "unknown kind `{other}` (one of stuck, failure_rate, backlog, stalled, paused, redis_unreachable)"
+            ))
+        }
+    };
+    Ok(condition)
+}
+
+/// A TOML error as one line: its message and where.
+fn one_line(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().replace('\n', " ");
+    match error.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {message}")
+        }
+        None => message,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    settings: RawSettings,
+    #[serde(default)]
+    channels: Vec<RawChannel>,
+    #[serde(default)]
+    rules: Vec<RawRule>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    dashboard_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChannel {
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    url: Option<String>,
+    url_env: Option<String>,
+    secret_env: Option<String>,
+    secret_file: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    name: String,
+    condition: RawCondition,
+    queues: Option<Vec<String>>,
+    queue_pattern: Option<String>,
+    #[serde(rename = "for")]
+    hold: Option<String>,
+    severity: Option<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    summary: Option<String>,
+    description: Option<String>,
+    runbook_url: Option<String>,
+    #[serde(default)]
+    channels: Vec<String>,
+    repeat: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCondition {
+    kind: String,
+    at_least: Option<u64>,
+    above: Option<f64>,
+    min_finished: Option<u64>,
+    severity: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secrets(source: &SecretSource) -> Result<String, String> {
+        match source {
+            SecretSource::Env(name) if name == "HOOK_SECRET" => Ok("s3cret".into()),
+            SecretSource::Env(name) if name == "SLACK_URL" => {
+                Ok("https://hooks.slack.com/services/T/B/X".into())
+            }
+            other => Err(format!("{other:?} is not set")),
+        }
+    }
+
+    const GOOD: &str = r#"
+[settings]
+dashboard_url = "https://monitor.example.com/"
+
+[[channels]]
+name = "ops"
+type = "webhook"
+url = "http://127.0.0.1:9/hook"
+secret_env = "HOOK_SECRET"
+
+[[channels]]
+name = "chat"
+type = "slack"
+url_env = "SLACK_URL"
+
+[[rules]]
+name = "Backlog"
+condition = { kind = "backlog", above = 100 }
+queue_pattern = "mail-*"
+for = "2m"
+severity = "critical"
+labels = { team = "mail" }
+summary = "{queue}: {value} jobs wait"
+channels = ["ops", "chat"]
+repeat = "1h"
+
+[[rules]]
+name = "RedisDown"
+condition = { kind = "redis_unreachable" }
+channels = ["ops"]
+"#;
+
+    #[test]
+    fn a_good_file_reads_whole() {
+        let set = RuleSet::parse(GOOD, &secrets).expect("valid");
+        assert_eq!(set.rules.len(), 2);
+        let rule = &set.rules[0];
+        assert_eq!(rule.condition, Condition::Backlog { above: 100 });
+        assert_eq!(rule.hold, Duration::from_secs(120));
+        assert_eq!(rule.severity, AlertSeverity::Critical);
+        assert!(rule.scope.covers("mail-eu") && !rule.scope.covers("video"));
+        assert_eq!(rule.repeat, Some(Duration::from_secs(3600)));
+        assert_eq!(
+            set.dashboard_url.as_deref(),
+            Some("https://monitor.example.com")
+        );
+        assert_eq!(
+            set.channel("ops").and_then(|c| c.secret.clone()).as_deref(),
+            Some("s3cret")
+        );
+        let chat = set.channel("chat").expect("slack");
+        assert_eq!(shown_url(chat), "https://hooks.slack.com/…");
+        assert!(
+            !format!("{chat:?}").contains("/T/B/X"),
+            "no secret in Debug"
+        );
+        assert!(!format!("{:?}", set.channel("ops")).contains("s3cret"));
+        assert_eq!(set.views()[1].condition.kind, "redis_unreachable");
+    }
+
+    #[test]
+    fn each_mistake_is_one_line_naming_what_is_wrong() {
+        let cases: [(&str, &str); 12] = [
+            ("[[rules]]\nname = \"A\"\ncondition = { kind = \"backlogg\" }\nchannels = [\"x\"]", "unknown kind `backlogg`"),
+            ("[[rules]]\nname = \"A\"\ncondition = { kind = \"backlog\", above = 5 }\nfor = \"5 minutes\"\nchannels = [\"x\"]", "rule 1 (`A`): for:"),
+            ("[[rules]]\nname = \"A\"\ncondition = { kind = \"backlog\", above = 5 }\nchannels = [\"nope\"]", "no channel named `nope`"),
+            ("[[rules]]\nname = \"A\"\ncondition = { kind = \"backlog\" }\nchannels = []", "backlog needs `above`"),
+            ("[[rules]]\nname = \"A\"\ncondition = { kind = \"stalled\", above = 3 }\nchannels = []", "`above` does not go with kind stalled"),
+            ("[[rules]]\nname = \"A\"\nconditon = { kind = \"stalled\" }\nchannels = []", "line 3"),
+            ("[[channels]]\nname = \"h\"\ntype = \"webhook\"\nurl = \"http://x\"", "needs secret_env or secret_file"),
+            ("[[channels]]\nname = \"h\"\ntype = \"pager\"\nurl = \"http://x\"", "unknown type `pager`"),
+            ("[[channels]]\nname = \"h\"\ntype = \"slack\"\nurl_env = \"MISSING\"", "url_env"),
+            ("[[channels]]\nname = \"h\"\ntype = \"alertmanager\"\nurl = \"ftp://x\"", "http:// or https://"),
+            ("[[rules]]\nname = \"A\"\ncondition = { kind = \"failure_rate\", above = 150 }\nchannels = []", "percentage"),
+            ("[[rules]]\nname = \"A\"\ncondition = { kind = \"redis_unreachable\" }\nqueues = [\"a\"]\nchannels = []", "not per queue"),
+        ];
+        for (text, needle) in cases {
+            let error = RuleSet::parse(text, &secrets).expect_err(text);
+            assert!(!error.contains('\n'), "one line: {error}");
+            assert!(error.contains(needle), "{needle:?} in {error:?}");
+        }
+    }
+
+    #[test]
+    fn patterns_and_durations() {
+        assert!(glob(b"mail-*", b"mail-"));
+        assert!(glob(b"*-eu-?", b"mail-eu-1"));
+        assert!(!glob(b"*-eu-?", b"mail-eu-12"));
+        assert!(glob(b"*", b""));
+        assert_eq!(duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(duration("1d"), Ok(Duration::from_secs(86_400)));
+        assert!(duration("5").is_err() && duration("5w").is_err() && duration("m").is_err());
+    }
+}

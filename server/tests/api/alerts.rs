@@ -1,0 +1,453 @@
+//! Alerts against real receivers the test runs (an HTTP server on port 0 that checks the
+//! webhook's HMAC and records every request) and real BullMQ worlds that make a condition true
+//! and then false: one notification on firing, one on resolve, retries until a 500 becomes a
+//! 200, nothing sent twice when another instance takes over.
+
+use crate::helpers::{eventually, fixture_raw, unique_prefix, TestApp, TestOptions};
+use app::role::Role;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const BASE: &str = "/api/v1/admin/jobs";
+const SECRET: &str = "test-hook-secret";
+
+/// One request a receiver got.
+#[derive(Clone, Debug)]
+struct Received {
+    path: String,
+    body: Value,
+    /// Whether the webhook signature checked out (`None`: unsigned).
+    signed: Option<bool>,
+}
+
+#[derive(Clone, Default)]
+struct Inbox {
+    got: Arc<Mutex<Vec<Received>>>,
+    /// Statuses the webhook (`/hook`) answers, in order; 200 once they run out.
+    script: Arc<Mutex<Vec<u16>>>,
+}
+
+impl Inbox {
+    fn all(&self) -> Vec<Received> {
+        self.got.lock().expect("inbox").clone()
+    }
+    fn on(&self, path: &str) -> Vec<Received> {
+        self.all().into_iter().filter(|r| r.path == path).collect()
+    }
+}
+
+/// An HMAC check written apart from the server's own code: HMAC-SHA256 by its definition
+/// (RFC 2104) over `sha2`.
+fn hmac_hex(key: &[u8], message: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut block = [0_u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(Sha256::digest(key).as_slice());
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    let outer = Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize();
+    outer.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn receive(
+    State(inbox): State<Inbox>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let signed = match (header("x-monitor-signature"), header("x-monitor-timestamp")) {
+        (Some(signature), Some(timestamp)) => {
+            let mut message = timestamp.into_bytes();
+            message.push(b'.');
+            message.extend_from_slice(&body);
+            Some(signature == format!("sha256={}", hmac_hex(SECRET.as_bytes(), &message)))
+        }
+        _ => None,
+    };
+    let status = {
+        let mut script = inbox.script.lock().expect("script");
+        if script.is_empty() || uri.path() != "/hook" {
+            200
+        } else {
+            script.remove(0)
+        }
+    };
+    if status == 200 {
+        inbox.got.lock().expect("inbox").push(Received {
+            path: uri.path().to_owned(),
+            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+            signed,
+        });
+    }
+    StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
+}
+
+/// A receiver on port 0; its webhook path answers `script` first.
+async fn receiver(script: Vec<u16>) -> (String, Inbox) {
+    let inbox = Inbox {
+        script: Arc::new(Mutex::new(script)),
+        ..Default::default()
+    };
+    let app = axum::Router::new()
+        .fallback(receive)
+        .with_state(inbox.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (address, inbox)
+}
+
+/// The secret in a file, as `secret_file` reads it.
+fn secret_file(prefix: &str) -> String {
+    let path = std::env::temp_dir().join(format!("{prefix}-hook-secret"));
+    std::fs::write(&path, format!("{SECRET}\n")).expect("secret file");
+    path.display().to_string()
+}
+
+fn rules(url: &str, secret: &str, hold: &str) -> String {
+    format!(
+        r#"
+[settings]
+dashboard_url = "https://monitor.example"
+
+[[channels]]
+name = "hook"
+type = "webhook"
+url = "{url}/hook"
+secret_file = "{secret}"
+
+[[channels]]
+name = "am"
+type = "alertmanager"
+url = "{url}"
+
+[[channels]]
+name = "chat"
+type = "slack"
+url = "{url}/slack"
+
+[[rules]]
+name = "MailBacklog"
+condition = {{ kind = "backlog", above = 5 }}
+queues = ["mail"]
+for = "{hold}"
+severity = "critical"
+labels = {{ team = "mail" }}
+summary = "{{queue}} has {{value}} jobs waiting"
+runbook_url = "https://runbooks.example/backlog"
+channels = ["hook", "am", "chat"]
+"#
+    )
+}
+
+/// A server with the rules (on `prefix`, default a fresh one); the secret's file is read at
+/// start and removed then.
+async fn spawn(label: &str, prefix: Option<&str>, url: &str, hold: &str) -> TestApp {
+    let prefix = prefix.map_or_else(|| unique_prefix(label), str::to_owned);
+    let mut options = TestOptions::new(&prefix);
+    let secret = secret_file(&format!("{prefix}-{label}"));
+    options.alerts = Some(rules(url, &secret, hold));
+    let app = TestApp::spawn_with(options).await;
+    let _ = std::fs::remove_file(secret);
+    app
+}
+
+async fn drain(app: &TestApp, queue: &str) {
+    fixture_raw(
+        "drain",
+        json!({"redis": app.redis_url, "prefix": app.prefix, "queue": queue}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_backlog_fires_once_and_resolves_once_on_every_channel() {
+    let (url, inbox) = receiver(Vec::new()).await;
+    let app = spawn("alerts-fire", None, &url, "0s").await;
+    let (status, listed) = app
+        .get_json(&format!("{BASE}/alerts/rules"), Role::Moderator)
+        .await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["rules"][0]["name"], "MailBacklog");
+    assert_eq!(listed["rules"][0]["condition"]["kind"], "backlog");
+    assert_eq!(listed["channels"][0]["signed"], true);
+    assert_eq!(
+        listed["channels"][2]["url"],
+        format!("{url}/…"),
+        "Slack's URL is a secret"
+    );
+
+    // 12 jobs wait and no worker runs: the backlog holds.
+    let _world = app
+        .world(json!([{"name": "mail", "waiting": 12}, {"name": "other", "waiting": 50}]))
+        .await;
+    let fired = eventually(Duration::from_secs(20), "the firing webhook", || async {
+        inbox.on("/hook").first().cloned()
+    })
+    .await;
+    assert_eq!(fired.signed, Some(true), "signed with the channel's secret");
+    let payload = &fired.body;
+    assert_eq!(payload["version"], "4");
+    assert_eq!(payload["status"], "firing");
+    assert_eq!(payload["receiver"], "hook");
+    let alerts = payload["alerts"].as_array().expect("alerts");
+    assert_eq!(alerts.len(), 1, "only the queue the rule covers: {payload}");
+    let alert = &alerts[0];
+    assert_eq!(alert["labels"]["alertname"], "MailBacklog");
+    assert_eq!(alert["labels"]["queue"], "mail");
+    assert_eq!(alert["labels"]["severity"], "critical");
+    assert_eq!(alert["labels"]["team"], "mail");
+    assert_eq!(alert["labels"]["prefix"], app.prefix.as_str());
+    assert_eq!(alert["annotations"]["summary"], "mail has 12 jobs waiting");
+    assert_eq!(alert["endsAt"], "0001-01-01T00:00:00Z");
+    assert_eq!(alert["generatorURL"], "https://monitor.example/?queue=mail");
+    assert_eq!(alert["fingerprint"].as_str().map(str::len), Some(16));
+    let am = eventually(Duration::from_secs(20), "the Alertmanager push", || async {
+        inbox.on("/api/v2/alerts").first().cloned()
+    })
+    .await;
+    assert_eq!(am.body[0]["labels"]["queue"], "mail");
+    assert!(am.body[0].get("endsAt").is_none(), "firing: no end");
+    let slack = eventually(Duration::from_secs(20), "the Slack message", || async {
+        inbox.on("/slack").first().cloned()
+    })
+    .await;
+    assert!(slack.body["text"]
+        .as_str()
+        .is_some_and(|t| t.contains("mail has 12 jobs waiting")));
+    let (status, current) = app
+        .get_json(&format!("{BASE}/alerts"), Role::Moderator)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (current["firing"].as_u64(), current["evaluating"].as_bool()),
+        (Some(1), Some(true))
+    );
+    assert_eq!(current["active"][0]["status"], "firing");
+
+    // A real worker empties the queue: resolved, once per channel.
+    drain(&app, "mail").await;
+    let resolved = eventually(Duration::from_secs(20), "the resolving webhook", || async {
+        inbox.on("/hook").get(1).cloned()
+    })
+    .await;
+    assert_eq!(resolved.body["status"], "resolved");
+    assert_eq!(
+        resolved.body["alerts"][0]["fingerprint"],
+        alert["fingerprint"]
+    );
+    assert_ne!(resolved.body["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
+    let am_resolved = eventually(
+        Duration::from_secs(20),
+        "the Alertmanager resolve",
+        || async {
+            inbox
+                .on("/api/v2/alerts")
+                .into_iter()
+                .find(|r| r.body[0].get("endsAt").is_some())
+        },
+    )
+    .await;
+    assert_eq!(am_resolved.body[0]["labels"]["queue"], "mail");
+    let (_, after) = app
+        .get_json(&format!("{BASE}/alerts"), Role::Moderator)
+        .await;
+    assert_eq!(after["firing"], 0, "{after}");
+    assert_eq!(after["resolved"][0]["status"], "resolved");
+    // Nothing more: still two webhook requests several rounds later.
+    let (_, deliveries) = app
+        .get_json(&format!("{BASE}/alerts/deliveries"), Role::Moderator)
+        .await;
+    let log = deliveries["deliveries"].as_array().expect("log");
+    assert!(
+        log.iter().all(|d| d["outcome"] == "delivered"),
+        "{deliveries}"
+    );
+    eventually(Duration::from_secs(10), "a few more rounds", || async {
+        let (_, again) = app
+            .get_json(&format!("{BASE}/alerts"), Role::Moderator)
+            .await;
+        (again["resolved"].as_array().map(Vec::len) == Some(1)).then_some(())
+    })
+    .await;
+    assert_eq!(inbox.on("/hook").len(), 2, "{:?}", inbox.on("/hook"));
+    assert_eq!(inbox.on("/slack").len(), 2);
+}
+
+#[tokio::test]
+async fn a_receiver_answering_500_gets_the_notification_once_after_retries_and_a_new_instance_sends_nothing_twice(
+) {
+    let (url, inbox) = receiver(vec![500, 503]).await;
+    let mut first = spawn("alerts-retry", None, &url, "0s").await;
+    let _world = first.world(json!([{"name": "mail", "waiting": 8}])).await;
+    // The webhook answers 500, then 503, then 200: delivered on the third attempt, once.
+    let delivered = eventually(
+        Duration::from_secs(30),
+        "the webhook after retries",
+        || async {
+            let (_, log) = first
+                .get_json(&format!("{BASE}/alerts/deliveries"), Role::Moderator)
+                .await;
+            log["deliveries"]
+                .as_array()?
+                .iter()
+                .find(|d| d["channel"] == "hook" && d["outcome"] == "delivered")
+                .cloned()
+        },
+    )
+    .await;
+    assert_eq!(delivered["attempt"], 3, "{delivered}");
+    let (_, log) = first
+        .get_json(&format!("{BASE}/alerts/deliveries"), Role::Moderator)
+        .await;
+    let hook: Vec<&Value> = log["deliveries"]
+        .as_array()
+        .expect("log")
+        .iter()
+        .filter(|d| d["channel"] == "hook")
+        .collect();
+    let outcomes: Vec<(&str, u64, Option<u64>)> = hook
+        .iter()
+        .rev()
+        .map(|d| {
+            (
+                d["outcome"].as_str().unwrap_or("?"),
+                d["attempt"].as_u64().unwrap_or(0),
+                d["httpStatus"].as_u64(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("retrying", 1, Some(500)),
+            ("retrying", 2, Some(503)),
+            ("delivered", 3, Some(200))
+        ]
+    );
+    assert!(hook
+        .iter()
+        .all(|d| d["notification"] == hook[0]["notification"]));
+    assert_eq!(inbox.on("/hook").len(), 1);
+
+    // The instance stops; a second takes over once the lease expires. The alert still fires:
+    // it is not sent again. Then the queue drains: the new instance sends the resolve.
+    first.stop();
+    let second = spawn("alerts-retry-2", Some(&first.prefix), &url, "0s").await;
+    drain(&second, "mail").await;
+    let resolved = eventually(
+        Duration::from_secs(30),
+        "the resolve from the new instance",
+        || async { inbox.on("/hook").get(1).cloned() },
+    )
+    .await;
+    assert_eq!(resolved.body["status"], "resolved");
+    let fired: Vec<Received> = inbox
+        .on("/hook")
+        .into_iter()
+        .filter(|r| r.body["status"] == "firing")
+        .collect();
+    assert_eq!(
+        fired.len(),
+        1,
+        "one firing notification across the failover"
+    );
+}
+
+#[tokio::test]
+async fn a_condition_must_hold_for_its_duration_and_test_notifications_are_audited() {
+    let (url, inbox) = receiver(Vec::new()).await;
+    let app = spawn("alerts-hold", None, &url, "1h").await;
+    let _world = app.world(json!([{"name": "mail", "waiting": 9}])).await;
+    let pending = eventually(Duration::from_secs(20), "a pending alert", || async {
+        let (_, current) = app
+            .get_json(&format!("{BASE}/alerts"), Role::Moderator)
+            .await;
+        (current["active"][0]["status"] == "pending").then_some(current)
+    })
+    .await;
+    assert_eq!(pending["firing"], 0);
+    assert!(inbox.all().is_empty(), "nothing before `for` has passed");
+
+    // A test notification: one attempt through the channel named, audited.
+    let (status, delivery) = app
+        .call(
+            Method::POST,
+            &format!("{BASE}/alerts/test"),
+            Role::Admin,
+            Some(json!({"channel": "hook"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{delivery}");
+    assert_eq!(delivery["outcome"], "delivered");
+    let test = inbox.on("/hook");
+    assert_eq!(test.len(), 1);
+    assert_eq!(test[0].signed, Some(true));
+    assert_eq!(
+        test[0].body["alerts"][0]["labels"]["alertname"],
+        "MonitorTest"
+    );
+    assert!(app.audit_actions().await.contains(&"alert-test".to_owned()));
+    for (body, expected) in [
+        (json!({"channel": "nope"}), 404),
+        (json!({"chanel": "hook"}), 400),
+    ] {
+        let (status, reply) = app
+            .call(
+                Method::POST,
+                &format!("{BASE}/alerts/test"),
+                Role::Admin,
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, expected, "{reply}");
+    }
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("{BASE}/alerts/test"),
+            Role::Moderator,
+            Some(json!({"channel": "hook"})),
+        )
+        .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn without_a_rules_file_the_alert_reads_are_empty() {
+    let app = TestApp::spawn("alerts-none").await;
+    let (status, rules) = app
+        .get_json(&format!("{BASE}/alerts/rules"), Role::Moderator)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(rules, json!({"source": null, "rules": [], "channels": []}));
+    let (status, alerts) = app
+        .get_json(&format!("{BASE}/alerts"), Role::Moderator)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(alerts["active"], json!([]));
+}
