@@ -50,6 +50,25 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 rm -f "$READY_FILE"
+
+# Alerts: a local webhook receiver (prints what it gets, checks the signature) and a few rules
+# the workload makes true (its hanging job gets stuck, its flaky queues fail).
+export DEMO_WEBHOOK_SECRET
+DEMO_WEBHOOK_SECRET=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+PORT_FILE=$(mktemp -u)
+(cd end2end && PORT_FILE="$PORT_FILE" exec node demo/receiver.mjs) &
+PIDS+=($!)
+for _ in $(seq 1 100); do
+  [ -s "$PORT_FILE" ] && break
+  sleep 0.1
+done
+RECEIVER_PORT=$(cat "$PORT_FILE")
+rm -f "$PORT_FILE"
+ALERTS_FILE=$(mktemp --suffix=.toml)
+export ALERTS_FILE ALERTS_INTERVAL="${ALERTS_INTERVAL:-5s}"
+sed "s|@RECEIVER@|http://127.0.0.1:$RECEIVER_PORT/hook|; s|@DASHBOARD@|http://$LEPTOS_SITE_ADDR|" \
+  end2end/demo/alerts.toml > "$ALERTS_FILE"
+
 target/release/server &
 PIDS+=($!)
 
@@ -70,6 +89,8 @@ cat <<INFO
   Job explorer:     http://$LEPTOS_SITE_ADDR/?queue=youtube-sync&state=failed  (click a queue's name;
                     search e.g. failed:"timed out" or data.bandId:band-42; report-generate holds flows)
   REST example:     curl -H "Authorization: Bearer \$TOKEN" http://$LEPTOS_SITE_ADDR/api/v1/admin/jobs/queues
+  Alerts:           rules in $ALERTS_FILE; notifications are printed here by the demo receiver
+                    (curl -H "Authorization: Bearer \$TOKEN" http://$LEPTOS_SITE_ADDR/api/v1/admin/jobs/alerts)
   Redis:            $REDIS_URL, prefix "$BULLMQ_PREFIX"
   Ctrl-C stops everything the demo started.
 

@@ -262,6 +262,20 @@ pub async fn cancel_operation(operation_id: String) -> Result<Operation, ApiErro
     )
 }
 
+/// The alerts: active and recently resolved (the alerts panel).
+#[server(name = GetAlerts, prefix = "/api/fn", endpoint = "alerts", client = crate::client::MonitorClient)]
+pub async fn get_alerts() -> Result<crate::model::alerts::AlertsReply, ApiError> {
+    let caller = access::authorized::<GetAlerts>().await?;
+    access::reply(crate::ssr::service::alerts::alerts(&caller.state).await)
+}
+
+/// How many alerts fire (the header's count): small, so the first paint carries little.
+#[server(name = GetFiring, prefix = "/api/fn", endpoint = "alerts_firing", client = crate::client::MonitorClient)]
+pub async fn get_firing() -> Result<crate::model::alerts::Firing, ApiError> {
+    let caller = access::authorized::<GetFiring>().await?;
+    access::reply(crate::ssr::service::alerts::firing(&caller.state).await)
+}
+
 /// Who may call which server function, and the opening every server function starts with.
 #[cfg(feature = "ssr")]
 pub mod access {
@@ -297,6 +311,8 @@ pub mod access {
         (<StartBulk as ServerFn>::PATH, Role::Admin),
         (<GetOperations as ServerFn>::PATH, Role::Admin),
         (<CancelOperation as ServerFn>::PATH, Role::Admin),
+        (<GetAlerts as ServerFn>::PATH, Role::Moderator),
+        (<GetFiring as ServerFn>::PATH, Role::Moderator),
     ];
 
     /// The minimum role of the server function at `path`, if it is declared.

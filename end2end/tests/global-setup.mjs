@@ -5,6 +5,8 @@ import { spawn, execFileSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import os from 'node:os';
+import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -66,8 +68,21 @@ export default async function globalSetup() {
   });
   const [report] = await firstLineMatching(world.stdout, /^\{.*\}$/, 60000, 'the BullMQ world');
 
+  // One alert rule the alerts test makes true (dashboard only: no channel).
+  const alertsFile = path.join(os.tmpdir(), `${prefix}-alerts.toml`);
+  fs.writeFileSync(alertsFile, [
+    '[[rules]]',
+    'name = "E2eBacklog"',
+    'condition = { kind = "backlog", above = 5 }',
+    'queues = ["e2e-alerts"]',
+    'severity = "critical"',
+    'summary = "{queue} has {value} jobs waiting"',
+    '',
+  ].join('\n'));
   const env = {
     ...process.env,
+    ALERTS_FILE: alertsFile,
+    ALERTS_INTERVAL: '300ms',
     REDIS_URL: redisUrl,
     BULLMQ_PREFIX: prefix,
     // The monitor's own keys (audit trail) stay under the test's prefix too, and are deleted.
@@ -104,5 +119,6 @@ export default async function globalSetup() {
     ]);
     deletePrefix(redisUrl, prefix);
     deletePrefix(redisUrl, `${prefix}-monitor`);
+    fs.rmSync(alertsFile, { force: true });
   };
 }

@@ -45,6 +45,9 @@ pub fn describe_clear(reply: &ClearReply) -> String {
     )
 }
 
+/// Live updates between two reads of the firing alerts' count (every 10 s at the default 2 s).
+const FIRING_EVERY_UPDATES: u64 = 5;
+
 /// The clear dialog, in a wasm chunk of its own loaded when an operator first opens it.
 #[lazy]
 fn clear_dialog_view(
@@ -60,6 +63,23 @@ fn clear_dialog_view(
 #[lazy]
 fn failures_view(can_operate: Signal<bool>, updates: Signal<u64>) -> AnyView {
     view! { <crate::components::failures::Failures can_operate updates/> }.into_any()
+}
+
+/// The alerts panel, in a wasm chunk of its own loaded when it is opened.
+#[lazy]
+fn alerts_view(updates: Signal<u64>) -> AnyView {
+    view! { <crate::components::alerts::Alerts updates/> }.into_any()
+}
+
+/// The header's words for the firing alerts.
+pub fn firing_label(firing: &crate::model::alerts::Firing) -> String {
+    match (firing.firing, firing.critical) {
+        (0, _) => "No alert firing".to_owned(),
+        (1, 1) => "1 alert firing (critical)".to_owned(),
+        (1, _) => "1 alert firing".to_owned(),
+        (n, 0) => format!("{n} alerts firing"),
+        (n, c) => format!("{n} alerts firing ({c} critical)"),
+    }
 }
 
 /// The queue detail and its job explorer, in a wasm chunk of their own loaded on first use.
@@ -196,6 +216,24 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
     // first paint needs none of it), and it re-reads with the live feed.
     let show_failures = RwSignal::new(false);
     let failure_updates = Signal::derive(move || feed.updates.get());
+    // The alerts: their count in the bar (read with every few live updates), the panel on
+    // request (its own chunk).
+    let show_alerts = RwSignal::new(false);
+    let firing = Action::new(|_: &()| crate::api::get_firing());
+    Effect::new(move |previous: Option<u64>| {
+        let tick = feed.updates.get() / FIRING_EVERY_UPDATES;
+        if previous != Some(tick) {
+            firing.dispatch(());
+        }
+        tick
+    });
+    let firing_now = move || {
+        firing
+            .value()
+            .get()
+            .and_then(Result::ok)
+            .filter(|f| f.configured)
+    };
     // Stuck jobs follow the live feed, at a slower pace.
     Effect::new(move |previous: Option<u64>| {
         let tick = feed.updates.get() / STUCK_EVERY_UPDATES;
@@ -307,7 +345,20 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
             <button type="button" class="refresh" on:click=move |_| refresh_all()>
                 "Refresh"
             </button>
+            {move || firing_now().map(|now| view! {
+                <button type="button" class="firing" data-firing=now.firing.to_string()
+                    data-critical=(now.critical > 0).to_string()
+                    aria-expanded=move || show_alerts.get().to_string()
+                    on:click=move |_| show_alerts.update(|open| *open = !*open)>
+                    {firing_label(&now)}
+                </button>
+            })}
         </div>
+        {move || show_alerts.get().then(|| view! {
+            <Suspense fallback=|| ()>
+                {Suspend::new(alerts_view(failure_updates))}
+            </Suspense>
+        })}
         <Outcome outcome/>
         {reread_error}
         // The first reading's error stays only until data arrives some other way.
@@ -369,6 +420,23 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_firing_count_reads_as_words() {
+        use crate::model::alerts::Firing;
+        let words = |firing, critical| {
+            firing_label(&Firing {
+                configured: true,
+                firing,
+                critical,
+            })
+        };
+        assert_eq!(words(0, 0), "No alert firing");
+        assert_eq!(words(1, 1), "1 alert firing (critical)");
+        assert_eq!(words(1, 0), "1 alert firing");
+        assert_eq!(words(3, 0), "3 alerts firing");
+        assert_eq!(words(3, 2), "3 alerts firing (2 critical)");
+    }
 
     #[test]
     fn outcomes_read_as_sentences() {

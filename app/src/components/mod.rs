@@ -1,6 +1,7 @@
 //! The dashboard's building blocks. [`job_monitor::JobMonitor`] is the embeddable whole; the
 //! other modules are its parts, each named after what it shows.
 
+pub mod alerts;
 pub mod explorer;
 pub mod failures;
 pub mod format;

@@ -155,3 +155,14 @@ pub struct DeliveriesReply {
 pub struct TestRequest {
     pub channel: String,
 }
+
+/// The header's count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Firing {
+    /// Whether alert rules are configured at all.
+    pub configured: bool,
+    pub firing: u64,
+    /// How many of them are critical.
+    pub critical: u64,
+}

@@ -714,6 +714,15 @@ channels = ["ops"]
     }
 
     #[test]
+    fn the_demos_rules_are_valid() {
+        let text = include_str!("../../../../end2end/demo/alerts.toml")
+            .replace("@RECEIVER@", "http://127.0.0.1:9/hook")
+            .replace("@DASHBOARD@", "http://127.0.0.1:3000");
+        let set = RuleSet::parse(&text, &|_: &SecretSource| Ok("demo".into())).expect("valid");
+        assert_eq!(set.rules.len(), 3);
+    }
+
+    #[test]
     fn patterns_and_durations() {
         assert!(glob(b"mail-*", b"mail-"));
         assert!(glob(b"*-eu-?", b"mail-eu-1"));

@@ -80,6 +80,30 @@ pub async fn alerts(state: &AppState) -> Result<AlertsReply, AppError> {
         .await
 }
 
+/// How many alerts fire (the dashboard's header).
+pub async fn firing(state: &AppState) -> Result<crate::model::alerts::Firing, AppError> {
+    let Some(alerting) = &state.alerting else {
+        return Ok(crate::model::alerts::Firing::default());
+    };
+    state
+        .within(async {
+            let active = alerting.store.active().await?;
+            let firing: Vec<_> = active
+                .values()
+                .filter(|record| record.status == AlertStatus::Firing)
+                .collect();
+            Ok(crate::model::alerts::Firing {
+                configured: true,
+                firing: firing.len() as u64,
+                critical: firing
+                    .iter()
+                    .filter(|r| r.labels.get("severity").map(String::as_str) == Some("critical"))
+                    .count() as u64,
+            })
+        })
+        .await
+}
+
 /// `GET /alerts/deliveries`: every attempt, newest first.
 pub async fn deliveries(state: &AppState) -> Result<DeliveriesReply, AppError> {
     let Some(alerting) = &state.alerting else {
