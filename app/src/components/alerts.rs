@@ -123,6 +123,7 @@ mod tests {
             ends_at: None,
             value: 12.0,
             generator_url: String::new(),
+            silenced_by: None,
         };
         assert_eq!(
             alert_line(&alert),

@@ -105,6 +105,9 @@ pub struct Alert {
     pub value: f64,
     /// A link into the dashboard.
     pub generator_url: String,
+    /// The silence that holds its notifications back now, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silenced_by: Option<String>,
 }
 
 /// `GET /alerts`.
@@ -165,4 +168,39 @@ pub struct Firing {
     pub firing: u64,
     /// How many of them are critical.
     pub critical: u64,
+}
+
+/// A silence: notifications of the alerts whose labels hold all its matchers are not sent
+/// until it ends (the alerts still show, marked).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Silence {
+    pub id: String,
+    /// Label → value; every one must equal the alert's.
+    pub matchers: BTreeMap<String, String>,
+    /// RFC 3339.
+    pub starts_at: String,
+    pub ends_at: String,
+    pub comment: String,
+    pub created_by: String,
+    /// Whether it is in force now.
+    pub active: bool,
+}
+
+/// `POST /alerts/silences`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SilenceRequest {
+    pub matchers: BTreeMap<String, String>,
+    /// How long from now (`30m`, `4h`, `2d`; at most 90 days).
+    pub duration: String,
+    pub comment: String,
+}
+
+/// `GET /alerts/silences`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SilencesReply {
+    /// In force first, then the recently ended; newest first within each.
+    pub silences: Vec<Silence>,
 }

@@ -2,7 +2,11 @@
 //! /alerts/test` (ADMIN). Thin over `app::ssr::service::alerts`.
 
 use crate::routes::extract::AppBody;
-use app::model::alerts::{AlertsReply, DeliveriesReply, Delivery, RulesReply, TestRequest};
+use crate::routes::extract::AppPath;
+use app::model::alerts::{
+    AlertsReply, DeliveriesReply, Delivery, RulesReply, Silence, SilenceRequest, SilencesReply,
+    TestRequest,
+};
 use app::ssr::auth::Caller;
 use app::ssr::error::AppError;
 use app::ssr::service::alerts;
@@ -37,4 +41,34 @@ pub async fn test(
         ))
     })?;
     Ok(Json(alerts::test(&state, &caller.0, &request).await?))
+}
+
+/// `GET /alerts/silences`.
+pub async fn silences(State(state): State<AppState>) -> Result<Json<SilencesReply>, AppError> {
+    Ok(Json(alerts::silences(&state).await?))
+}
+
+/// `POST /alerts/silences` with `{"matchers": {...}, "duration": "2h", "comment": "..."}`.
+pub async fn silence(
+    caller: Caller,
+    State(state): State<AppState>,
+    AppBody(body): AppBody,
+) -> Result<Json<Silence>, AppError> {
+    let request: SilenceRequest = serde_json::from_slice(&body).map_err(|error| {
+        AppError::BadRequest(format!(
+            r#"the body must be {{"matchers": {{"<label>": "<value>", ...}}, "duration": "2h", "comment": "why"}}: {error}"#
+        ))
+    })?;
+    Ok(Json(
+        alerts::add_silence(&state, &caller.0, &request).await?,
+    ))
+}
+
+/// `DELETE /alerts/silences/{id}`: ends it now.
+pub async fn unsilence(
+    caller: Caller,
+    State(state): State<AppState>,
+    AppPath(id): AppPath<String>,
+) -> Result<Json<Silence>, AppError> {
+    Ok(Json(alerts::end_silence(&state, &caller.0, &id).await?))
 }

@@ -37,6 +37,7 @@ fn groups() -> [RoleRoutes; 2] {
             .get("/alerts", alerts::list)
             .get("/alerts/rules", alerts::rules)
             .get("/alerts/deliveries", alerts::deliveries)
+            .get("/alerts/silences", alerts::silences)
             .get("/live", super::live::all_queues)
             .get("/queue/{queue_name}/live", super::live::one_queue)
             .get("/queue/{queue_name}/jobs", explorer::list)
@@ -69,6 +70,8 @@ fn groups() -> [RoleRoutes; 2] {
             .get("/operations/{operation_id}", bulk::one)
             .delete("/operations/{operation_id}", bulk::cancel)
             .post("/alerts/test", alerts::test)
+            .post("/alerts/silences", alerts::silence)
+            .delete("/alerts/silences/{silence_id}", alerts::unsilence)
             .get("/audit", audit),
     ]
 }

@@ -3,7 +3,7 @@
 //! and then false: one notification on firing, one on resolve, retries until a 500 becomes a
 //! 200, nothing sent twice when another instance takes over.
 
-use crate::helpers::{eventually, fixture_raw, unique_prefix, TestApp, TestOptions};
+use crate::helpers::{eventually, fixture_raw, redis_cli, unique_prefix, TestApp, TestOptions};
 use app::role::Role;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -450,4 +450,126 @@ async fn without_a_rules_file_the_alert_reads_are_empty() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(alerts["active"], json!([]));
+}
+
+#[tokio::test]
+async fn a_silence_holds_notifications_back_until_it_ends() {
+    let (url, inbox) = receiver(Vec::new()).await;
+    let app = spawn("alerts-silence", None, &url, "0s").await;
+    let silences = format!("{BASE}/alerts/silences");
+    for (body, needle) in [
+        (
+            json!({"matchers": {}, "duration": "1h", "comment": "x"}),
+            "matchers is empty",
+        ),
+        (
+            json!({"matchers": {"queue": "mail"}, "duration": "forever", "comment": "x"}),
+            "duration",
+        ),
+        (
+            json!({"matchers": {"queue": "mail"}, "duration": "100d", "comment": "x"}),
+            "90d",
+        ),
+        (
+            json!({"matchers": {"queue": "mail"}, "duration": "1h", "comment": " "}),
+            "comment",
+        ),
+        (
+            json!({"matchers": {"queue": "mail"}, "duration": "1h"}),
+            "comment",
+        ),
+    ] {
+        let (status, reply) = app
+            .call(Method::POST, &silences, Role::Admin, Some(body.clone()))
+            .await;
+        assert_eq!(status, 400, "{body} → {reply}");
+        assert!(
+            reply["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(needle)),
+            "{body} → {reply}"
+        );
+    }
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &silences,
+            Role::Moderator,
+            Some(json!({"matchers": {"queue": "mail"}, "duration": "1h", "comment": "deploy"})),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, silence) = app
+        .call(
+            Method::POST,
+            &silences,
+            Role::Admin,
+            Some(json!({"matchers": {"alertname": "MailBacklog", "queue": "mail"}, "duration": "1h", "comment": "migrating the mail workers"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{silence}");
+    assert_eq!(silence["active"], true);
+    let id = silence["id"].as_str().expect("id").to_owned();
+
+    // The condition holds: the alert fires, silenced; nobody is told.
+    let _world = app.world(json!([{"name": "mail", "waiting": 7}])).await;
+    let firing = eventually(
+        Duration::from_secs(20),
+        "the silenced alert firing",
+        || async {
+            let (_, current) = app
+                .get_json(&format!("{BASE}/alerts"), Role::Moderator)
+                .await;
+            (current["firing"] == 1).then_some(current)
+        },
+    )
+    .await;
+    assert_eq!(firing["active"][0]["silencedBy"], id.as_str());
+    // The evaluation that made it fire wrote its notifications in the same script: none is
+    // waiting in an outbox, and none was delivered.
+    let outboxes = redis_cli(&[
+        "--scan",
+        "--pattern",
+        &format!("{}-monitor*outbox*", app.prefix),
+    ]);
+    assert_eq!(outboxes.trim(), "", "no notification queued");
+    assert!(inbox.all().is_empty(), "{:?}", inbox.all());
+
+    // Ended: the notification goes out.
+    let (status, ended) = app
+        .call(
+            Method::DELETE,
+            &format!("{silences}/{id}"),
+            Role::Admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{ended}");
+    assert_eq!(ended["active"], false);
+    let told = eventually(
+        Duration::from_secs(20),
+        "the notification once unsilenced",
+        || async { inbox.on("/hook").first().cloned() },
+    )
+    .await;
+    assert_eq!(told.body["status"], "firing");
+    for (path, expected) in [
+        (format!("{silences}/{id}"), 409),
+        (format!("{silences}/0123456789abcdef"), 404),
+        (format!("{silences}/nope"), 400),
+    ] {
+        let (status, reply) = app.call(Method::DELETE, &path, Role::Admin, None).await;
+        assert_eq!(status, expected, "{path} → {reply}");
+    }
+    let (_, listed) = app.get_json(&silences, Role::Moderator).await;
+    assert_eq!(listed["silences"][0]["id"], id.as_str());
+    assert_eq!(
+        listed["silences"][0]["comment"],
+        "migrating the mail workers"
+    );
+    let actions = app.audit_actions().await;
+    assert!(
+        actions.contains(&"alert-silence".to_owned())
+            && actions.contains(&"alert-unsilence".to_owned())
+    );
 }

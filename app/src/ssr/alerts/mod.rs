@@ -99,12 +99,15 @@ impl Alerting {
         };
         let found = eval::evaluate(&self.rules.rules, &seen);
         let held = self.store.active().await?;
+        let now = now_ms_u64();
+        let silences = self.store.silences(now).await?;
         let step = state::step(
             &self.rules,
             &self.prefix,
             &found,
             &held,
-            now_ms_u64(),
+            &silences,
+            now,
             judged,
         );
         if step.upserts.is_empty() && step.deletes.is_empty() && held.is_empty() {
@@ -172,6 +175,7 @@ impl Alerting {
             ends_at: None,
             value: 0.0,
             generator_url: state::generator_url(self.rules.dashboard_url.as_deref(), None),
+            silenced_by: None,
         };
         let notice = Notice {
             id: crate::ssr::bulk::store::new_id(),

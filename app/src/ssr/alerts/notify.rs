@@ -251,6 +251,7 @@ mod tests {
             ends_at: (status == AlertStatus::Resolved).then(|| "2026-12-02T10:05:00.000Z".into()),
             value: 12.0,
             generator_url: format!("https://mon/?queue={queue}"),
+            silenced_by: None,
         }
     }
 

@@ -60,6 +60,7 @@ impl Record {
             ends_at: self.ends_at.map(rfc3339_u64),
             value: self.value,
             generator_url: generator_url(dashboard, self.labels.get("queue").map(String::as_str)),
+            silenced_by: None,
         }
     }
 }
@@ -95,6 +96,45 @@ pub struct Notice {
     pub alerts: Vec<Alert>,
 }
 
+/// A silence as kept in Redis (the `silences` hash, by id).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SilenceRecord {
+    pub id: String,
+    pub matchers: BTreeMap<String, String>,
+    /// Epoch ms.
+    pub starts_at: u64,
+    pub ends_at: u64,
+    pub comment: String,
+    pub created_by: String,
+}
+
+impl SilenceRecord {
+    /// Whether it holds back the notifications of an alert with `labels` at `now`.
+    pub fn covers(&self, labels: &BTreeMap<String, String>, now: u64) -> bool {
+        (self.starts_at..self.ends_at).contains(&now)
+            && self
+                .matchers
+                .iter()
+                .all(|(key, value)| labels.get(key) == Some(value))
+    }
+
+    pub fn view(&self, now: u64) -> crate::model::alerts::Silence {
+        crate::model::alerts::Silence {
+            id: self.id.clone(),
+            matchers: self.matchers.clone(),
+            starts_at: rfc3339_u64(self.starts_at),
+            ends_at: rfc3339_u64(self.ends_at),
+            comment: self.comment.clone(),
+            created_by: self.created_by.clone(),
+            active: (self.starts_at..self.ends_at).contains(&now),
+        }
+    }
+}
+
+/// Ended silences are kept this long (listed, then forgotten).
+const KEEP_ENDED_SILENCES_MS: u64 = 7 * 86_400_000;
+
 /// What one evaluation changes.
 #[derive(Debug, Default)]
 pub struct Step {
@@ -112,6 +152,7 @@ pub fn step(
     prefix: &str,
     found: &[Finding],
     held: &HashMap<String, Record>,
+    silences: &[SilenceRecord],
     now: u64,
     judged: bool,
 ) -> Step {
@@ -155,7 +196,9 @@ pub fn step(
             record.status = AlertStatus::Firing;
             record.starts_at = Some(now);
         }
-        if record.status == AlertStatus::Firing {
+        // A silenced alert is not told; once the silence ends it is, as if it fired then.
+        let silenced = silences.iter().any(|s| s.covers(&record.labels, now));
+        if record.status == AlertStatus::Firing && !silenced {
             for channel in &rule.channels {
                 let every = resend_every(rule, rules.channel(channel));
                 let due = match record.sent.get(channel) {
@@ -378,6 +421,37 @@ impl Store {
         Ok(applied == 1)
     }
 
+    /// Every silence not ended for more than a week (older ones are forgotten here).
+    pub async fn silences(&self, now: u64) -> Result<Vec<SilenceRecord>, AppError> {
+        let raw: HashMap<String, String> = self.pool.hgetall(self.key("silences")).await?;
+        let mut kept = Vec::new();
+        let mut forgotten = Vec::new();
+        for (id, json) in raw {
+            match serde_json::from_str::<SilenceRecord>(&json) {
+                Ok(silence) if silence.ends_at + KEEP_ENDED_SILENCES_MS > now => kept.push(silence),
+                _ => forgotten.push(id),
+            }
+        }
+        if !forgotten.is_empty() {
+            let _: () = self.pool.hdel(self.key("silences"), forgotten).await?;
+        }
+        kept.sort_by(|a, b| b.starts_at.cmp(&a.starts_at).then(a.id.cmp(&b.id)));
+        Ok(kept)
+    }
+
+    pub async fn put_silence(&self, silence: &SilenceRecord) -> Result<(), AppError> {
+        let _: () = self
+            .pool
+            .hset(self.key("silences"), (silence.id.as_str(), json(silence)))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn silence(&self, id: &str) -> Result<Option<SilenceRecord>, AppError> {
+        let raw: Option<String> = self.pool.hget(self.key("silences"), id).await?;
+        Ok(raw.and_then(|json| serde_json::from_str(&json).ok()))
+    }
+
     /// A channel's oldest undelivered notice, with its attempts so far and when the next may
     /// go (epoch ms).
     pub async fn next_notice(&self, channel: &str) -> Result<Option<(Notice, u32, u64)>, AppError> {
@@ -505,12 +579,28 @@ channels = ["hook", "am"]
             value: 5.0,
         }];
         let t0 = 1_000_000;
-        let first = step(&rules, "bull", &found, &HashMap::new(), t0, true);
+        let first = step(&rules, "bull", &found, &HashMap::new(), &[], t0, true);
         assert_eq!(first.upserts[0].status, AlertStatus::Pending);
         assert!(first.notices.is_empty(), "not before `for`");
-        let second = step(&rules, "bull", &found, &held(&first), t0 + 30_000, true);
+        let second = step(
+            &rules,
+            "bull",
+            &found,
+            &held(&first),
+            &[],
+            t0 + 30_000,
+            true,
+        );
         assert!(second.notices.is_empty());
-        let fired = step(&rules, "bull", &found, &held(&second), t0 + 60_000, true);
+        let fired = step(
+            &rules,
+            "bull",
+            &found,
+            &held(&second),
+            &[],
+            t0 + 60_000,
+            true,
+        );
         assert_eq!(fired.upserts[0].status, AlertStatus::Firing);
         let kinds: Vec<(&str, &str)> = fired
             .notices
@@ -523,23 +613,82 @@ channels = ["hook", "am"]
             "https://mon.example/?queue=mail"
         );
         // Still firing: the webhook is not told again; the Alertmanager is, a minute later.
-        let again = step(&rules, "bull", &found, &held(&fired), t0 + 90_000, true);
+        let again = step(
+            &rules,
+            "bull",
+            &found,
+            &held(&fired),
+            &[],
+            t0 + 90_000,
+            true,
+        );
         assert!(again.notices.is_empty());
-        let resent = step(&rules, "bull", &found, &held(&again), t0 + 120_000, true);
+        let resent = step(
+            &rules,
+            "bull",
+            &found,
+            &held(&again),
+            &[],
+            t0 + 120_000,
+            true,
+        );
         assert_eq!(resent.notices.len(), 1);
         assert_eq!(resent.notices[0].channel, "am");
         // Unknown (Redis unreachable): kept as it is.
-        let unknown = step(&rules, "bull", &[], &held(&resent), t0 + 130_000, false);
+        let unknown = step(
+            &rules,
+            "bull",
+            &[],
+            &held(&resent),
+            &[],
+            t0 + 130_000,
+            false,
+        );
         assert!(unknown.deletes.is_empty() && unknown.notices.is_empty());
         // Gone: resolved once, to both channels.
-        let gone = step(&rules, "bull", &[], &held(&resent), t0 + 140_000, true);
+        let gone = step(&rules, "bull", &[], &held(&resent), &[], t0 + 140_000, true);
         assert_eq!(gone.deletes.len(), 1);
         assert_eq!(gone.resolved[0].status, AlertStatus::Resolved);
         assert_eq!(gone.resolved[0].ends_at, Some(t0 + 140_000));
         assert_eq!(gone.notices.len(), 2);
         assert!(gone.notices.iter().all(|n| n.kind == "resolved"));
+        // Silenced: firing, but nobody is told until the silence ends.
+        let silence = SilenceRecord {
+            id: "s1".into(),
+            matchers: [("alertname".to_owned(), "Backlog".to_owned())].into(),
+            starts_at: t0,
+            ends_at: t0 + 100_000,
+            comment: "deploy".into(),
+            created_by: "ann".into(),
+        };
+        let quiet = step(
+            &rules,
+            "bull",
+            &found,
+            &held(&second),
+            std::slice::from_ref(&silence),
+            t0 + 60_000,
+            true,
+        );
+        assert_eq!(quiet.upserts[0].status, AlertStatus::Firing);
+        assert!(quiet.notices.is_empty() && quiet.upserts[0].sent.is_empty());
+        let told = step(
+            &rules,
+            "bull",
+            &found,
+            &held(&quiet),
+            std::slice::from_ref(&silence),
+            t0 + 100_000,
+            true,
+        );
+        assert_eq!(told.notices.len(), 2, "the silence ended: told now");
+        let other = SilenceRecord {
+            matchers: [("queue".to_owned(), "video".to_owned())].into(),
+            ..silence
+        };
+        assert!(!other.covers(&quiet.upserts[0].labels, t0 + 60_000));
         // A pending alert that stops holding goes without a word.
-        let brief = step(&rules, "bull", &[], &held(&first), t0 + 10_000, true);
+        let brief = step(&rules, "bull", &[], &held(&first), &[], t0 + 10_000, true);
         assert_eq!((brief.deletes.len(), brief.notices.len()), (1, 0));
     }
 }

@@ -4,10 +4,11 @@
 
 use crate::model::alerts::{
     AlertStatus, AlertsReply, ChannelKind, ChannelView, DeliveriesReply, Delivery, RulesReply,
-    TestRequest,
+    Silence, SilenceRequest, SilencesReply, TestRequest,
 };
 use crate::ssr::alerts::eval::severity_rank;
 use crate::ssr::alerts::rules::shown_url;
+use crate::ssr::alerts::state::SilenceRecord;
 use crate::ssr::auth::Principal;
 use crate::ssr::error::AppError;
 use crate::ssr::state::AppState;
@@ -42,12 +43,21 @@ pub async fn alerts(state: &AppState) -> Result<AlertsReply, AppError> {
     let dashboard = alerting.rules.dashboard_url.as_deref();
     state
         .within(async {
+            let now = crate::ssr::clock::now_ms_u64();
+            let silences = alerting.store.silences(now).await?;
             let mut active: Vec<_> = alerting
                 .store
                 .active()
                 .await?
                 .into_values()
-                .map(|record| record.alert(dashboard))
+                .map(|record| {
+                    let mut alert = record.alert(dashboard);
+                    alert.silenced_by = silences
+                        .iter()
+                        .find(|s| s.covers(&record.labels, now))
+                        .map(|s| s.id.clone());
+                    alert
+                })
                 .collect();
             active.sort_by(|a, b| {
                 let rank = |alert: &crate::model::alerts::Alert| {
@@ -102,6 +112,134 @@ pub async fn firing(state: &AppState) -> Result<crate::model::alerts::Firing, Ap
             })
         })
         .await
+}
+
+fn alerting(state: &AppState) -> Result<&crate::ssr::alerts::Alerting, AppError> {
+    state
+        .alerting
+        .as_ref()
+        .ok_or_else(|| AppError::NotFound("no alert rules are configured (set ALERTS_FILE)".into()))
+}
+
+/// `GET /alerts/silences`: in force first, then those ended in the last week.
+pub async fn silences(state: &AppState) -> Result<SilencesReply, AppError> {
+    let Some(alerting) = &state.alerting else {
+        return Ok(SilencesReply::default());
+    };
+    let now = crate::ssr::clock::now_ms_u64();
+    state
+        .within(async {
+            let mut silences: Vec<_> = alerting
+                .store
+                .silences(now)
+                .await?
+                .iter()
+                .map(|s| s.view(now))
+                .collect();
+            silences.sort_by_key(|s| !s.active);
+            Ok(SilencesReply { silences })
+        })
+        .await
+}
+
+/// The longest a silence may last.
+const MAX_SILENCE: std::time::Duration = std::time::Duration::from_secs(90 * 86_400);
+
+/// `POST /alerts/silences` (ADMIN, audited): holds back the notifications of the alerts whose
+/// labels hold every matcher, from now for `duration`.
+pub async fn add_silence(
+    state: &AppState,
+    principal: &Principal,
+    request: &SilenceRequest,
+) -> Result<Silence, AppError> {
+    let alerting = alerting(state)?;
+    if request.matchers.is_empty() {
+        return Err(AppError::BadRequest(
+            "matchers is empty: name at least one label (e.g. {\"alertname\": \"MailBacklog\"}); a silence of everything is refused".into(),
+        ));
+    }
+    for (key, value) in &request.matchers {
+        if key.is_empty() || key.len() > 100 || value.len() > 200 {
+            return Err(AppError::BadRequest(
+                "a matcher's label is 1 to 100 characters, its value at most 200".into(),
+            ));
+        }
+    }
+    let duration = crate::ssr::alerts::rules::duration(&request.duration)
+        .map_err(|e| AppError::BadRequest(format!("duration: {e}")))?;
+    if duration.is_zero() || duration > MAX_SILENCE {
+        return Err(AppError::BadRequest(
+            "duration must be more than 0 and at most 90d".into(),
+        ));
+    }
+    let comment = request.comment.trim();
+    if comment.is_empty() || comment.chars().count() > 500 {
+        return Err(AppError::BadRequest(
+            "comment is required (why, for the next person on call), at most 500 characters".into(),
+        ));
+    }
+    let now = crate::ssr::clock::now_ms_u64();
+    let record = SilenceRecord {
+        id: crate::ssr::bulk::store::new_id(),
+        matchers: request.matchers.clone(),
+        starts_at: now,
+        ends_at: now + duration.as_millis() as u64,
+        comment: comment.to_owned(),
+        created_by: principal.subject.clone(),
+    };
+    state.within(alerting.store.put_silence(&record)).await?;
+    audit_silence(state, principal, "alert-silence", &record).await;
+    Ok(record.view(now))
+}
+
+/// `DELETE /alerts/silences/{id}` (ADMIN, audited): ends it now.
+pub async fn end_silence(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<Silence, AppError> {
+    let alerting = alerting(state)?;
+    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(AppError::BadRequest(
+            "a silence id is 16 hex digits (GET /alerts/silences lists them)".into(),
+        ));
+    }
+    let now = crate::ssr::clock::now_ms_u64();
+    let mut record = state
+        .within(alerting.store.silence(id))
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no silence `{id}`")))?;
+    if record.ends_at <= now {
+        return Err(AppError::Conflict(format!(
+            "silence `{id}` has ended already"
+        )));
+    }
+    record.ends_at = now;
+    state.within(alerting.store.put_silence(&record)).await?;
+    audit_silence(state, principal, "alert-unsilence", &record).await;
+    Ok(record.view(now))
+}
+
+async fn audit_silence(
+    state: &AppState,
+    principal: &Principal,
+    action: &'static str,
+    silence: &SilenceRecord,
+) {
+    let entry = crate::ssr::audit::Action {
+        principal: principal.clone(),
+        action,
+        queue: silence.matchers.get("queue").cloned().unwrap_or_default(),
+        job_id: None,
+        params: serde_json::json!({
+            "silenceId": silence.id,
+            "matchers": silence.matchers,
+            "endsAt": crate::ssr::clock::rfc3339_u64(silence.ends_at),
+            "comment": silence.comment.chars().take(200).collect::<String>(),
+        }),
+        result: serde_json::json!({"ok": true}),
+    };
+    crate::ssr::audit::record(&state.redis, &state.settings.monitor_prefix, entry).await;
 }
 
 /// `GET /alerts/deliveries`: every attempt, newest first.
