@@ -24,6 +24,8 @@ wire_enum! {
         Slack => "slack",
         /// An Alertmanager: `POST /api/v2/alerts`.
         Alertmanager => "alertmanager",
+        /// E-mail over SMTP (STARTTLS, TLS or plain; optional auth).
+        Email => "email",
     }
 }
 

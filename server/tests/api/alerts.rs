@@ -573,3 +573,139 @@ async fn a_silence_holds_notifications_back_until_it_ends() {
             && actions.contains(&"alert-unsilence".to_owned())
     );
 }
+
+/// A small SMTP server the test runs (port 0): it answers MAIL FROM with `script`'s codes
+/// first (451: try later), then takes every message; returns the port and the messages.
+async fn smtp_server(script: Vec<u16>) -> (u16, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let mail: Arc<Mutex<Vec<String>>> = Arc::default();
+    let script = Arc::new(Mutex::new(script));
+    let (kept, scripted) = (mail.clone(), script.clone());
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let (mail, script) = (kept.clone(), scripted.clone());
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let _ = write.write_all(b"220 test.local ESMTP\r\n").await;
+                let (mut in_data, mut data) = (false, String::new());
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if in_data {
+                        if line == "." {
+                            in_data = false;
+                            mail.lock().expect("mail").push(std::mem::take(&mut data));
+                            let _ = write.write_all(b"250 2.0.0 queued\r\n").await;
+                        } else {
+                            data.push_str(&line);
+                            data.push('\n');
+                        }
+                        continue;
+                    }
+                    let upper = line.to_ascii_uppercase();
+                    let reply = if upper.starts_with("EHLO") {
+                        "250-test.local\r\n250 8BITMIME\r\n".to_owned()
+                    } else if upper.starts_with("MAIL FROM") {
+                        let code = {
+                            let mut script = script.lock().expect("script");
+                            (!script.is_empty()).then(|| script.remove(0))
+                        };
+                        match code {
+                            Some(code) => format!("{code} 4.3.0 try again later\r\n"),
+                            None => "250 2.1.0 ok\r\n".to_owned(),
+                        }
+                    } else if upper.starts_with("DATA") {
+                        in_data = true;
+                        "354 go ahead\r\n".to_owned()
+                    } else if upper.starts_with("QUIT") {
+                        let _ = write.write_all(b"221 bye\r\n").await;
+                        break;
+                    } else {
+                        "250 ok\r\n".to_owned()
+                    };
+                    let _ = write.write_all(reply.as_bytes()).await;
+                }
+            });
+        }
+    });
+    (port, mail)
+}
+
+#[tokio::test]
+async fn alerts_reach_people_by_email_once_the_smtp_server_takes_them() {
+    let (port, mail) = smtp_server(vec![451]).await;
+    let mut options = TestOptions::new(&unique_prefix("alerts-mail"));
+    options.alerts = Some(format!(
+        r#"
+[[channels]]
+name = "oncall"
+type = "email"
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+from = "BullMQ monitor <monitor@example.com>"
+to = ["oncall@example.com", "lead@example.com"]
+
+[[rules]]
+name = "MailBacklog"
+condition = {{ kind = "backlog", above = 5 }}
+queues = ["mail"]
+severity = "critical"
+summary = "{{queue}} has {{value}} jobs waiting"
+channels = ["oncall"]
+"#
+    ));
+    let app = TestApp::spawn_with(options).await;
+    let _world = app.world(json!([{"name": "mail", "waiting": 6}])).await;
+    // The server answers 451 first: the message goes on the second attempt, once.
+    let first = eventually(Duration::from_secs(30), "the firing e-mail", || async {
+        mail.lock().expect("mail").first().cloned()
+    })
+    .await;
+    assert!(
+        first.contains("Subject: [FIRING:1] MailBacklog (mail)"),
+        "{first}"
+    );
+    assert!(
+        first.contains("To: oncall@example.com, lead@example.com"),
+        "{first}"
+    );
+    assert!(first.contains("[critical] MailBacklog - mail"), "{first}");
+    assert!(first.contains("mail has 6 jobs waiting"), "{first}");
+    let (_, log) = app
+        .get_json(&format!("{BASE}/alerts/deliveries"), Role::Moderator)
+        .await;
+    let attempts: Vec<(String, Option<u64>)> = log["deliveries"]
+        .as_array()
+        .expect("log")
+        .iter()
+        .rev()
+        .map(|d| {
+            (
+                d["outcome"].as_str().unwrap_or("?").to_owned(),
+                d["httpStatus"].as_u64(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            ("retrying".to_owned(), Some(451)),
+            ("delivered".to_owned(), Some(250))
+        ]
+    );
+    drain(&app, "mail").await;
+    let resolved = eventually(Duration::from_secs(30), "the resolving e-mail", || async {
+        mail.lock().expect("mail").get(1).cloned()
+    })
+    .await;
+    assert!(
+        resolved.contains("Subject: [RESOLVED] MailBacklog (mail)"),
+        "{resolved}"
+    );
+    assert!(resolved.contains("resolved at "), "{resolved}");
+    assert_eq!(mail.lock().expect("mail").len(), 2);
+}

@@ -42,14 +42,18 @@ pub enum Outcome {
     Refused(u16, String),
 }
 
-/// The request for `notice` on `channel`: URL, headers, body.
+/// An HTTP notification: URL, headers, body.
+pub type HttpRequest = (String, Vec<(&'static str, String)>, String);
+
+/// The HTTP request for `notice` on `channel` (`None` for email).
 pub fn request(
     channel: &Channel,
     notice: &Notice,
     external_url: &str,
     now_secs: u64,
-) -> (String, Vec<(&'static str, String)>, String) {
-    match channel.kind {
+) -> Option<HttpRequest> {
+    Some(match channel.kind {
+        ChannelKind::Email => return None,
         ChannelKind::Webhook => {
             let body = webhook_body(channel, notice, external_url).to_string();
             let mut headers = vec![("content-type", "application/json".to_owned())];
@@ -72,7 +76,126 @@ pub fn request(
             vec![("content-type", "application/json".to_owned())],
             alertmanager_body(notice).to_string(),
         ),
+    })
+}
+
+/// An e-mail's subject and plain-text body.
+pub fn email_text(notice: &Notice) -> (String, String) {
+    let names: Vec<&str> = {
+        let mut names: Vec<&str> = notice
+            .alerts
+            .iter()
+            .filter_map(|a| a.labels.get("alertname").map(String::as_str))
+            .collect();
+        names.dedup();
+        names
+    };
+    let queues: Vec<&str> = notice
+        .alerts
+        .iter()
+        .filter_map(|a| a.labels.get("queue").map(String::as_str))
+        .collect();
+    let tag = match notice.kind.as_str() {
+        "resolved" => "[RESOLVED]".to_owned(),
+        "test" => "[TEST]".to_owned(),
+        _ => format!("[FIRING:{}]", notice.alerts.len()),
+    };
+    let mut subject = format!("{tag} {}", names.join(", "));
+    if !queues.is_empty() {
+        let shown: Vec<&str> = queues.iter().take(3).copied().collect();
+        let more = if queues.len() > 3 { ", …" } else { "" };
+        subject.push_str(&format!(" ({}{more})", shown.join(", ")));
     }
+    let mut body = String::new();
+    for alert in &notice.alerts {
+        let label = |name: &str| alert.labels.get(name).cloned().unwrap_or_default();
+        body.push_str(&format!("[{}] {}", label("severity"), label("alertname")));
+        // ASCII only, so the mail goes as plain 7-bit text (no quoted-printable).
+        if let Some(queue) = alert.labels.get("queue") {
+            body.push_str(&format!(" - {queue}"));
+        }
+        body.push('\n');
+        for key in ["summary", "description"] {
+            if let Some(text) = alert.annotations.get(key) {
+                body.push_str(&format!("  {text}\n"));
+            }
+        }
+        match &alert.ends_at {
+            Some(ends) => body.push_str(&format!("  resolved at {ends}\n")),
+            None => body.push_str(&format!(
+                "  firing since {}\n",
+                alert.starts_at.as_deref().unwrap_or(&alert.active_since)
+            )),
+        }
+        if let Some(runbook) = alert.annotations.get("runbook_url") {
+            body.push_str(&format!("  runbook: {runbook}\n"));
+        }
+        body.push_str(&format!("  open: {}\n\n", alert.generator_url));
+    }
+    (subject, body)
+}
+
+/// Sends an e-mail notification.
+async fn send_email(email: &super::rules::EmailSettings, notice: &Notice) -> Outcome {
+    use super::rules::EmailTls;
+    use lettre::message::header::ContentType;
+    use lettre::transport::smtp::authentication::Credentials;
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+    let builder = match email.tls {
+        EmailTls::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&email.host),
+        EmailTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&email.host),
+        EmailTls::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
+            &email.host,
+        )),
+    };
+    let mut builder = match builder {
+        Ok(builder) => builder.port(email.port).timeout(Some(TIMEOUT)),
+        Err(error) => return Outcome::Refused(0, format!("the SMTP server's TLS set-up: {error}")),
+    };
+    if let Some((user, password)) = &email.credentials {
+        builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+    }
+    let transport = builder.build();
+    let (subject, body) = email_text(notice);
+    let mut message = Message::builder().subject(subject);
+    match email.from.parse() {
+        Ok(from) => message = message.from(from),
+        Err(error) => return Outcome::Refused(0, format!("from: {error}")),
+    }
+    for to in &email.to {
+        match to.parse() {
+            Ok(to) => message = message.to(to),
+            Err(error) => return Outcome::Refused(0, format!("to: {error}")),
+        }
+    }
+    let message = match message.header(ContentType::TEXT_PLAIN).body(body) {
+        Ok(message) => message,
+        Err(error) => return Outcome::Refused(0, format!("the message: {error}")),
+    };
+    match transport.send(message).await {
+        Ok(response) => Outcome::Delivered(smtp_code(Some(response.code()))),
+        Err(error) if error.is_permanent() => Outcome::Refused(
+            smtp_code(error.status()),
+            format!("the SMTP server refused it: {error}"),
+        ),
+        Err(error) => {
+            let code = error.status().map(|code| smtp_code(Some(code)));
+            let why = if error.is_transient() {
+                format!("the SMTP server answered later: {error}")
+            } else if error.is_timeout() {
+                "no answer in time".to_owned()
+            } else {
+                format!("could not talk to the SMTP server: {error}")
+            };
+            Outcome::Retry(code, why)
+        }
+    }
+}
+
+/// An SMTP reply code as a number (250, 451, 550…).
+fn smtp_code(code: Option<lettre::transport::smtp::response::Code>) -> u16 {
+    code.and_then(|code| code.to_string().parse().ok())
+        .unwrap_or(0)
 }
 
 /// The signature of a webhook body: hex HMAC-SHA256 of `<timestamp>.<body>`.
@@ -199,7 +322,12 @@ pub async fn send(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let (url, headers, body) = request(channel, notice, external_url, now);
+    let Some((url, headers, body)) = request(channel, notice, external_url, now) else {
+        return match &channel.email {
+            Some(email) => send_email(email, notice).await,
+            None => Outcome::Refused(0, "the channel has no address".into()),
+        };
+    };
     let mut builder = http.post(url).timeout(TIMEOUT).body(body);
     for (name, value) in headers {
         builder = builder.header(name, value);
@@ -261,6 +389,7 @@ mod tests {
             kind,
             url: "https://hooks.example.com/x".into(),
             secret: Some("s3cret".into()),
+            email: None,
         }
     }
 
@@ -280,7 +409,8 @@ mod tests {
             &notice,
             "https://mon",
             1_764_670_000,
-        );
+        )
+        .expect("http");
         assert_eq!(url, "https://hooks.example.com/x");
         let payload: Value = serde_json::from_str(&body).expect("json");
         assert_eq!(payload["version"], "4");
@@ -327,7 +457,14 @@ mod tests {
         let am = alertmanager_body(&notice);
         assert_eq!(am[0]["endsAt"], "2026-12-02T10:05:00.000Z");
         assert_eq!(am[0]["labels"]["queue"], "mail");
-        let (url, _, _) = request(&channel(ChannelKind::Alertmanager), &notice, "", 0);
+        let (url, _, _) =
+            request(&channel(ChannelKind::Alertmanager), &notice, "", 0).expect("http");
+        let (subject, text) = email_text(&notice);
+        assert_eq!(subject, "[RESOLVED] Backlog (mail)");
+        assert!(text.contains(
+            "[warning] Backlog - mail\n  mail is behind\n  resolved at 2026-12-02T10:05:00.000Z"
+        ));
+        assert!(text.contains("open: https://mon/?queue=mail"));
         assert_eq!(url, "https://hooks.example.com/x/api/v2/alerts");
     }
 

@@ -196,6 +196,32 @@ pub struct Channel {
     pub url: String,
     /// The HMAC key of a webhook channel.
     pub secret: Option<String>,
+    /// An email channel's server and addresses.
+    pub email: Option<EmailSettings>,
+}
+
+/// How an email channel talks to its server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmailTls {
+    /// Plain connection upgraded with STARTTLS, which must succeed (port 587 by default).
+    StartTls,
+    /// TLS from the first byte (port 465 by default).
+    Tls,
+    /// No encryption: a relay on the same host or network only (port 25 by default); no
+    /// credentials are sent over it.
+    None,
+}
+
+/// An email channel's settings, its credentials read.
+#[derive(Clone)]
+pub struct EmailSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: EmailTls,
+    /// User name and password.
+    pub credentials: Option<(String, String)>,
+    pub from: String,
+    pub to: Vec<String>,
 }
 
 impl std::fmt::Debug for Channel {
@@ -206,6 +232,19 @@ impl std::fmt::Debug for Channel {
             .field("kind", &self.kind)
             .field("url", &shown_url(self))
             .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .field(
+                "email",
+                &self.email.as_ref().map(|e| {
+                    (
+                        &e.host,
+                        e.port,
+                        e.tls,
+                        e.credentials.as_ref().map(|_| "***"),
+                        &e.from,
+                        &e.to,
+                    )
+                }),
+            )
             .finish()
     }
 }
@@ -255,18 +294,47 @@ impl RuleSet {
             }
             let kind = ChannelKind::parse(&raw.kind).ok_or_else(|| {
                 format!(
-                    "{at}: unknown type `{}` (one of webhook, slack, alertmanager)",
+                    "{at}: unknown type `{}` (one of webhook, slack, alertmanager, email)",
                     raw.kind
                 )
             })?;
-            let secret_source = match (raw.secret_env, raw.secret_file) {
-                (Some(_), Some(_)) => {
-                    return Err(format!("{at}: secret_env and secret_file both given; one"))
-                }
-                (Some(env), None) => Some(SecretSource::Env(env)),
-                (None, Some(file)) => Some(SecretSource::File(file)),
-                (None, None) => None,
+            let secret_source = either(
+                &at,
+                ("secret_env", raw.secret_env),
+                ("secret_file", raw.secret_file),
+            )?;
+            let raw_email = RawEmail {
+                host: raw.host,
+                port: raw.port,
+                tls: raw.tls,
+                username_env: raw.username_env,
+                username_file: raw.username_file,
+                password_env: raw.password_env,
+                password_file: raw.password_file,
+                from: raw.from,
+                to: raw.to,
             };
+            if kind == ChannelKind::Email {
+                let email = email_settings(&at, raw_email, secrets)?;
+                if secret_source.is_some() || raw.url.is_some() || raw.url_env.is_some() {
+                    return Err(format!(
+                        "{at}: an email channel takes host, port, tls, username_*, password_*, from, to (no url or secret)"
+                    ));
+                }
+                channels.push(Channel {
+                    name: raw.name,
+                    kind,
+                    url: format!("smtp://{}:{}", email.host, email.port),
+                    secret: None,
+                    email: Some(email),
+                });
+                continue;
+            }
+            if raw_email.given() {
+                return Err(format!(
+                    "{at}: host, port, tls, username_*, password_*, from and to go with type email only"
+                ));
+            }
             let url_source = match (raw.url, raw.url_env) {
                 (Some(_), Some(_)) => return Err(format!("{at}: url and url_env both given; one")),
                 (Some(url), None) => url,
@@ -292,6 +360,7 @@ impl RuleSet {
                 kind,
                 url: url_source.trim_end_matches('/').to_owned(),
                 secret,
+                email: None,
             });
         }
         let mut rules: Vec<Rule> = Vec::new();
@@ -584,6 +653,141 @@ struct RawChannel {
     url_env: Option<String>,
     secret_env: Option<String>,
     secret_file: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
+    tls: Option<String>,
+    username_env: Option<String>,
+    username_file: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<String>,
+    from: Option<String>,
+    #[serde(default)]
+    to: Vec<String>,
+}
+
+/// An email channel's own fields (flattening them with `serde(flatten)` would lose
+/// `deny_unknown_fields`).
+struct RawEmail {
+    host: Option<String>,
+    port: Option<u16>,
+    tls: Option<String>,
+    username_env: Option<String>,
+    username_file: Option<String>,
+    password_env: Option<String>,
+    password_file: Option<String>,
+    from: Option<String>,
+    to: Vec<String>,
+}
+
+impl RawEmail {
+    fn given(&self) -> bool {
+        self.host.is_some()
+            || self.port.is_some()
+            || self.tls.is_some()
+            || self.username_env.is_some()
+            || self.username_file.is_some()
+            || self.password_env.is_some()
+            || self.password_file.is_some()
+            || self.from.is_some()
+            || !self.to.is_empty()
+    }
+}
+
+/// At most one of two ways to give a secret.
+fn either(
+    at: &str,
+    (env_name, env): (&str, Option<String>),
+    (file_name, file): (&str, Option<String>),
+) -> Result<Option<SecretSource>, String> {
+    match (env, file) {
+        (Some(_), Some(_)) => Err(format!("{at}: {env_name} and {file_name} both given; one")),
+        (Some(env), None) => Ok(Some(SecretSource::Env(env))),
+        (None, Some(file)) => Ok(Some(SecretSource::File(file))),
+        (None, None) => Ok(None),
+    }
+}
+
+fn email_settings(
+    at: &str,
+    raw: RawEmail,
+    secrets: &dyn Fn(&SecretSource) -> Result<String, String>,
+) -> Result<EmailSettings, String> {
+    let host = raw
+        .host
+        .filter(|h| !h.trim().is_empty())
+        .ok_or_else(|| format!("{at}: host is missing (the SMTP server)"))?;
+    let tls = match raw.tls.as_deref().unwrap_or("starttls") {
+        "starttls" => EmailTls::StartTls,
+        "tls" => EmailTls::Tls,
+        "none" => EmailTls::None,
+        other => return Err(format!("{at}: tls `{other}` (one of starttls, tls, none)")),
+    };
+    let port = raw.port.unwrap_or(match tls {
+        EmailTls::StartTls => 587,
+        EmailTls::Tls => 465,
+        EmailTls::None => 25,
+    });
+    let read = |what: &str, source: Option<SecretSource>| -> Result<Option<String>, String> {
+        source
+            .map(|source| secrets(&source).map_err(|e| format!("{at}: {what}: {e}")))
+            .transpose()
+    };
+    let username = read(
+        "username",
+        either(
+            at,
+            ("username_env", raw.username_env),
+            ("username_file", raw.username_file),
+        )?,
+    )?;
+    let password = read(
+        "password",
+        either(
+            at,
+            ("password_env", raw.password_env),
+            ("password_file", raw.password_file),
+        )?,
+    )?;
+    let credentials = match (username, password) {
+        (Some(user), Some(password)) => Some((user, password)),
+        (None, None) => None,
+        _ => {
+            return Err(format!(
+                "{at}: a username needs a password, and the other way round"
+            ))
+        }
+    };
+    if credentials.is_some() && tls == EmailTls::None {
+        return Err(format!(
+            "{at}: credentials are never sent unencrypted: use tls = \"starttls\" or \"tls\""
+        ));
+    }
+    let address = |text: &str| -> Result<String, String> {
+        text.parse::<lettre::message::Mailbox>()
+            .map(|_| text.to_owned())
+            .map_err(|e| format!("{at}: `{text}` is not an e-mail address: {e}"))
+    };
+    let from = address(
+        raw.from
+            .as_deref()
+            .ok_or_else(|| format!("{at}: from is missing (the sender's address)"))?,
+    )?;
+    if raw.to.is_empty() {
+        return Err(format!("{at}: to is empty (name at least one recipient)"));
+    }
+    let to = raw
+        .to
+        .iter()
+        .map(|a| address(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(EmailSettings {
+        host,
+        port,
+        tls,
+        credentials,
+        from,
+        to,
+    })
 }
 
 #[derive(Deserialize)]
@@ -692,7 +896,11 @@ channels = ["ops"]
 
     #[test]
     fn each_mistake_is_one_line_naming_what_is_wrong() {
-        let cases: [(&str, &str); 12] = [
+        let cases: [(&str, &str); 16] = [
+            ("[[channels]]\nname = \"m\"\ntype = \"email\"\nfrom = \"a@b.c\"\nto = [\"d@e.f\"]", "host is missing"),
+            ("[[channels]]\nname = \"m\"\ntype = \"email\"\nhost = \"smtp\"\nfrom = \"nobody\"\nto = [\"d@e.f\"]", "not an e-mail address"),
+            ("[[channels]]\nname = \"m\"\ntype = \"email\"\nhost = \"smtp\"\ntls = \"none\"\nusername_env = \"HOOK_SECRET\"\npassword_env = \"HOOK_SECRET\"\nfrom = \"a@b.c\"\nto = [\"d@e.f\"]", "never sent unencrypted"),
+            ("[[channels]]\nname = \"h\"\ntype = \"slack\"\nurl = \"http://x\"\nhost = \"smtp\"", "go with type email only"),
             ("[[rules]]\nname = \"A\"\ncondition = { kind = \"backlogg\" }\nchannels = [\"x\"]", "unknown kind `backlogg`"),
             ("[[rules]]\nname = \"A\"\ncondition = { kind = \"backlog\", above = 5 }\nfor = \"5 minutes\"\nchannels = [\"x\"]", "rule 1 (`A`): for:"),
             ("[[rules]]\nname = \"A\"\ncondition = { kind = \"backlog\", above = 5 }\nchannels = [\"nope\"]", "no channel named `nope`"),
@@ -720,6 +928,18 @@ channels = ["ops"]
             .replace("@DASHBOARD@", "http://127.0.0.1:3000");
         let set = RuleSet::parse(&text, &|_: &SecretSource| Ok("demo".into())).expect("valid");
         assert_eq!(set.rules.len(), 3);
+    }
+
+    #[test]
+    fn an_email_channel_reads_its_server_and_credentials() {
+        let text = "[[channels]]\nname = \"mail\"\ntype = \"email\"\nhost = \"smtp.example.com\"\nusername_env = \"HOOK_SECRET\"\npassword_env = \"HOOK_SECRET\"\nfrom = \"Monitor <monitor@example.com>\"\nto = [\"oncall@example.com\"]\n";
+        let set = RuleSet::parse(text, &secrets).expect("valid");
+        let channel = set.channel("mail").expect("mail");
+        let email = channel.email.as_ref().expect("email");
+        assert_eq!((email.port, email.tls), (587, EmailTls::StartTls));
+        assert_eq!(email.credentials, Some(("s3cret".into(), "s3cret".into())));
+        assert_eq!(channel.url, "smtp://smtp.example.com:587");
+        assert!(!format!("{channel:?}").contains("s3cret"));
     }
 
     #[test]
