@@ -206,3 +206,43 @@ pub struct SilencesReply {
     /// In force first, then the recently ended; newest first within each.
     pub silences: Vec<Silence>,
 }
+
+/// A playbook as `GET /alerts/playbooks` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlaybookView {
+    pub name: String,
+    /// The queues it covers (names or a pattern); `null`: all.
+    pub queues: Option<String>,
+    pub stuck_for_seconds: u64,
+    /// `move_to_wait` or `fail`.
+    pub action: String,
+    pub reason: Option<String>,
+    pub max_per_hour: u64,
+    /// Only reports what it would do.
+    pub dry_run: bool,
+}
+
+/// One thing a playbook did (or would have done).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlaybookRun {
+    /// RFC 3339.
+    pub at: String,
+    pub playbook: String,
+    pub queue_name: String,
+    pub job_id: String,
+    /// `moved`, `failed`; `would-move`, `would-fail` (dry run); `skipped-locked`,
+    /// `skipped-gone` (a worker took it back, or it finished, since the report); `capped`.
+    pub outcome: String,
+    pub stuck_ms: u64,
+}
+
+/// `GET /alerts/playbooks`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlaybooksReply {
+    pub playbooks: Vec<PlaybookView>,
+    /// Newest first.
+    pub runs: Vec<PlaybookRun>,
+}

@@ -72,3 +72,10 @@ pub async fn unsilence(
 ) -> Result<Json<Silence>, AppError> {
     Ok(Json(alerts::end_silence(&state, &caller.0, &id).await?))
 }
+
+/// `GET /alerts/playbooks`.
+pub async fn playbooks(
+    State(state): State<AppState>,
+) -> Result<Json<app::model::alerts::PlaybooksReply>, AppError> {
+    Ok(Json(alerts::playbooks(&state).await?))
+}

@@ -38,6 +38,7 @@ fn groups() -> [RoleRoutes; 2] {
             .get("/alerts/rules", alerts::rules)
             .get("/alerts/deliveries", alerts::deliveries)
             .get("/alerts/silences", alerts::silences)
+            .get("/alerts/playbooks", alerts::playbooks)
             .get("/live", super::live::all_queues)
             .get("/queue/{queue_name}/live", super::live::one_queue)
             .get("/queue/{queue_name}/jobs", explorer::list)

@@ -709,3 +709,125 @@ channels = ["oncall"]
     assert!(resolved.contains("resolved at "), "{resolved}");
     assert_eq!(mail.lock().expect("mail").len(), 2);
 }
+
+#[tokio::test]
+async fn playbooks_move_back_the_jobs_of_dead_workers_and_leave_held_ones_alone() {
+    let mut options = TestOptions::new(&unique_prefix("alerts-playbook"));
+    options.stuck_after = Duration::from_millis(300);
+    options.alerts = Some(
+        r#"
+[[playbooks]]
+name = "RequeueDeadWorkers"
+queues = ["mail", "held"]
+stuck_for = "300ms"
+action = "move_to_wait"
+max_per_hour = 10
+dry_run = false
+
+[[playbooks]]
+name = "GiveUp"
+queues = ["doomed"]
+stuck_for = "300ms"
+action = "fail"
+reason = "its worker died; failed by the monitor"
+dry_run = false
+
+[[playbooks]]
+name = "JustLooking"
+queues = ["dry"]
+stuck_for = "300ms"
+action = "fail"
+reason = "stuck with a dead worker"
+"#
+        .to_owned(),
+    );
+    let app = TestApp::spawn_with(options).await;
+    // `held`: a real worker holds its job (and renews the lock); `mail` and `dry`: jobs left
+    // active by a worker that died (no lock).
+    let _world = app
+        .world(json!([{"name": "mail"}, {"name": "held", "active": 1}, {"name": "dry"}, {"name": "doomed"}]))
+        .await;
+    crate::helpers::write_jobs(&app.redis_url, &app.prefix, "mail", "active", 5000, 2).await;
+    crate::helpers::write_jobs(&app.redis_url, &app.prefix, "dry", "active", 7000, 1).await;
+    crate::helpers::write_jobs(&app.redis_url, &app.prefix, "doomed", "active", 8000, 1).await;
+    let runs = eventually(Duration::from_secs(20), "the playbooks' runs", || async {
+        let (_, reply) = app
+            .get_json(&format!("{BASE}/alerts/playbooks"), Role::Moderator)
+            .await;
+        let runs = reply["runs"].as_array()?.clone();
+        let outcomes: Vec<(String, String)> = runs
+            .iter()
+            .map(|r| {
+                (
+                    r["jobId"].as_str().unwrap_or("?").to_owned(),
+                    r["outcome"].as_str().unwrap_or("?").to_owned(),
+                )
+            })
+            .collect();
+        (outcomes.contains(&("5000".into(), "moved".into()))
+            && outcomes.contains(&("5001".into(), "moved".into()))
+            && outcomes.contains(&("7000".into(), "would-fail".into()))
+            && outcomes.contains(&("8000".into(), "failed".into())))
+        .then_some(outcomes)
+    })
+    .await;
+    assert_eq!(
+        runs.len(),
+        4,
+        "the held job is no candidate, a dry run says it once: {runs:?}"
+    );
+    // BullMQ: the dead workers' jobs wait again; the held one and the dry run's are active.
+    let states = |queue: &'static str, ids: Vec<String>| {
+        let app = &app;
+        async move {
+            let report = fixture_raw(
+                "states",
+                json!({"redis": app.redis_url, "prefix": app.prefix, "queue": queue, "ids": ids}),
+            )
+            .await;
+            report["states"].clone()
+        }
+    };
+    let mail = states("mail", vec!["5000".into(), "5001".into()]).await;
+    assert_eq!(mail, json!({"5000": "waiting", "5001": "waiting"}));
+    assert_eq!(
+        states("dry", vec!["7000".into()]).await,
+        json!({"7000": "active"})
+    );
+    let held = fixture_raw(
+        "counts",
+        json!({"redis": app.redis_url, "prefix": app.prefix, "queues": [{"name": "held"}]}),
+    )
+    .await;
+    assert_eq!(held["queues"]["held"]["counts"]["active"], 1, "{held}");
+    // A new worker completes them.
+    let drained = fixture_raw(
+        "drain",
+        json!({"redis": app.redis_url, "prefix": app.prefix, "queue": "mail"}),
+    )
+    .await;
+    let mut completed: Vec<&str> = drained["completed"]
+        .as_array()
+        .expect("completed")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    completed.sort_unstable();
+    assert_eq!(completed, ["5000", "5001"]);
+    let audit = app.audit_entries().await;
+    let moved: Vec<&Value> = audit
+        .iter()
+        .filter(|e| e["action"] == "playbook-move-to-wait")
+        .collect();
+    assert_eq!(moved.len(), 2, "{audit:?}");
+    assert_eq!(moved[0]["params"]["playbook"], "RequeueDeadWorkers");
+    assert!(
+        moved
+            .iter()
+            .all(|e| e["subject"] == "playbook:RequeueDeadWorkers"),
+        "{moved:?}"
+    );
+    let mut jobs: Vec<&str> = moved.iter().filter_map(|e| e["jobId"].as_str()).collect();
+    jobs.sort_unstable();
+    assert_eq!(jobs, ["5000", "5001"]);
+}

@@ -16,6 +16,7 @@
 
 pub mod eval;
 pub mod notify;
+pub mod playbooks;
 pub mod rules;
 pub mod state;
 
@@ -80,6 +81,9 @@ impl Alerting {
             return Ok(());
         }
         self.evaluate(state).await?;
+        if !self.rules.playbooks.is_empty() {
+            self.run_playbooks(state).await?;
+        }
         self.deliver().await
     }
 
@@ -114,6 +118,69 @@ impl Alerting {
             return Ok(());
         }
         self.store.apply(&self.token, &step).await?;
+        Ok(())
+    }
+
+    /// The playbooks on the stuck jobs the stuck report lists (the same read as the dashboard's).
+    async fn run_playbooks(&self, state: &AppState) -> Result<(), AppError> {
+        let report = crate::ssr::service::reads::stuck_alerts(state, None).await?;
+        let found =
+            playbooks::candidates(&self.rules.playbooks, &report, state.settings.stuck_after);
+        for (index, queue_name, job_id, stuck_ms) in found {
+            let playbook = &self.rules.playbooks[index];
+            let Ok(name) = crate::ssr::bullmq::keys::QueueName::parse(&queue_name) else {
+                continue;
+            };
+            let Some(queue) = state.registry.find(&name).await? else {
+                continue;
+            };
+            let now = now_ms_u64();
+            let Some(outcome) = playbooks::act(
+                &state.redis,
+                &state.settings.prefix,
+                self.store.base(),
+                playbook,
+                &queue,
+                &job_id,
+                now,
+            )
+            .await?
+            else {
+                continue;
+            };
+            let run = playbooks::PlaybookRun {
+                at: now_rfc3339(),
+                playbook: playbook.name.clone(),
+                queue_name: queue_name.clone(),
+                job_id: job_id.clone(),
+                outcome: outcome.clone(),
+                stuck_ms,
+            };
+            self.store.log_playbook(&run).await?;
+            if matches!(outcome.as_str(), "moved" | "failed") {
+                state.reads.forget().await;
+                state.snapshots.clear();
+                let entry = crate::ssr::audit::Action {
+                    principal: crate::ssr::auth::Principal {
+                        subject: format!("playbook:{}", playbook.name),
+                        role: crate::role::Role::Admin,
+                        expires_at: 0,
+                        token_id: String::new(),
+                    },
+                    action: if outcome == "moved" {
+                        "playbook-move-to-wait"
+                    } else {
+                        "playbook-fail"
+                    },
+                    queue: queue_name,
+                    job_id: Some(job_id),
+                    params: serde_json::json!({"playbook": playbook.name, "stuckMs": stuck_ms}),
+                    result: serde_json::json!({"outcome": outcome}),
+                };
+                crate::ssr::audit::record(&state.redis, &state.settings.monitor_prefix, entry)
+                    .await;
+            }
+        }
         Ok(())
     }
 

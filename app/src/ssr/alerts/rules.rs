@@ -266,6 +266,8 @@ pub struct RuleSet {
     pub dashboard_url: Option<String>,
     /// Where the rules came from.
     pub source: Option<String>,
+    /// Automated stuck-job resolution (opt-in).
+    pub playbooks: Vec<super::playbooks::Playbook>,
 }
 
 impl RuleSet {
@@ -454,11 +456,24 @@ impl RuleSet {
                 return Err("settings: dashboard_url must start with http:// or https://".into());
             }
         }
+        let mut playbooks: Vec<super::playbooks::Playbook> = Vec::new();
+        for (i, raw) in file.playbooks.into_iter().enumerate() {
+            let playbook = raw.validate(i)?;
+            if playbooks.iter().any(|p| p.name == playbook.name) {
+                return Err(format!(
+                    "playbook {} (`{}`): a second playbook of that name",
+                    i + 1,
+                    playbook.name
+                ));
+            }
+            playbooks.push(playbook);
+        }
         Ok(RuleSet {
             rules,
             channels,
             dashboard_url,
             source: None,
+            playbooks,
         })
     }
 
@@ -635,6 +650,8 @@ struct File {
     channels: Vec<RawChannel>,
     #[serde(default)]
     rules: Vec<RawRule>,
+    #[serde(default)]
+    playbooks: Vec<super::playbooks::RawPlaybook>,
 }
 
 #[derive(Deserialize, Default)]

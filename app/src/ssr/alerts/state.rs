@@ -349,6 +349,28 @@ impl Store {
         }
     }
 
+    /// Where the alert keys live (`<MONITOR_PREFIX>:{alerts:<prefix>}`).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Notes what a playbook did (the latest 200 kept).
+    pub async fn log_playbook(&self, run: &super::playbooks::PlaybookRun) -> Result<(), AppError> {
+        let key = self.key("playbook-log");
+        let _: () = self.pool.lpush(&key, json(run)).await?;
+        let _: () = self.pool.ltrim(&key, 0, 199).await?;
+        Ok(())
+    }
+
+    /// What the playbooks did, newest first.
+    pub async fn playbook_runs(&self) -> Result<Vec<super::playbooks::PlaybookRun>, AppError> {
+        let raw: Vec<String> = self.pool.lrange(self.key("playbook-log"), 0, -1).await?;
+        Ok(raw
+            .iter()
+            .filter_map(|json| serde_json::from_str(json).ok())
+            .collect())
+    }
+
     fn key(&self, name: &str) -> String {
         format!("{}:{name}", self.base)
     }

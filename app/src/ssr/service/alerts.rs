@@ -242,6 +242,21 @@ async fn audit_silence(
     crate::ssr::audit::record(&state.redis, &state.settings.monitor_prefix, entry).await;
 }
 
+/// `GET /alerts/playbooks`: the playbooks and what they did.
+pub async fn playbooks(state: &AppState) -> Result<crate::model::alerts::PlaybooksReply, AppError> {
+    let Some(alerting) = &state.alerting else {
+        return Ok(Default::default());
+    };
+    state
+        .within(async {
+            Ok(crate::model::alerts::PlaybooksReply {
+                playbooks: alerting.rules.playbooks.iter().map(|p| p.view()).collect(),
+                runs: alerting.store.playbook_runs().await?,
+            })
+        })
+        .await
+}
+
 /// `GET /alerts/deliveries`: every attempt, newest first.
 pub async fn deliveries(state: &AppState) -> Result<DeliveriesReply, AppError> {
     let Some(alerting) = &state.alerting else {
