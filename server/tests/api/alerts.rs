@@ -831,3 +831,76 @@ reason = "stuck with a dead worker"
     jobs.sort_unstable();
     assert_eq!(jobs, ["5000", "5001"]);
 }
+
+#[tokio::test]
+async fn a_long_wait_and_a_new_cause_of_failures_raise_alerts() {
+    let mut options = TestOptions::new(&unique_prefix("alerts-more"));
+    options.collector = true;
+    options.alerts = Some(
+        r#"
+[[rules]]
+name = "LongWait"
+condition = { kind = "oldest_waiting", older_than = "200ms" }
+queues = ["slow"]
+
+[[rules]]
+name = "NewCause"
+condition = { kind = "new_failure_group", within = "10m" }
+queues = ["bills"]
+summary = "a new cause of failures in {queue}"
+
+[[rules]]
+name = "CollectorBehind"
+condition = { kind = "collector_behind", by = "1m" }
+"#
+        .to_owned(),
+    );
+    let app = TestApp::spawn_with(options).await;
+    let _world = app.world(json!([{"name": "slow", "waiting": 3}])).await;
+    fixture_raw(
+        "fail",
+        json!({"redis": app.redis_url, "prefix": app.prefix, "queue": "bills",
+               "causes": [{"count": 4, "name": "charge", "message": "card {i} declined"}]}),
+    )
+    .await;
+    app.rediscover().await;
+    let alerts = eventually(Duration::from_secs(30), "both alerts firing", || async {
+        let (_, current) = app
+            .get_json(&format!("{BASE}/alerts"), Role::Moderator)
+            .await;
+        let names: Vec<String> = current["active"]
+            .as_array()?
+            .iter()
+            .filter(|a| a["status"] == "firing")
+            .filter_map(|a| a["labels"]["alertname"].as_str().map(str::to_owned))
+            .collect();
+        (names.contains(&"LongWait".to_owned()) && names.contains(&"NewCause".to_owned()))
+            .then_some(current)
+    })
+    .await;
+    let active = alerts["active"].as_array().expect("active");
+    let wait = active
+        .iter()
+        .find(|a| a["labels"]["alertname"] == "LongWait")
+        .expect("long wait");
+    assert_eq!(wait["labels"]["queue"], "slow");
+    let cause = active
+        .iter()
+        .find(|a| a["labels"]["alertname"] == "NewCause")
+        .expect("new cause");
+    assert_eq!(
+        cause["annotations"]["summary"],
+        "a new cause of failures in bills"
+    );
+    let (_, groups) = app
+        .get_json(&format!("{BASE}/failures?queue=bills"), Role::Moderator)
+        .await;
+    assert_eq!(cause["labels"]["failure_group"], groups["groups"][0]["id"]);
+    // The collector runs here: it is not behind.
+    assert!(
+        active
+            .iter()
+            .all(|a| a["labels"]["alertname"] != "CollectorBehind"),
+        "{active:?}"
+    );
+}

@@ -5,23 +5,44 @@
 use super::rules::{Condition, Rule};
 use crate::model::alerts::AlertSeverity;
 use crate::model::{Metrics, StuckReport};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-/// What one evaluation looks at.
+/// What one evaluation looks at. Besides the snapshot, each read is made only when a rule
+/// needs it.
+#[derive(Default)]
 pub struct Observation<'a> {
     /// `None`: Redis did not answer.
     pub metrics: Option<&'a Metrics>,
-    /// Read only when a rule watches stuck jobs.
     pub stuck: Option<&'a StuckReport>,
+    /// Queue → when its oldest job in `wait` was added (epoch ms).
+    pub oldest_waiting: Option<&'a HashMap<String, u64>>,
+    /// Queue → when the collector last caught up with its events (epoch ms; `None`: never).
+    pub caught_up: Option<&'a HashMap<String, Option<u64>>>,
+    pub groups: Option<&'a [GroupSeen]>,
+    /// Epoch ms.
+    pub now: u64,
 }
 
-/// A condition that holds now: the rule (its index), the queue (per-queue rules) and the
-/// number it looked at.
+/// A failure group as the group conditions see it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupSeen {
+    pub id: String,
+    /// Its queues, most failures first.
+    pub queues: Vec<String>,
+    /// Epoch ms.
+    pub first_seen: Option<u64>,
+    /// Failures a minute, over the last minute or more between evaluations.
+    pub per_minute: Option<f64>,
+}
+
+/// A condition that holds now: the rule (its index), the queue (per-queue rules), the number
+/// it looked at, and labels of its own (`failure_group`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Finding {
     pub rule: usize,
     pub queue: Option<String>,
     pub value: f64,
+    pub extra: BTreeMap<String, String>,
 }
 
 /// Every condition that holds now.
@@ -34,8 +55,15 @@ pub fn evaluate(rules: &[Rule], seen: &Observation<'_>) -> Vec<Finding> {
                     rule: index,
                     queue: None,
                     value: 1.0,
+                    extra: BTreeMap::new(),
                 });
             }
+            continue;
+        }
+        if let Condition::NewFailureGroup { .. } | Condition::FailureGroupGrowth { .. } =
+            rule.condition
+        {
+            found.extend(group_findings(index, rule, seen));
             continue;
         }
         // Without a snapshot nothing per queue can be judged: those alerts keep their state.
@@ -80,18 +108,82 @@ pub fn evaluate(rules: &[Rule], seen: &Observation<'_>) -> Vec<Finding> {
                         .unwrap_or(0);
                     (stuck >= *at_least).then_some(stuck as f64)
                 }
-                Condition::RedisUnreachable => None,
+                Condition::OldestWaiting { older_than } => seen
+                    .oldest_waiting
+                    .and_then(|oldest| oldest.get(name))
+                    .map(|added| seen.now.saturating_sub(*added))
+                    .filter(|waited| u128::from(*waited) > older_than.as_millis())
+                    .map(|waited| (waited / 1000) as f64),
+                Condition::CollectorBehind { by } => seen
+                    .caught_up
+                    .and_then(|caught| caught.get(name))
+                    .and_then(|at| {
+                        let behind = at.map_or(u64::MAX, |at| seen.now.saturating_sub(at));
+                        (u128::from(behind) > by.as_millis())
+                            .then(|| at.map_or(-1.0, |_| (behind / 1000) as f64))
+                    }),
+                Condition::RedisUnreachable
+                | Condition::NewFailureGroup { .. }
+                | Condition::FailureGroupGrowth { .. } => None,
             };
             if let Some(value) = value {
                 found.push(Finding {
                     rule: index,
                     queue: Some(name.clone()),
                     value,
+                    extra: BTreeMap::new(),
                 });
             }
         }
     }
     found
+}
+
+/// The failure-group findings of one rule: one per group it covers.
+fn group_findings(index: usize, rule: &Rule, seen: &Observation<'_>) -> Vec<Finding> {
+    let Some(groups) = seen.groups else {
+        return Vec::new();
+    };
+    groups
+        .iter()
+        .filter_map(|group| {
+            let queue = group.queues.iter().find(|q| rule.scope.covers(q))?;
+            let value = match &rule.condition {
+                Condition::NewFailureGroup { within } => group
+                    .first_seen
+                    .filter(|first| {
+                        u128::from(seen.now.saturating_sub(*first)) < within.as_millis()
+                    })
+                    .map(|first| (seen.now.saturating_sub(first) / 1000) as f64)?,
+                Condition::FailureGroupGrowth { per_minute } => {
+                    group.per_minute.filter(|rate| rate > per_minute)?
+                }
+                _ => return None,
+            };
+            Some(Finding {
+                rule: index,
+                queue: Some(queue.clone()),
+                value,
+                extra: [("failure_group".to_owned(), group.id.clone())].into(),
+            })
+        })
+        .collect()
+}
+
+/// Which extra reads the rules need: (stuck report, oldest waiting, caught-up marks, groups).
+pub fn needs(rules: &[Rule]) -> (bool, bool, bool, bool) {
+    let any = |f: fn(&Condition) -> bool| rules.iter().any(|r| f(&r.condition));
+    (
+        any(|c| matches!(c, Condition::Stuck { .. })),
+        any(|c| matches!(c, Condition::OldestWaiting { .. })),
+        any(|c| matches!(c, Condition::CollectorBehind { .. })),
+        any(|c| {
+            matches!(
+                c,
+                Condition::NewFailureGroup { .. } | Condition::FailureGroupGrowth { .. }
+            )
+        }),
+    )
 }
 
 /// Whether any rule needs the stuck report.
@@ -105,8 +197,8 @@ fn round2(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
 
-/// The labels of a finding's alert: the rule's, then `alertname`, `severity`, `prefix` and
-/// `queue` (the monitor's win).
+/// The labels of a finding's alert: the rule's, then `alertname`, `severity`, `prefix`,
+/// `queue` and the finding's own (the monitor's win).
 pub fn labels(rule: &Rule, queue: Option<&str>, prefix: &str) -> BTreeMap<String, String> {
     let mut labels = rule.labels.clone();
     labels.insert("alertname".into(), rule.name.clone());
@@ -251,7 +343,7 @@ channels = ["c"]
             &rules,
             &Observation {
                 metrics: Some(&world),
-                stuck: None,
+                ..Default::default()
             },
         );
         let named: Vec<(&str, Option<&str>, f64)> = found
@@ -269,15 +361,87 @@ channels = ["c"]
                 ("Failing", Some("c"), 10.0),
             ]
         );
-        let down = evaluate(
-            &rules,
-            &Observation {
-                metrics: None,
-                stuck: None,
-            },
-        );
+        let down = evaluate(&rules, &Observation::default());
         assert_eq!(down.len(), 1);
         assert_eq!(rules[down[0].rule].name, "Down");
+    }
+
+    #[test]
+    fn waiting_age_the_collector_and_failure_groups() {
+        let rules = rules(
+            r#"
+[[rules]]
+name = "Old"
+condition = { kind = "oldest_waiting", older_than = "1m" }
+channels = ["c"]
+[[rules]]
+name = "Behind"
+condition = { kind = "collector_behind", by = "30s" }
+channels = ["c"]
+[[rules]]
+name = "New"
+condition = { kind = "new_failure_group", within = "10m" }
+queues = ["b"]
+channels = ["c"]
+[[rules]]
+name = "Growing"
+condition = { kind = "failure_group_growth", per_minute = 5 }
+channels = ["c"]
+"#,
+        );
+        let now = 10_000_000;
+        let world = metrics(vec![
+            queue("a", 1, 0, false, 1.0),
+            queue("b", 0, 0, false, 1.0),
+        ]);
+        let oldest: HashMap<String, u64> = [("a".to_owned(), now - 90_000)].into();
+        let caught: HashMap<String, Option<u64>> =
+            [("a".to_owned(), Some(now - 1_000)), ("b".to_owned(), None)].into();
+        let groups = [
+            GroupSeen {
+                id: "g1".into(),
+                queues: vec!["a".into(), "b".into()],
+                first_seen: Some(now - 60_000),
+                per_minute: Some(6.0),
+            },
+            GroupSeen {
+                id: "g2".into(),
+                queues: vec!["a".into()],
+                first_seen: Some(now - 3_600_000),
+                per_minute: Some(2.0),
+            },
+        ];
+        let found = evaluate(
+            &rules,
+            &Observation {
+                metrics: Some(&world),
+                oldest_waiting: Some(&oldest),
+                caught_up: Some(&caught),
+                groups: Some(&groups),
+                now,
+                ..Default::default()
+            },
+        );
+        let named: Vec<(&str, Option<&str>, f64, Option<&str>)> = found
+            .iter()
+            .map(|f| {
+                (
+                    rules[f.rule].name.as_str(),
+                    f.queue.as_deref(),
+                    f.value,
+                    f.extra.get("failure_group").map(String::as_str),
+                )
+            })
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("Old", Some("a"), 90.0, None),
+                ("Behind", Some("b"), -1.0, None),
+                ("New", Some("b"), 60.0, Some("g1")),
+                ("Growing", Some("a"), 6.0, Some("g1")),
+            ]
+        );
     }
 
     #[test]

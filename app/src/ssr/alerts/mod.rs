@@ -15,6 +15,7 @@
 //! by the next: at least once, and once in practice.
 
 pub mod eval;
+pub mod inputs;
 pub mod notify;
 pub mod playbooks;
 pub mod rules;
@@ -91,19 +92,53 @@ impl Alerting {
     async fn evaluate(&self, state: &AppState) -> Result<(), AppError> {
         let metrics = crate::ssr::service::reads::metrics(state).await;
         let judged = metrics.is_ok();
-        let stuck = match (&metrics, eval::needs_stuck(&self.rules.rules)) {
-            (Ok(_), true) => crate::ssr::service::reads::stuck_alerts(state, None)
-                .await
-                .ok(),
-            _ => None,
-        };
+        let (stuck_needed, oldest_needed, caught_needed, groups_needed) =
+            eval::needs(&self.rules.rules);
+        let now = now_ms_u64();
+        let (mut stuck, mut oldest, mut caught, mut groups) = (None, None, None, None);
+        if judged {
+            let settings = &state.settings;
+            if stuck_needed {
+                stuck = crate::ssr::service::reads::stuck_alerts(state, None)
+                    .await
+                    .ok();
+            }
+            if oldest_needed || caught_needed {
+                let queues = state.registry.queues().await?;
+                if oldest_needed {
+                    oldest = Some(
+                        inputs::oldest_waiting(&state.redis, &settings.prefix, &queues).await?,
+                    );
+                }
+                if caught_needed {
+                    let history = crate::ssr::history::keys::HistoryKeys::new(
+                        &settings.monitor_prefix,
+                        &settings.prefix,
+                    );
+                    caught =
+                        Some(inputs::caught_up(&state.redis, &history.caught_up(), &queues).await?);
+                }
+            }
+            if groups_needed {
+                let history = crate::ssr::history::keys::HistoryKeys::new(
+                    &settings.monitor_prefix,
+                    &settings.prefix,
+                );
+                let keys = crate::ssr::failures::FailureKeys::new(&history);
+                let growth = format!("{}:group-growth", self.store.base());
+                groups = Some(inputs::groups(&state.redis, &keys, &growth, now).await?);
+            }
+        }
         let seen = eval::Observation {
             metrics: metrics.as_ref().ok(),
             stuck: stuck.as_ref(),
+            oldest_waiting: oldest.as_ref(),
+            caught_up: caught.as_ref(),
+            groups: groups.as_deref(),
+            now,
         };
         let found = eval::evaluate(&self.rules.rules, &seen);
         let held = self.store.active().await?;
-        let now = now_ms_u64();
         let silences = self.store.silences(now).await?;
         let step = state::step(
             &self.rules,

@@ -45,6 +45,15 @@ pub enum Condition {
     Stalled,
     /// The queue is paused (with `for`: longer than that).
     Paused,
+    /// The oldest job in `wait` has waited longer than this.
+    OldestWaiting { older_than: Duration },
+    /// A failure group first seen less than `within` ago (per group).
+    NewFailureGroup { within: Duration },
+    /// A failure group growing faster than `per_minute` failures a minute (per group; measured
+    /// over at least a minute between evaluations).
+    FailureGroupGrowth { per_minute: f64 },
+    /// The history collector has not caught up with the queue's events for longer than this.
+    CollectorBehind { by: Duration },
     /// Redis does not answer the snapshot.
     RedisUnreachable,
 }
@@ -80,6 +89,22 @@ impl Condition {
             ),
             Condition::Stalled => ("stalled", "jobs wait and none finishes".to_owned()),
             Condition::Paused => ("paused", "the queue is paused".to_owned()),
+            Condition::OldestWaiting { older_than } => (
+                "oldest_waiting",
+                format!("a job has waited longer than {}s", older_than.as_secs()),
+            ),
+            Condition::NewFailureGroup { within } => (
+                "new_failure_group",
+                format!("a failure group first seen in the last {}s", within.as_secs()),
+            ),
+            Condition::FailureGroupGrowth { per_minute } => (
+                "failure_group_growth",
+                format!("a failure group grows by more than {per_minute} a minute"),
+            ),
+            Condition::CollectorBehind { by } => (
+                "collector_behind",
+                format!("the history collector is more than {}s behind", by.as_secs()),
+            ),
             Condition::RedisUnreachable => (
                 "redis_unreachable",
                 "Redis does not answer".to_owned(),
@@ -555,7 +580,36 @@ fn condition(raw: RawCondition) -> Result<Condition, String> {
         above,
         min_finished,
         severity,
+        older_than,
+        within,
+        per_minute,
+        by,
     } = raw;
+    let durations_given = [
+        ("older_than", older_than.is_some()),
+        ("within", within.is_some()),
+        ("per_minute", per_minute.is_some()),
+        ("by", by.is_some()),
+    ];
+    let takes = |own: &[&str]| -> Result<(), String> {
+        for (name, given) in durations_given {
+            if given && !own.contains(&name) {
+                return Err(format!("`{name}` does not go with kind {kind}"));
+            }
+        }
+        Ok(())
+    };
+    let simple = [
+        "stuck",
+        "failure_rate",
+        "backlog",
+        "stalled",
+        "paused",
+        "redis_unreachable",
+    ];
+    if simple.contains(&kind.as_str()) {
+        takes(&[])?;
+    }
     let unused = |name: &str, given: bool| -> Result<(), String> {
         if given {
             Err(format!("`{name}` does not go with kind {kind}"))
@@ -620,9 +674,49 @@ fn condition(raw: RawCondition) -> Result<Condition, String> {
                 _ => Condition::RedisUnreachable,
             }
         }
+        "oldest_waiting" | "new_failure_group" | "failure_group_growth" | "collector_behind" => {
+            unused("at_least", at_least.is_some())?;
+            unused("above", above.is_some())?;
+            unused("min_finished", min_finished.is_some())?;
+            unused("severity", severity.is_some())?;
+            let need = |name: &str, value: Option<String>| -> Result<Duration, String> {
+                let text = value.ok_or_else(|| format!("{kind} needs `{name}` (a duration like 10m)"))?;
+                duration(&text).map_err(|e| format!("{name}: {e}"))
+            };
+            match kind.as_str() {
+                "oldest_waiting" => {
+                    takes(&["older_than"])?;
+                    Condition::OldestWaiting {
+                        older_than: need("older_than", older_than)?,
+                    }
+                }
+                "new_failure_group" => {
+                    takes(&["within"])?;
+                    Condition::NewFailureGroup {
+                        within: match within {
+                            Some(text) => duration(&text).map_err(|e| format!("within: {e}"))?,
+                            None => Duration::from_secs(15 * 60),
+                        },
+                    }
+                }
+                "failure_group_growth" => {
+                    takes(&["per_minute"])?;
+                    let per_minute = per_minute
+                        .filter(|n| *n > 0.0)
+                        .ok_or("failure_group_growth needs `per_minute` (more than 0)")?;
+                    Condition::FailureGroupGrowth { per_minute }
+                }
+                _ => {
+                    takes(&["by"])?;
+                    Condition::CollectorBehind {
+                        by: need("by", by)?,
+                    }
+                }
+            }
+        }
         other => {
             return Err(format!(
-                "unknown kind `{other}` (one of stuck, failure_rate, backlog, stalled, paused, redis_unreachable)"
+                "unknown kind `{other}` (one of stuck, failure_rate, backlog, stalled, paused, oldest_waiting, new_failure_group, failure_group_growth, collector_behind, redis_unreachable)"
             ))
         }
     };
@@ -835,6 +929,10 @@ struct RawCondition {
     above: Option<f64>,
     min_finished: Option<u64>,
     severity: Option<String>,
+    older_than: Option<String>,
+    within: Option<String>,
+    per_minute: Option<f64>,
+    by: Option<String>,
 }
 
 #[cfg(test)]

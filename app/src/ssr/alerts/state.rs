@@ -170,7 +170,8 @@ pub fn step(
     for finding in found {
         let rule = &rules.rules[finding.rule];
         let queue = finding.queue.as_deref();
-        let labels = labels(rule, queue, prefix);
+        let mut labels = labels(rule, queue, prefix);
+        labels.extend(finding.extra.clone());
         let print = fingerprint(&labels);
         wanted.insert(print.clone(), ());
         let mut record = match held.get(&print) {
@@ -599,6 +600,7 @@ channels = ["hook", "am"]
             rule: 0,
             queue: Some("mail".into()),
             value: 5.0,
+            extra: BTreeMap::new(),
         }];
         let t0 = 1_000_000;
         let first = step(&rules, "bull", &found, &HashMap::new(), &[], t0, true);
