@@ -833,7 +833,7 @@ reason = "stuck with a dead worker"
 }
 
 #[tokio::test]
-async fn a_long_wait_and_a_new_cause_of_failures_raise_alerts() {
+async fn a_long_wait_a_new_cause_and_a_failure_rate_over_a_window_raise_alerts() {
     let mut options = TestOptions::new(&unique_prefix("alerts-more"));
     options.collector = true;
     options.alerts = Some(
@@ -852,6 +852,11 @@ summary = "a new cause of failures in {queue}"
 [[rules]]
 name = "CollectorBehind"
 condition = { kind = "collector_behind", by = "1m" }
+
+[[rules]]
+name = "Failing"
+condition = { kind = "failure_rate", above = 50, window = "10m", min_finished = 3 }
+queues = ["bills"]
 "#
         .to_owned(),
     );
@@ -874,8 +879,10 @@ condition = { kind = "collector_behind", by = "1m" }
             .filter(|a| a["status"] == "firing")
             .filter_map(|a| a["labels"]["alertname"].as_str().map(str::to_owned))
             .collect();
-        (names.contains(&"LongWait".to_owned()) && names.contains(&"NewCause".to_owned()))
-            .then_some(current)
+        (names.contains(&"LongWait".to_owned())
+            && names.contains(&"NewCause".to_owned())
+            && names.contains(&"Failing".to_owned()))
+        .then_some(current)
     })
     .await;
     let active = alerts["active"].as_array().expect("active");
@@ -896,6 +903,14 @@ condition = { kind = "collector_behind", by = "1m" }
         .get_json(&format!("{BASE}/failures?queue=bills"), Role::Moderator)
         .await;
     assert_eq!(cause["labels"]["failure_group"], groups["groups"][0]["id"]);
+    let failing = active
+        .iter()
+        .find(|a| a["labels"]["alertname"] == "Failing")
+        .expect("failing");
+    assert_eq!(
+        failing["value"], 100.0,
+        "4 of 4 finished in the window failed"
+    );
     // The collector runs here: it is not behind.
     assert!(
         active

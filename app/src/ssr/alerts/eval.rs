@@ -19,9 +19,13 @@ pub struct Observation<'a> {
     /// Queue → when the collector last caught up with its events (epoch ms; `None`: never).
     pub caught_up: Option<&'a HashMap<String, Option<u64>>>,
     pub groups: Option<&'a [GroupSeen]>,
+    pub windows: Option<&'a WindowCounts>,
     /// Epoch ms.
     pub now: u64,
 }
+
+/// Window (ms) → queue → (completed, failed) in it, from the collector's history.
+pub type WindowCounts = HashMap<u64, HashMap<String, (u64, u64)>>;
 
 /// A failure group as the group conditions see it.
 #[derive(Clone, Debug, PartialEq)]
@@ -89,10 +93,24 @@ pub fn evaluate(rules: &[Rule], seen: &Observation<'_>) -> Vec<Finding> {
                 Condition::FailureRate {
                     above,
                     min_finished,
+                    window: None,
                 } => queue
                     .success_rate
                     .filter(|_| queue.success_rate_sample >= *min_finished)
                     .map(|rate| round2(100.0 - rate))
+                    .filter(|failed| failed > above),
+                Condition::FailureRate {
+                    above,
+                    min_finished,
+                    window: Some(window),
+                } => seen
+                    .windows
+                    .and_then(|w| w.get(&(window.as_millis() as u64)))
+                    .and_then(|queues| queues.get(name))
+                    .filter(|(completed, failed)| completed + failed >= *min_finished)
+                    .map(|(completed, failed)| {
+                        round2(*failed as f64 * 100.0 / (completed + failed) as f64)
+                    })
                     .filter(|failed| failed > above),
                 Condition::Stuck { at_least, severity } => {
                     let stuck = seen
@@ -184,6 +202,23 @@ pub fn needs(rules: &[Rule]) -> (bool, bool, bool, bool) {
             )
         }),
     )
+}
+
+/// The failure-rate windows the rules ask for (ms).
+pub fn windows(rules: &[Rule]) -> Vec<u64> {
+    let mut out: Vec<u64> = rules
+        .iter()
+        .filter_map(|rule| match rule.condition {
+            Condition::FailureRate {
+                window: Some(window),
+                ..
+            } => Some(window.as_millis() as u64),
+            _ => None,
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// Whether any rule needs the stuck report.

@@ -28,6 +28,7 @@ use crate::ssr::error::AppError;
 use crate::ssr::state::AppState;
 use rules::RuleSet;
 use state::{Notice, Store};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,6 +97,7 @@ impl Alerting {
             eval::needs(&self.rules.rules);
         let now = now_ms_u64();
         let (mut stuck, mut oldest, mut caught, mut groups) = (None, None, None, None);
+        let mut windows = None;
         if judged {
             let settings = &state.settings;
             if stuck_needed {
@@ -119,6 +121,36 @@ impl Alerting {
                         Some(inputs::caught_up(&state.redis, &history.caught_up(), &queues).await?);
                 }
             }
+            let wanted = eval::windows(&self.rules.rules);
+            if !wanted.is_empty() {
+                let queues = state.registry.queues().await?;
+                let history = crate::ssr::history::keys::HistoryKeys::new(
+                    &settings.monitor_prefix,
+                    &settings.prefix,
+                );
+                let minute_ttl = settings.history_minute_ttl.as_millis() as u64;
+                let mut all = HashMap::new();
+                for window in wanted {
+                    let stats = crate::ssr::history::read::window_stats(
+                        &state.redis,
+                        &history,
+                        &queues,
+                        now.saturating_sub(window),
+                        now,
+                        minute_ttl,
+                    )
+                    .await?;
+                    all.insert(
+                        window,
+                        queues
+                            .iter()
+                            .zip(stats)
+                            .map(|(q, s)| (q.name.as_str().to_owned(), (s.completed, s.failed)))
+                            .collect::<HashMap<_, _>>(),
+                    );
+                }
+                windows = Some(all);
+            }
             if groups_needed {
                 let history = crate::ssr::history::keys::HistoryKeys::new(
                     &settings.monitor_prefix,
@@ -135,6 +167,7 @@ impl Alerting {
             oldest_waiting: oldest.as_ref(),
             caught_up: caught.as_ref(),
             groups: groups.as_deref(),
+            windows: windows.as_ref(),
             now,
         };
         let found = eval::evaluate(&self.rules.rules, &seen);

@@ -36,9 +36,14 @@ pub enum Condition {
         at_least: u64,
         severity: Option<crate::model::Severity>,
     },
-    /// Failed among the queue's most recently finished jobs (the snapshot's success-rate
-    /// sample, up to 1,000) above `above` percent, with at least `min_finished` of them.
-    FailureRate { above: f64, min_finished: u64 },
+    /// Failed among the queue's finished jobs above `above` percent, with at least
+    /// `min_finished` of them: over `window` from the collector's history, or without a window
+    /// over the most recently finished (the snapshot's success-rate sample, up to 1,000).
+    FailureRate {
+        above: f64,
+        min_finished: u64,
+        window: Option<Duration>,
+    },
     /// Waiting + prioritized + delayed above `above`.
     Backlog { above: u64 },
     /// Jobs wait and none finished since the previous evaluation (with `for`: for that long).
@@ -77,11 +82,18 @@ impl Condition {
             Condition::FailureRate {
                 above,
                 min_finished,
+                window,
             } => (
                 "failure_rate",
-                format!(
-                    "more than {above}% of the last finished jobs failed (at least {min_finished} finished)"
-                ),
+                match window {
+                    Some(window) => format!(
+                        "more than {above}% of the jobs finished in the last {}s failed (at least {min_finished} finished)",
+                        window.as_secs()
+                    ),
+                    None => format!(
+                        "more than {above}% of the last finished jobs failed (at least {min_finished} finished)"
+                    ),
+                },
             ),
             Condition::Backlog { above } => (
                 "backlog",
@@ -584,12 +596,14 @@ fn condition(raw: RawCondition) -> Result<Condition, String> {
         within,
         per_minute,
         by,
+        window,
     } = raw;
     let durations_given = [
         ("older_than", older_than.is_some()),
         ("within", within.is_some()),
         ("per_minute", per_minute.is_some()),
         ("by", by.is_some()),
+        ("window", window.is_some()),
     ];
     let takes = |own: &[&str]| -> Result<(), String> {
         for (name, given) in durations_given {
@@ -599,16 +613,12 @@ fn condition(raw: RawCondition) -> Result<Condition, String> {
         }
         Ok(())
     };
-    let simple = [
-        "stuck",
-        "failure_rate",
-        "backlog",
-        "stalled",
-        "paused",
-        "redis_unreachable",
-    ];
+    let simple = ["stuck", "backlog", "stalled", "paused", "redis_unreachable"];
     if simple.contains(&kind.as_str()) {
         takes(&[])?;
+    }
+    if kind == "failure_rate" {
+        takes(&["window"])?;
     }
     let unused = |name: &str, given: bool| -> Result<(), String> {
         if given {
@@ -646,9 +656,21 @@ fn condition(raw: RawCondition) -> Result<Condition, String> {
             if !(0.0..100.0).contains(&above) {
                 return Err("failure_rate's `above` is a percentage from 0 to 100".into());
             }
+            let window = match window {
+                Some(text) => {
+                    let window = duration(&text).map_err(|e| format!("window: {e}"))?;
+                    if window < Duration::from_secs(60) || window > Duration::from_secs(30 * 86_400)
+                    {
+                        return Err("failure_rate's window is from 1m to 30d".into());
+                    }
+                    Some(window)
+                }
+                None => None,
+            };
             Condition::FailureRate {
                 above,
                 min_finished: min_finished.unwrap_or(20),
+                window,
             }
         }
         "backlog" => {
@@ -933,6 +955,7 @@ struct RawCondition {
     within: Option<String>,
     per_minute: Option<f64>,
     by: Option<String>,
+    window: Option<String>,
 }
 
 #[cfg(test)]

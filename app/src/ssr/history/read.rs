@@ -151,6 +151,40 @@ pub fn covering_buckets(start_ms: u64, now_ms: u64, minutes_kept_from_ms: u64) -
     buckets
 }
 
+/// Each queue's statistics from `start_ms` to now, summed over the buckets that cover it
+/// (minute buckets while they are kept, hours and days before; so to the minute at best).
+pub async fn window_stats(
+    pool: &Pool,
+    keys: &HistoryKeys,
+    queues: &[QueueInfo],
+    start_ms: u64,
+    now_ms: u64,
+    minute_ttl_ms: u64,
+) -> Result<Vec<Stats>, AppError> {
+    let buckets = covering_buckets(start_ms, now_ms, now_ms.saturating_sub(minute_ttl_ms));
+    let keys_to_read: Vec<String> = queues
+        .iter()
+        .flat_map(|queue| {
+            buckets
+                .iter()
+                .map(|(step, at)| keys.bucket(&queue.name, *step, *at))
+        })
+        .collect();
+    let stats = bucket_stats(pool, &keys_to_read).await?;
+    Ok(stats
+        .chunks(buckets.len().max(1))
+        .map(|chunk| {
+            let mut total = Stats::default();
+            for stats in chunk {
+                total.merge(stats);
+            }
+            total
+        })
+        .chain(std::iter::repeat_with(Stats::default))
+        .take(queues.len())
+        .collect())
+}
+
 /// Trends of `queues` over `period` from their buckets.
 pub async fn trends(
     pool: &Pool,
@@ -161,24 +195,11 @@ pub async fn trends(
     minute_ttl_ms: u64,
 ) -> Result<Vec<Trend>, AppError> {
     let start = now_ms.saturating_sub(u64::try_from(period.millis()).unwrap_or(0));
-    let buckets = covering_buckets(start, now_ms, now_ms.saturating_sub(minute_ttl_ms));
-    let keys_to_read: Vec<String> = queues
-        .iter()
-        .flat_map(|queue| {
-            buckets
-                .iter()
-                .map(|(step, at)| keys.bucket(&queue.name, *step, *at))
-        })
-        .collect();
-    let stats = bucket_stats(pool, &keys_to_read).await?;
+    let totals = window_stats(pool, keys, queues, start, now_ms, minute_ttl_ms).await?;
     Ok(queues
         .iter()
-        .zip(stats.chunks(buckets.len().max(1)))
-        .map(|(queue, chunk)| {
-            let mut total = Stats::default();
-            for stats in chunk {
-                total.merge(stats);
-            }
+        .zip(totals)
+        .map(|(queue, total)| {
             let all = total.completed + total.failed;
             Trend {
                 queue_name: queue.name.as_str().to_owned(),
