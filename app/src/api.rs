@@ -276,6 +276,27 @@ pub async fn get_firing() -> Result<crate::model::alerts::Firing, ApiError> {
     access::reply(crate::ssr::service::alerts::firing(&caller.state).await)
 }
 
+/// Silences the alerts whose labels hold every matcher, from now for `duration`.
+#[server(name = AddSilence, prefix = "/api/fn", endpoint = "add_silence", input = leptos::server_fn::codec::Json, client = crate::client::MonitorClient)]
+pub async fn add_silence(
+    request: crate::model::alerts::SilenceRequest,
+) -> Result<crate::model::alerts::Silence, ApiError> {
+    let caller = access::authorized::<AddSilence>().await?;
+    access::reply(
+        crate::ssr::service::alerts::add_silence(&caller.state, &caller.principal, &request).await,
+    )
+}
+
+/// Ends a silence now.
+#[server(name = EndSilence, prefix = "/api/fn", endpoint = "end_silence", input = leptos::server_fn::codec::Json, client = crate::client::MonitorClient)]
+pub async fn end_silence(silence_id: String) -> Result<crate::model::alerts::Silence, ApiError> {
+    let caller = access::authorized::<EndSilence>().await?;
+    access::reply(
+        crate::ssr::service::alerts::end_silence(&caller.state, &caller.principal, &silence_id)
+            .await,
+    )
+}
+
 /// Who may call which server function, and the opening every server function starts with.
 #[cfg(feature = "ssr")]
 pub mod access {
@@ -313,6 +334,8 @@ pub mod access {
         (<CancelOperation as ServerFn>::PATH, Role::Admin),
         (<GetAlerts as ServerFn>::PATH, Role::Moderator),
         (<GetFiring as ServerFn>::PATH, Role::Moderator),
+        (<AddSilence as ServerFn>::PATH, Role::Admin),
+        (<EndSilence as ServerFn>::PATH, Role::Admin),
     ];
 
     /// The minimum role of the server function at `path`, if it is declared.

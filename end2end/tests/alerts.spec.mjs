@@ -1,6 +1,7 @@
 // The alerts in Chromium against the real server (started with one rule: more than 5 jobs
 // waiting in e2e-alerts) and real BullMQ: the bar shows the firing count, the panel the alert
-// with its severity in words; a real worker drains the queue and the alert resolves.
+// with its severity in words; an operator silences it and ends the silence; a real worker
+// drains the queue and the alert resolves.
 import { test, expect, signIn, bullmq } from './fixtures.mjs';
 
 test('a firing alert shows in the bar and the panel, and resolves when a worker drains the queue', async ({ page, tokens }) => {
@@ -22,6 +23,26 @@ test('a firing alert shows in the bar and the panel, and resolves when a worker 
   await expect(alert).toHaveAttribute('data-severity', 'critical');
   await expect(alert.locator('.line')).toHaveText('critical · E2eBacklog · e2e-alerts: e2e-alerts has 9 jobs waiting');
   await expect(alert.locator('.when')).toContainText('firing since');
+  await expect(alert.getByRole('button', { name: 'Silence…' })).toHaveCount(0);
+
+  // An operator silences it from the panel: with a reason, for an hour; then ends the silence.
+  await signIn(page, tokens.ADMIN);
+  await badge.click();
+  await alert.getByRole('button', { name: 'Silence…' }).click();
+  const form = alert.getByRole('form', { name: 'Silence this alert' });
+  await form.getByLabel('Why').fill('planned migration');
+  await form.getByRole('button', { name: 'Silence' }).click();
+  await expect(panel.locator('.outcome')).toContainText('Silenced: alertname=E2eBacklog, queue=e2e-alerts until');
+  await expect(alert).toHaveAttribute('data-silenced', 'true', { timeout: 15000 });
+  const silence = panel.locator('li.silence');
+  await expect(silence).toContainText('(ada: planned migration)');
+  const listed = await page.request.get('/api/v1/admin/jobs/alerts/silences', {
+    headers: { Authorization: `Bearer ${tokens.MODERATOR}` },
+  });
+  expect((await listed.json()).silences[0].matchers).toEqual({ alertname: 'E2eBacklog', queue: 'e2e-alerts' });
+  await silence.getByRole('button', { name: 'End' }).click();
+  await expect(silence).toHaveCount(0, { timeout: 15000 });
+  await expect(alert).toHaveAttribute('data-silenced', 'false', { timeout: 15000 });
 
   // A real worker empties the queue: resolved.
   bullmq('drain', { queue });

@@ -3,10 +3,11 @@
 //! summary and since when. Loaded in a wasm chunk of its own when opened; re-read with the
 //! live feed.
 
-use crate::api::get_alerts;
+use crate::api::{add_silence, end_silence, get_alerts};
 use crate::components::format::clock;
-use crate::model::alerts::{Alert, AlertStatus};
+use crate::model::alerts::{Alert, AlertStatus, Silence, SilenceRequest};
 use leptos::prelude::*;
+use std::collections::BTreeMap;
 
 /// The live updates between two re-reads (every 4 s at the default 2 s).
 const REREAD_EVERY_UPDATES: u64 = 2;
@@ -39,8 +40,41 @@ pub fn when(alert: &Alert) -> String {
     }
 }
 
+/// What a silence made from an alert matches: its rule and, for a per-queue alert, its queue.
+pub fn matchers_for(alert: &Alert) -> BTreeMap<String, String> {
+    ["alertname", "queue", "failure_group"]
+        .iter()
+        .filter_map(|key| {
+            alert
+                .labels
+                .get(*key)
+                .map(|value| ((*key).to_owned(), value.clone()))
+        })
+        .collect()
+}
+
+/// A silence, for people: "alertname=MailBacklog, queue=mail until 11:00:00 UTC (ann: deploy)".
+pub fn silence_line(silence: &Silence) -> String {
+    let matchers: Vec<String> = silence
+        .matchers
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    format!(
+        "{} until {} ({}: {})",
+        matchers.join(", "),
+        clock(&silence.ends_at),
+        silence.created_by,
+        silence.comment
+    )
+}
+
 #[component]
-fn AlertRow(alert: Alert) -> impl IntoView {
+fn AlertRow(
+    alert: Alert,
+    can_operate: bool,
+    on_silence: Callback<SilenceRequest>,
+) -> impl IntoView {
     let severity = alert
         .labels
         .get("severity")
@@ -49,18 +83,56 @@ fn AlertRow(alert: Alert) -> impl IntoView {
     let line = alert_line(&alert);
     let when = when(&alert);
     let runbook = alert.annotations.get("runbook_url").cloned();
+    let silenced = alert.silenced_by.is_some();
+    let open = RwSignal::new(false);
+    let comment = RwSignal::new(String::new());
+    let duration = RwSignal::new("1h".to_owned());
+    let matchers = matchers_for(&alert);
+    let active = alert.status != AlertStatus::Resolved;
     view! {
-        <li class="alert" data-severity=severity data-status=alert.status.as_str()>
+        <li class="alert" data-severity=severity data-status=alert.status.as_str() data-silenced=silenced.to_string()>
             <span class="line">{line}</span>
             <span class="when">{when}</span>
+            {silenced.then(|| view! { <span class="silenced">"silenced"</span> })}
             {runbook.map(|url| view! { <a href=url rel="noopener noreferrer" target="_blank">"runbook"</a> })}
+            {(can_operate && active && !silenced).then(|| view! {
+                <button type="button" class="link" on:click=move |_| open.update(|o| *o = !*o)>"Silence…"</button>
+            })}
+            {move || open.get().then(|| {
+                let matchers = matchers.clone();
+                view! {
+                    <form class="silence-form" aria-label="Silence this alert" on:submit=move |event| {
+                        event.prevent_default();
+                        open.set(false);
+                        on_silence.run(SilenceRequest {
+                            matchers: matchers.clone(),
+                            duration: duration.get_untracked(),
+                            comment: comment.get_untracked(),
+                        });
+                    }>
+                        <label>"Why"
+                            <input type="text" name="comment" required maxlength="500"
+                                prop:value=move || comment.get()
+                                on:input=move |ev| comment.set(event_target_value(&ev))/>
+                        </label>
+                        <label>"For"
+                            <select name="duration" on:change=move |ev| duration.set(event_target_value(&ev))>
+                                <option value="1h">"1 hour"</option>
+                                <option value="4h">"4 hours"</option>
+                                <option value="24h">"1 day"</option>
+                            </select>
+                        </label>
+                        <button type="submit" class="primary">"Silence"</button>
+                    </form>
+                }
+            })}
         </li>
     }
 }
 
 /// The panel.
 #[component]
-pub fn Alerts(updates: Signal<u64>) -> impl IntoView {
+pub fn Alerts(updates: Signal<u64>, can_operate: Signal<bool>) -> impl IntoView {
     let load = Action::new(|_: &()| get_alerts());
     load.dispatch(());
     Effect::new(move |previous: Option<u64>| {
@@ -70,26 +142,71 @@ pub fn Alerts(updates: Signal<u64>) -> impl IntoView {
         }
         tick
     });
+    let outcome = RwSignal::new(None::<Result<String, crate::error::ApiError>>);
+    let silence = Action::new(move |request: &SilenceRequest| {
+        let request = request.clone();
+        async move {
+            outcome.set(Some(
+                add_silence(request)
+                    .await
+                    .map(|s| format!("Silenced: {}", silence_line(&s))),
+            ));
+            load.dispatch(());
+        }
+    });
+    let unsilence = Action::new(move |id: &String| {
+        let id = id.clone();
+        async move {
+            outcome.set(Some(
+                end_silence(id).await.map(|_| "Silence ended".to_owned()),
+            ));
+            load.dispatch(());
+        }
+    });
+    let on_silence = Callback::new(move |request: SilenceRequest| {
+        silence.dispatch(request);
+    });
     let reply = move || load.value().get();
     view! {
         <section class="alerts" aria-labelledby="alerts-title">
             <h2 id="alerts-title">"Alerts"</h2>
+            {move || outcome.get().map(|result| match result {
+                Ok(text) => view! { <p class="outcome" role="status">{text}</p> }.into_any(),
+                Err(error) => view! { <crate::components::notice::ErrorNotice error/> }.into_any(),
+            })}
             {move || match reply() {
                 None => view! { <p class="loading">"Loading alerts…"</p> }.into_any(),
                 Some(Err(error)) => view! { <crate::components::notice::ErrorNotice error/> }.into_any(),
                 Some(Ok(reply)) => {
-                    let (active, resolved) = (reply.active, reply.resolved);
+                    let operate = can_operate.get_untracked();
+                    let (active, resolved, silences) = (reply.active, reply.resolved, reply.silences);
                     view! {
                         {(!reply.evaluating).then(|| view! {
                             <p class="note">"No instance evaluates the rules right now (no ALERTS_FILE, or starting)."</p>
                         })}
                         {active.is_empty().then(|| view! { <p class="empty">"No alert is active."</p> })}
                         <ul class="active-alerts">
-                            {active.into_iter().map(|alert| view! { <AlertRow alert/> }).collect_view()}
+                            {active.into_iter().map(|alert| view! { <AlertRow alert can_operate=operate on_silence/> }).collect_view()}
+                        </ul>
+                        {(!silences.is_empty()).then(|| view! { <h3>"Silences"</h3> })}
+                        <ul class="silences">
+                            {silences.into_iter().map(|silence| {
+                                let id = silence.id.clone();
+                                view! {
+                                    <li class="silence">
+                                        <span>{silence_line(&silence)}</span>
+                                        {operate.then(|| view! {
+                                            <button type="button" class="link" on:click=move |_| {
+                                                unsilence.dispatch(id.clone());
+                                            }>"End"</button>
+                                        })}
+                                    </li>
+                                }
+                            }).collect_view()}
                         </ul>
                         {(!resolved.is_empty()).then(|| view! { <h3>"Recently resolved"</h3> })}
                         <ul class="resolved-alerts">
-                            {resolved.into_iter().take(10).map(|alert| view! { <AlertRow alert/> }).collect_view()}
+                            {resolved.into_iter().take(10).map(|alert| view! { <AlertRow alert can_operate=false on_silence/> }).collect_view()}
                         </ul>
                     }
                     .into_any()
@@ -130,5 +247,26 @@ mod tests {
             "critical · MailBacklog · mail: mail has 12 jobs waiting"
         );
         assert!(when(&alert).starts_with("firing since "));
+        assert_eq!(
+            matchers_for(&alert),
+            [
+                ("alertname".to_owned(), "MailBacklog".to_owned()),
+                ("queue".to_owned(), "mail".to_owned())
+            ]
+            .into()
+        );
+        let silence = Silence {
+            id: "s".into(),
+            matchers: matchers_for(&alert),
+            starts_at: "2026-12-02T10:00:00.000Z".into(),
+            ends_at: "2026-12-02T11:00:00.000Z".into(),
+            comment: "deploy".into(),
+            created_by: "ann".into(),
+            active: true,
+        };
+        assert_eq!(
+            silence_line(&silence),
+            "alertname=MailBacklog, queue=mail until 11:00:00 UTC (ann: deploy)"
+        );
     }
 }

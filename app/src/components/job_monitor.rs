@@ -67,8 +67,8 @@ fn failures_view(can_operate: Signal<bool>, updates: Signal<u64>) -> AnyView {
 
 /// The alerts panel, in a wasm chunk of its own loaded when it is opened.
 #[lazy]
-fn alerts_view(updates: Signal<u64>) -> AnyView {
-    view! { <crate::components::alerts::Alerts updates/> }.into_any()
+fn alerts_view(updates: Signal<u64>, can_operate: Signal<bool>) -> AnyView {
+    view! { <crate::components::alerts::Alerts updates can_operate/> }.into_any()
 }
 
 /// The header's words for the firing alerts.
@@ -356,7 +356,7 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
         </div>
         {move || show_alerts.get().then(|| view! {
             <Suspense fallback=|| ()>
-                {Suspend::new(alerts_view(failure_updates))}
+                {Suspend::new(alerts_view(failure_updates, can_operate))}
             </Suspense>
         })}
         <Outcome outcome/>

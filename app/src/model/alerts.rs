@@ -124,6 +124,9 @@ pub struct AlertsReply {
     pub firing: u64,
     /// Whether some instance evaluates the rules now (holds the lease).
     pub evaluating: bool,
+    /// The silences in force.
+    #[serde(default)]
+    pub silences: Vec<Silence>,
 }
 
 /// One attempt to deliver a notification.

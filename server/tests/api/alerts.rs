@@ -188,6 +188,8 @@ async fn drain(app: &TestApp, queue: &str) {
 async fn a_backlog_fires_once_and_resolves_once_on_every_channel() {
     let (url, inbox) = receiver(Vec::new()).await;
     let app = spawn("alerts-fire", None, &url, "0s").await;
+    // A second instance runs beside it all along: one of them evaluates, nobody twice.
+    let _twin = spawn("alerts-fire-twin", Some(&app.prefix), &url, "0s").await;
     let (status, listed) = app
         .get_json(&format!("{BASE}/alerts/rules"), Role::Moderator)
         .await;

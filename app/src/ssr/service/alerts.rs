@@ -85,6 +85,11 @@ pub async fn alerts(state: &AppState) -> Result<AlertsReply, AppError> {
                 active,
                 resolved,
                 evaluating: alerting.store.evaluating().await?,
+                silences: silences
+                    .iter()
+                    .map(|s| s.view(now))
+                    .filter(|s| s.active)
+                    .collect(),
             })
         })
         .await
