@@ -735,6 +735,14 @@ reason = "its worker died; failed by the monitor"
 dry_run = false
 
 [[playbooks]]
+name = "Rescue"
+queues = ["rescue"]
+stuck_for = "300ms"
+action = "retry_with_changes"
+changes = { dataOverrides = { rescued = true }, priority = 3 }
+dry_run = false
+
+[[playbooks]]
 name = "JustLooking"
 queues = ["dry"]
 stuck_for = "300ms"
@@ -747,11 +755,12 @@ reason = "stuck with a dead worker"
     // `held`: a real worker holds its job (and renews the lock); `mail` and `dry`: jobs left
     // active by a worker that died (no lock).
     let _world = app
-        .world(json!([{"name": "mail"}, {"name": "held", "active": 1}, {"name": "dry"}, {"name": "doomed"}]))
+        .world(json!([{"name": "mail"}, {"name": "held", "active": 1}, {"name": "dry"}, {"name": "doomed"}, {"name": "rescue"}]))
         .await;
     crate::helpers::write_jobs(&app.redis_url, &app.prefix, "mail", "active", 5000, 2).await;
     crate::helpers::write_jobs(&app.redis_url, &app.prefix, "dry", "active", 7000, 1).await;
     crate::helpers::write_jobs(&app.redis_url, &app.prefix, "doomed", "active", 8000, 1).await;
+    crate::helpers::write_jobs(&app.redis_url, &app.prefix, "rescue", "active", 9000, 1).await;
     let runs = eventually(Duration::from_secs(20), "the playbooks' runs", || async {
         let (_, reply) = app
             .get_json(&format!("{BASE}/alerts/playbooks"), Role::Moderator)
@@ -769,13 +778,16 @@ reason = "stuck with a dead worker"
         (outcomes.contains(&("5000".into(), "moved".into()))
             && outcomes.contains(&("5001".into(), "moved".into()))
             && outcomes.contains(&("7000".into(), "would-fail".into()))
-            && outcomes.contains(&("8000".into(), "failed".into())))
+            && outcomes.contains(&("8000".into(), "failed".into()))
+            && outcomes
+                .iter()
+                .any(|(id, o)| id == "9000" && o.starts_with("retried as ")))
         .then_some(outcomes)
     })
     .await;
     assert_eq!(
         runs.len(),
-        4,
+        5,
         "the held job is no candidate, a dry run says it once: {runs:?}"
     );
     // BullMQ: the dead workers' jobs wait again; the held one and the dry run's are active.

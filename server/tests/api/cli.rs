@@ -15,6 +15,7 @@ fn server() -> Command {
         "BULLMQ_PREFIX",
         "BULLMQ_QUEUES",
         "LEPTOS_SITE_ADDR",
+        "ALERTS_FILE",
     ] {
         command.env_remove(var);
     }
@@ -59,6 +60,46 @@ fn invalid_settings_fail_with_one_line_naming_the_setting() {
         }
         let output = command.env(var, value).output().expect("runs");
         assert_one_line_error(&output, needle);
+    }
+}
+
+#[test]
+fn a_bad_alert_rules_file_stops_the_server_with_one_line() {
+    let dir = std::env::temp_dir();
+    let cases: [(&str, &str, &str); 4] = [
+        (
+            "unknown-kind",
+            "[[rules]]\nname = \"A\"\ncondition = { kind = \"backlogg\", above = 1 }\n",
+            "rule 1 (`A`): condition: unknown kind `backlogg`",
+        ),
+        (
+            "bad-duration",
+            "[[rules]]\nname = \"A\"\ncondition = { kind = \"paused\" }\nfor = \"soon\"\n",
+            "rule 1 (`A`): for:",
+        ),
+        (
+            "missing-channel",
+            "[[rules]]\nname = \"A\"\ncondition = { kind = \"paused\" }\nchannels = [\"pager\"]\n",
+            "no channel named `pager`",
+        ),
+        ("unreadable", "", "cannot read it"),
+    ];
+    for (name, text, needle) in cases {
+        let path = dir.join(format!("alerts-cli-{}-{name}.toml", std::process::id()));
+        if !text.is_empty() {
+            std::fs::write(&path, text).expect("rules file");
+        }
+        let output = server()
+            .env("JWT_SECRET", "a-good-enough-secret-123")
+            .env("ALERTS_FILE", &path)
+            .output()
+            .expect("runs");
+        let _ = std::fs::remove_file(&path);
+        assert_one_line_error(&output, needle);
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("ALERTS_FILE"),
+            "{output:?}"
+        );
     }
 }
 

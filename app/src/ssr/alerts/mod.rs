@@ -225,7 +225,13 @@ impl Alerting {
                 stuck_ms,
             };
             self.store.log_playbook(&run).await?;
-            if matches!(outcome.as_str(), "moved" | "failed") {
+            let audited = match outcome.as_str() {
+                "moved" => Some("playbook-move-to-wait"),
+                "failed" => Some("playbook-fail"),
+                made if made.starts_with("retried as ") => Some("playbook-retry-with-changes"),
+                _ => None,
+            };
+            if let Some(action) = audited {
                 state.reads.forget().await;
                 state.snapshots.clear();
                 let entry = crate::ssr::audit::Action {
@@ -235,11 +241,7 @@ impl Alerting {
                         expires_at: 0,
                         token_id: String::new(),
                     },
-                    action: if outcome == "moved" {
-                        "playbook-move-to-wait"
-                    } else {
-                        "playbook-fail"
-                    },
+                    action,
                     queue: queue_name,
                     job_id: Some(job_id),
                     params: serde_json::json!({"playbook": playbook.name, "stuckMs": stuck_ms}),

@@ -33,6 +33,9 @@ pub enum PlaybookAction {
     MoveToWait,
     /// Failed with this reason.
     Fail(String),
+    /// A new job from it with these changes (the one-job retry with changes); the original
+    /// failed, its reason naming the new job.
+    RetryWithChanges(crate::model::RetryChanges),
 }
 
 /// A playbook, validated.
@@ -55,8 +58,17 @@ pub(super) struct RawPlaybook {
     stuck_for: String,
     action: String,
     reason: Option<String>,
+    changes: Option<toml::Value>,
     max_per_hour: Option<u64>,
     dry_run: Option<bool>,
+}
+
+fn checked_cap(at: &str, max_per_hour: Option<u64>) -> Result<u64, String> {
+    let max_per_hour = max_per_hour.unwrap_or(60);
+    if !(1..=10_000).contains(&max_per_hour) {
+        return Err(format!("{at}: max_per_hour must be from 1 to 10000"));
+    }
+    Ok(max_per_hour)
 }
 
 impl RawPlaybook {
@@ -77,6 +89,31 @@ impl RawPlaybook {
             (None, None) => Scope::All,
         };
         let stuck_for = duration(&self.stuck_for).map_err(|e| format!("{at}: stuck_for: {e}"))?;
+        if self.changes.is_some() && self.action != "retry_with_changes" {
+            return Err(format!(
+                "{at}: changes go with action retry_with_changes only"
+            ));
+        }
+        if self.action == "retry_with_changes" {
+            if self.reason.is_some() {
+                return Err(format!("{at}: reason goes with action fail only"));
+            }
+            let changes = serde_json::to_value(
+                self.changes
+                    .unwrap_or(toml::Value::Table(Default::default())),
+            )
+            .map_err(|e| format!("{at}: changes: {e}"))?;
+            let changes = crate::model::RetryChanges::from_value(changes)
+                .map_err(|e| format!("{at}: changes: {e}"))?;
+            return Ok(Playbook {
+                name: self.name,
+                scope,
+                stuck_for,
+                action: PlaybookAction::RetryWithChanges(changes),
+                max_per_hour: checked_cap(&at, self.max_per_hour)?,
+                dry_run: self.dry_run.unwrap_or(true),
+            });
+        }
         let action = match (self.action.as_str(), self.reason) {
             ("move_to_wait", None) => PlaybookAction::MoveToWait,
             ("move_to_wait", Some(_)) => {
@@ -92,20 +129,16 @@ impl RawPlaybook {
             }
             (other, _) => {
                 return Err(format!(
-                    "{at}: unknown action `{other}` (one of move_to_wait, fail)"
+                    "{at}: unknown action `{other}` (one of move_to_wait, fail, retry_with_changes)"
                 ))
             }
         };
-        let max_per_hour = self.max_per_hour.unwrap_or(60);
-        if !(1..=10_000).contains(&max_per_hour) {
-            return Err(format!("{at}: max_per_hour must be from 1 to 10000"));
-        }
         Ok(Playbook {
             name: self.name,
             scope,
             stuck_for,
             action,
-            max_per_hour,
+            max_per_hour: checked_cap(&at, self.max_per_hour)?,
             dry_run: self.dry_run.unwrap_or(true),
         })
     }
@@ -127,10 +160,11 @@ impl Playbook {
             action: match self.action {
                 PlaybookAction::MoveToWait => "move_to_wait".into(),
                 PlaybookAction::Fail(_) => "fail".into(),
+                PlaybookAction::RetryWithChanges(_) => "retry_with_changes".into(),
             },
             reason: match &self.action {
                 PlaybookAction::Fail(reason) => Some(reason.clone()),
-                PlaybookAction::MoveToWait => None,
+                _ => None,
             },
             max_per_hour: self.max_per_hour,
             dry_run: self.dry_run,
@@ -184,6 +218,7 @@ pub async fn act(
     let (action, reason) = match &playbook.action {
         PlaybookAction::MoveToWait => ("wait", String::new()),
         PlaybookAction::Fail(reason) => ("fail", reason.clone()),
+        PlaybookAction::RetryWithChanges(_) => ("retry", String::new()),
     };
     let hour = now / 3_600_000;
     let cap_key = format!("{alerts_base}:playbook:{}:{hour}", playbook.name);
@@ -210,6 +245,21 @@ pub async fn act(
             let _: () = pool.decr(&cap_key).await?;
             return Ok(first_this_hour().await?.then(|| "capped".to_owned()));
         }
+    }
+    if let (PlaybookAction::RetryWithChanges(changes), false) = (&playbook.action, playbook.dry_run)
+    {
+        let made =
+            crate::ssr::bullmq::retry::retry_stuck(pool, prefix, queue, job_id, changes).await;
+        let outcome = match made {
+            Ok(Ok(new_id)) => return Ok(Some(format!("retried as {new_id}"))),
+            Ok(Err(why)) => format!("skipped-{why}"),
+            Err(error) => {
+                let _: () = pool.decr(&cap_key).await?;
+                return Err(error);
+            }
+        };
+        let _: () = pool.decr(&cap_key).await?;
+        return Ok(first_this_hour().await?.then_some(outcome));
     }
     let outcome: String = ACT
         .evalsha_with_reload(

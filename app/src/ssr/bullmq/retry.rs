@@ -255,6 +255,76 @@ pub fn prepare(
     })
 }
 
+/// A playbook's retry of a stuck job whose worker died: a new job with `changes`, the original
+/// failed (its reason names the new job), only while it is still active and no worker holds
+/// its lock (checked in the same script). `Ok(Ok(new id))`, or `Ok(Err("gone" | "locked"))`.
+pub async fn retry_stuck(
+    pool: &Pool,
+    prefix: &str,
+    queue: &QueueInfo,
+    job_id: &str,
+    changes: &RetryChanges,
+) -> Result<Result<String, String>, AppError> {
+    let keys = QueueKeys::new(prefix, &queue.name);
+    let original = keys.job(job_id);
+    let fields: Vec<Option<String>> = pool
+        .hmget(original.as_str(), vec!["name", "data", "opts", "priority"])
+        .await?;
+    let field = |i: usize| fields.get(i).cloned().flatten();
+    let copy = prepare(
+        &queue.name,
+        job_id,
+        field(0),
+        field(1).as_deref(),
+        field(2).as_deref(),
+        field(3).as_deref(),
+        &RetryChanges {
+            remove_original: true,
+            ..changes.clone()
+        },
+    )?;
+    let reply: Vec<String> = pool
+        .next()
+        .eval(
+            RETRY.as_str(),
+            vec![
+                keys.id(),
+                keys.meta(),
+                keys.wait(),
+                keys.paused(),
+                keys.prioritized(),
+                keys.marker(),
+                keys.events(),
+                keys.priority_counter(),
+                original,
+                keys.completed(),
+                keys.failed(),
+                keys.active(),
+                keys.retry_record("playbook"),
+            ],
+            vec![
+                keys.base().to_owned(),
+                copy.name,
+                copy.data,
+                copy.opts,
+                chrono::Utc::now().timestamp_millis().to_string(),
+                copy.priority.to_string(),
+                job_id.to_owned(),
+                "1".to_owned(),
+                queue.bull_version().script_mode().to_owned(),
+                "0".to_owned(),
+                "1".to_owned(),
+                "0".to_owned(),
+            ],
+        )
+        .await?;
+    Ok(match reply.as_slice() {
+        [id, _, ..] if !id.is_empty() => Ok(id.clone()),
+        [_, why, ..] => Err(why.clone()),
+        _ => Err("missing".to_owned()),
+    })
+}
+
 /// What the record of a request says happened, when it exists: how an answer lost in transit
 /// is recovered.
 pub async fn recorded(

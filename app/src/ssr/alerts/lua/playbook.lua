@@ -1,9 +1,11 @@
 -- A playbook's action on one stuck job, only if it is still active and no worker holds its lock
 -- (checked here, in the same atomic step as the action).
 -- KEYS: 1 the queue's meta.
--- ARGV: 1 the queue's key base, 2 job id, 3 'wait' | 'fail', 4 the failed reason, 5 now (ms),
+-- ARGV: 1 the queue's key base, 2 job id, 3 'wait' | 'fail' ('retry' only for a dry run: the
+-- retry itself is retry.lua's), 4 the failed reason, 5 now (ms),
 -- 6 mode ('v5' | 'v6'), 7 '1' for a dry run (only say what it would do).
--- Returns 'moved' | 'failed' | 'would-move' | 'would-fail' | 'skipped-gone' | 'skipped-locked'.
+-- Returns 'moved' | 'failed' | 'would-move' | 'would-fail' | 'would-retry' | 'skipped-gone' |
+-- 'skipped-locked'.
 local base, id, action, reason, now, mode, dry =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local job = base .. id
@@ -14,7 +16,15 @@ if redis.call('EXISTS', job .. ':lock') == 1 then
   return 'skipped-locked'
 end
 if dry == '1' then
-  return action == 'wait' and 'would-move' or 'would-fail'
+  if action == 'wait' then
+    return 'would-move'
+  elseif action == 'retry' then
+    return 'would-retry'
+  end
+  return 'would-fail'
+end
+if action ~= 'wait' and action ~= 'fail' then
+  return 'skipped-unknown'
 end
 local max_len = redis.call('HGET', KEYS[1], 'opts.maxLenEvents') or 10000
 local events = base .. 'events'

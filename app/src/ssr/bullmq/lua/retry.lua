@@ -7,16 +7,29 @@
 --       the caller keeps count itself: a bulk operation's batch, which runs once per job)
 -- ARGV: 1 key base, 2 name, 3 data (JSON), 4 opts (JSON), 5 now (ms), 6 priority,
 --       7 original id, 8 remove original ("1"/"0"), 9 mode ("v5"/"v6"),
---       10 how long the record lives (ms)
+--       10 how long the record lives (ms), 11 "1": only an active original no worker holds
+--       (a playbook's retry of a dead worker's job), 12 "0": keep no record (KEYS[13] unused)
 -- Returns {new id, what happened to the original: "kept" | "removed" | "failed", and
 -- "repeated" when the job was made by an earlier identical request}, or {'', 'missing'} when
--- the original is not a job (gone, or a key of the queue that is no job hash).
+-- the original is not a job (gone, or a key of the queue that is no job hash); with ARGV[11],
+-- {'', 'gone'} when it is no longer active and {'', 'locked'} when a worker holds it.
 local id_key, meta, wait, paused, prioritized = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local marker, events, pc, original = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local completed, failed, active, record = KEYS[10], KEYS[11], KEYS[12], KEYS[13]
 local base, name, data, opts, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local priority, original_id, remove, mode = tonumber(ARGV[6]), ARGV[7], ARGV[8], ARGV[9]
 local record_ms = ARGV[10]
+if ARGV[12] == '0' then
+  record = ''
+end
+if ARGV[11] == '1' then
+  if not redis.call('LPOS', active, original_id) then
+    return {'', 'gone'}
+  end
+  if redis.call('EXISTS', original .. ':lock') == 1 then
+    return {'', 'locked'}
+  end
+end
 
 if record ~= '' then
   local earlier = redis.call('GET', record)
