@@ -23,6 +23,7 @@ test('a firing alert shows in the bar and the panel, and resolves when a worker 
   await expect(alert).toHaveAttribute('data-severity', 'critical');
   await expect(alert.locator('.line')).toHaveText('critical · E2eBacklog · e2e-alerts: e2e-alerts has 9 jobs waiting');
   await expect(alert.locator('.when')).toContainText('firing since');
+  await expect(alert.locator('.rule')).toHaveText('rule: more than 5 jobs waiting, prioritized or delayed');
   await expect(alert.getByRole('button', { name: 'Silence…' })).toHaveCount(0);
 
   // An operator silences it from the panel: with a reason, for an hour; then ends the silence.

@@ -72,6 +72,8 @@ pub fn silence_line(silence: &Silence) -> String {
 #[component]
 fn AlertRow(
     alert: Alert,
+    /// The rule's condition in words.
+    rule: Option<String>,
     can_operate: bool,
     on_silence: Callback<SilenceRequest>,
 ) -> impl IntoView {
@@ -93,6 +95,7 @@ fn AlertRow(
         <li class="alert" data-severity=severity data-status=alert.status.as_str() data-silenced=silenced.to_string()>
             <span class="line">{line}</span>
             <span class="when">{when}</span>
+            {rule.map(|text| view! { <span class="rule">"rule: " {text}</span> })}
             {silenced.then(|| view! { <span class="silenced">"silenced"</span> })}
             {runbook.map(|url| view! { <a href=url rel="noopener noreferrer" target="_blank">"runbook"</a> })}
             {(can_operate && active && !silenced).then(|| view! {
@@ -180,13 +183,20 @@ pub fn Alerts(updates: Signal<u64>, can_operate: Signal<bool>) -> impl IntoView 
                 Some(Ok(reply)) => {
                     let operate = can_operate.get_untracked();
                     let (active, resolved, silences) = (reply.active, reply.resolved, reply.silences);
+                    let rules = reply.rules;
+                    let rule_of = move |alert: &Alert| {
+                        alert.labels.get("alertname").and_then(|name| rules.get(name).cloned())
+                    };
                     view! {
                         {(!reply.evaluating).then(|| view! {
                             <p class="note">"No instance evaluates the rules right now (no ALERTS_FILE, or starting)."</p>
                         })}
                         {active.is_empty().then(|| view! { <p class="empty">"No alert is active."</p> })}
                         <ul class="active-alerts">
-                            {active.into_iter().map(|alert| view! { <AlertRow alert can_operate=operate on_silence/> }).collect_view()}
+                            {active.into_iter().map(|alert| {
+                                let rule = rule_of(&alert);
+                                view! { <AlertRow alert rule can_operate=operate on_silence/> }
+                            }).collect_view()}
                         </ul>
                         {(!silences.is_empty()).then(|| view! { <h3>"Silences"</h3> })}
                         <ul class="silences">
@@ -206,7 +216,10 @@ pub fn Alerts(updates: Signal<u64>, can_operate: Signal<bool>) -> impl IntoView 
                         </ul>
                         {(!resolved.is_empty()).then(|| view! { <h3>"Recently resolved"</h3> })}
                         <ul class="resolved-alerts">
-                            {resolved.into_iter().take(10).map(|alert| view! { <AlertRow alert can_operate=false on_silence/> }).collect_view()}
+                            {resolved.into_iter().take(10).map(|alert| {
+                                let rule = rule_of(&alert);
+                                view! { <AlertRow alert rule can_operate=false on_silence/> }
+                            }).collect_view()}
                         </ul>
                     }
                     .into_any()

@@ -127,6 +127,9 @@ pub struct AlertsReply {
     /// The silences in force.
     #[serde(default)]
     pub silences: Vec<Silence>,
+    /// Each rule's condition in words, by rule name (the `alertname` label).
+    #[serde(default)]
+    pub rules: BTreeMap<String, String>,
 }
 
 /// One attempt to deliver a notification.

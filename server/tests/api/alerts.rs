@@ -933,3 +933,109 @@ queues = ["bills"]
         "{active:?}"
     );
 }
+
+/// The alert names in `key` (`active` or `resolved`) of `GET /alerts`.
+async fn alert_names(app: &TestApp, key: &str) -> Vec<String> {
+    let (_, current) = app
+        .get_json(&format!("{BASE}/alerts"), Role::Moderator)
+        .await;
+    let mut names: Vec<String> = current[key]
+        .as_array()
+        .map(|alerts| {
+            alerts
+                .iter()
+                .filter(|a| key != "active" || a["status"] == "firing")
+                .filter_map(|a| a["labels"]["alertname"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[tokio::test]
+async fn each_condition_fires_on_a_real_world_and_resolves_when_it_no_longer_holds() {
+    let mut options = TestOptions::new(&unique_prefix("alerts-cycle"));
+    options.collector = true;
+    options.stuck_after = Duration::from_millis(300);
+    options.alerts = Some(
+        r#"
+[[rules]]
+name = "Paused"
+condition = { kind = "paused" }
+queues = ["p"]
+
+[[rules]]
+name = "Stalled"
+condition = { kind = "stalled" }
+queues = ["s"]
+
+[[rules]]
+name = "Stuck"
+condition = { kind = "stuck", at_least = 1 }
+queues = ["k"]
+
+[[rules]]
+name = "LongWait"
+condition = { kind = "oldest_waiting", older_than = "300ms" }
+queues = ["w"]
+
+[[rules]]
+name = "Failing"
+condition = { kind = "failure_rate", above = 50, window = "10m", min_finished = 3 }
+queues = ["f"]
+
+[[rules]]
+name = "NewCause"
+condition = { kind = "new_failure_group", within = "4s" }
+queues = ["f"]
+"#
+        .to_owned(),
+    );
+    let app = TestApp::spawn_with(options).await;
+    let _world = app
+        .world(json!([
+            {"name": "p"}, {"name": "s", "waiting": 2}, {"name": "k"}, {"name": "w", "waiting": 2}
+        ]))
+        .await;
+    let spec = |queue: &str| json!({"redis": app.redis_url, "prefix": app.prefix, "queue": queue});
+    fixture_raw("pause", spec("p")).await;
+    crate::helpers::write_jobs(&app.redis_url, &app.prefix, "k", "active", 6000, 1).await;
+    let mut fail = spec("f");
+    fail["causes"] = json!([{"count": 4, "name": "charge", "message": "card {i} declined"}]);
+    fixture_raw("fail", fail).await;
+    app.rediscover().await;
+    let all = [
+        "Failing", "LongWait", "NewCause", "Paused", "Stalled", "Stuck",
+    ];
+    eventually(
+        Duration::from_secs(30),
+        "every condition firing",
+        || async {
+            let firing = alert_names(&app, "active").await;
+            (firing == all).then_some(())
+        },
+    )
+    .await;
+
+    // Each made false again by what an operator or a worker would do.
+    let mut resume = spec("p");
+    resume["pause"] = json!(false);
+    fixture_raw("pause", resume).await;
+    drain(&app, "s").await;
+    redis_cli(&["LREM", &format!("{}:k:active", app.prefix), "0", "6000"]);
+    drain(&app, "w").await;
+    fixture_raw(
+        "add",
+        json!({"redis": app.redis_url, "prefix": app.prefix, "queues": [{"name": "f", "count": 10}]}),
+    )
+    .await;
+    drain(&app, "f").await;
+    eventually(Duration::from_secs(30), "every alert resolved", || async {
+        let firing = alert_names(&app, "active").await;
+        let resolved = alert_names(&app, "resolved").await;
+        (firing.is_empty() && resolved == all).then_some(())
+    })
+    .await;
+}

@@ -90,6 +90,12 @@ pub async fn alerts(state: &AppState) -> Result<AlertsReply, AppError> {
                     .map(|s| s.view(now))
                     .filter(|s| s.active)
                     .collect(),
+                rules: alerting
+                    .rules
+                    .rules
+                    .iter()
+                    .map(|rule| (rule.name.clone(), rule.condition_text()))
+                    .collect(),
             })
         })
         .await
