@@ -289,15 +289,20 @@ async fn a_backlog_fires_once_and_resolves_once_on_every_channel() {
         log.iter().all(|d| d["outcome"] == "delivered"),
         "{deliveries}"
     );
-    eventually(Duration::from_secs(10), "a few more rounds", || async {
-        let (_, again) = app
-            .get_json(&format!("{BASE}/alerts"), Role::Moderator)
-            .await;
-        (again["resolved"].as_array().map(Vec::len) == Some(1)).then_some(())
+    eventually(Duration::from_secs(10), "the Slack resolve", || async {
+        (inbox.on("/slack").len() == 2).then_some(())
     })
     .await;
+    // Once per channel each way: six deliveries, one attempt each.
+    let (_, deliveries) = app
+        .get_json(&format!("{BASE}/alerts/deliveries"), Role::Moderator)
+        .await;
+    assert_eq!(
+        deliveries["deliveries"].as_array().map(Vec::len),
+        Some(6),
+        "{deliveries}"
+    );
     assert_eq!(inbox.on("/hook").len(), 2, "{:?}", inbox.on("/hook"));
-    assert_eq!(inbox.on("/slack").len(), 2);
 }
 
 #[tokio::test]
@@ -677,21 +682,25 @@ channels = ["oncall"]
     );
     assert!(first.contains("[critical] MailBacklog - mail"), "{first}");
     assert!(first.contains("mail has 6 jobs waiting"), "{first}");
-    let (_, log) = app
-        .get_json(&format!("{BASE}/alerts/deliveries"), Role::Moderator)
-        .await;
-    let attempts: Vec<(String, Option<u64>)> = log["deliveries"]
-        .as_array()
-        .expect("log")
-        .iter()
-        .rev()
-        .map(|d| {
-            (
-                d["outcome"].as_str().unwrap_or("?").to_owned(),
-                d["httpStatus"].as_u64(),
-            )
-        })
-        .collect();
+    // The server recorded the message before its 250 reached the monitor: the log may lag.
+    let attempts = eventually(Duration::from_secs(10), "the delivery logged", || async {
+        let (_, log) = app
+            .get_json(&format!("{BASE}/alerts/deliveries"), Role::Moderator)
+            .await;
+        let attempts: Vec<(String, Option<u64>)> = log["deliveries"]
+            .as_array()?
+            .iter()
+            .rev()
+            .map(|d| {
+                (
+                    d["outcome"].as_str().unwrap_or("?").to_owned(),
+                    d["httpStatus"].as_u64(),
+                )
+            })
+            .collect();
+        (attempts.len() >= 2).then_some(attempts)
+    })
+    .await;
     assert_eq!(
         attempts,
         [
@@ -925,13 +934,23 @@ queues = ["bills"]
         failing["value"], 100.0,
         "4 of 4 finished in the window failed"
     );
-    // The collector runs here: it is not behind.
-    assert!(
-        active
-            .iter()
-            .all(|a| a["labels"]["alertname"] != "CollectorBehind"),
-        "{active:?}"
-    );
+    // The collector runs here: once it has read the new queues, it is not behind (a queue it
+    // has never read counts as behind, so right after discovery the alert may show).
+    eventually(
+        Duration::from_secs(20),
+        "no collector-behind alert",
+        || async {
+            let (_, current) = app
+                .get_json(&format!("{BASE}/alerts"), Role::Moderator)
+                .await;
+            current["active"]
+                .as_array()?
+                .iter()
+                .all(|a| a["labels"]["alertname"] != "CollectorBehind")
+                .then_some(())
+        },
+    )
+    .await;
 }
 
 /// The alert names in `key` (`active` or `resolved`) of `GET /alerts`.

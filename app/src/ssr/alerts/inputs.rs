@@ -1,15 +1,103 @@
 //! The reads some conditions need beyond the live snapshot, made only when a rule asks for
-//! them: the oldest waiting job of each queue (one pipelined script call per queue), the
-//! collector's caught-up marks (one `HMGET`), and the failure groups with their growth (the
-//! groups' own read, plus one hash of the last totals).
+//! them: the stuck report (shared with the dashboard's), the oldest waiting job of each queue
+//! (one pipelined script call per queue), the collector's caught-up marks (one `HMGET`), the
+//! failure groups with their growth (the groups' own read, plus one hash of the last totals),
+//! and the finished counts of a failure rate's window (its buckets).
 
-use super::eval::GroupSeen;
+use super::eval::{GroupSeen, Observation, WindowCounts};
+use super::rules::Rule;
+use crate::model::{Metrics, StuckReport};
 use crate::ssr::bullmq::discovery::QueueInfo;
 use crate::ssr::bullmq::keys::QueueKeys;
 use crate::ssr::error::AppError;
+use crate::ssr::history::keys::HistoryKeys;
 use crate::ssr::redis::run_pipeline;
+use crate::ssr::state::AppState;
 use fred::prelude::*;
 use std::collections::HashMap;
+
+/// What one evaluation read beyond the snapshot (each only when a rule needs it).
+#[derive(Default)]
+pub struct Inputs {
+    stuck: Option<StuckReport>,
+    oldest: Option<HashMap<String, u64>>,
+    caught: Option<HashMap<String, Option<u64>>>,
+    groups: Option<Vec<GroupSeen>>,
+    windows: Option<WindowCounts>,
+}
+
+impl Inputs {
+    /// Reads what `rules` need; `alerts_base` is where the groups' growth is kept.
+    pub async fn read(
+        state: &AppState,
+        rules: &[Rule],
+        alerts_base: &str,
+        now: u64,
+    ) -> Result<Inputs, AppError> {
+        let settings = &state.settings;
+        let history = HistoryKeys::new(&settings.monitor_prefix, &settings.prefix);
+        let (stuck_needed, oldest_needed, caught_needed, groups_needed) = super::eval::needs(rules);
+        let windows_needed = super::eval::windows(rules);
+        let mut inputs = Inputs::default();
+        if stuck_needed {
+            inputs.stuck = crate::ssr::service::reads::stuck_alerts(state, None)
+                .await
+                .ok();
+        }
+        let queues = if oldest_needed || caught_needed || !windows_needed.is_empty() {
+            state.registry.queues().await?
+        } else {
+            std::sync::Arc::default()
+        };
+        if oldest_needed {
+            inputs.oldest = Some(oldest_waiting(&state.redis, &settings.prefix, &queues).await?);
+        }
+        if caught_needed {
+            inputs.caught = Some(caught_up(&state.redis, &history.caught_up(), &queues).await?);
+        }
+        if groups_needed {
+            let keys = crate::ssr::failures::FailureKeys::new(&history);
+            let growth = format!("{alerts_base}:group-growth");
+            inputs.groups = Some(groups(&state.redis, &keys, &growth, now).await?);
+        }
+        if !windows_needed.is_empty() {
+            let minute_ttl = u64::try_from(settings.history_minute_ttl.as_millis()).unwrap_or(0);
+            let mut all = WindowCounts::new();
+            for window in windows_needed {
+                let stats = crate::ssr::history::read::window_stats(
+                    &state.redis,
+                    &history,
+                    &queues,
+                    now.saturating_sub(window),
+                    now,
+                    minute_ttl,
+                )
+                .await?;
+                let counts = queues
+                    .iter()
+                    .zip(stats)
+                    .map(|(q, s)| (q.name.as_str().to_owned(), (s.completed, s.failed)))
+                    .collect();
+                all.insert(window, counts);
+            }
+            inputs.windows = Some(all);
+        }
+        Ok(inputs)
+    }
+
+    /// What the rules are judged on: the snapshot (`None`: Redis did not answer) and these.
+    pub fn observation<'a>(&'a self, metrics: Option<&'a Metrics>, now: u64) -> Observation<'a> {
+        Observation {
+            metrics,
+            stuck: self.stuck.as_ref(),
+            oldest_waiting: self.oldest.as_ref(),
+            caught_up: self.caught.as_ref(),
+            groups: self.groups.as_deref(),
+            windows: self.windows.as_ref(),
+            now,
+        }
+    }
+}
 
 /// The oldest job of `wait` (its tail: workers take from there) and when it was added.
 const OLDEST: &str = "local id = redis.call('LINDEX', KEYS[1], -1)

@@ -28,7 +28,6 @@ use crate::ssr::error::AppError;
 use crate::ssr::state::AppState;
 use rules::RuleSet;
 use state::{Notice, Store};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -93,83 +92,13 @@ impl Alerting {
     async fn evaluate(&self, state: &AppState) -> Result<(), AppError> {
         let metrics = crate::ssr::service::reads::metrics(state).await;
         let judged = metrics.is_ok();
-        let (stuck_needed, oldest_needed, caught_needed, groups_needed) =
-            eval::needs(&self.rules.rules);
         let now = now_ms_u64();
-        let (mut stuck, mut oldest, mut caught, mut groups) = (None, None, None, None);
-        let mut windows = None;
-        if judged {
-            let settings = &state.settings;
-            if stuck_needed {
-                stuck = crate::ssr::service::reads::stuck_alerts(state, None)
-                    .await
-                    .ok();
-            }
-            if oldest_needed || caught_needed {
-                let queues = state.registry.queues().await?;
-                if oldest_needed {
-                    oldest = Some(
-                        inputs::oldest_waiting(&state.redis, &settings.prefix, &queues).await?,
-                    );
-                }
-                if caught_needed {
-                    let history = crate::ssr::history::keys::HistoryKeys::new(
-                        &settings.monitor_prefix,
-                        &settings.prefix,
-                    );
-                    caught =
-                        Some(inputs::caught_up(&state.redis, &history.caught_up(), &queues).await?);
-                }
-            }
-            let wanted = eval::windows(&self.rules.rules);
-            if !wanted.is_empty() {
-                let queues = state.registry.queues().await?;
-                let history = crate::ssr::history::keys::HistoryKeys::new(
-                    &settings.monitor_prefix,
-                    &settings.prefix,
-                );
-                let minute_ttl = settings.history_minute_ttl.as_millis() as u64;
-                let mut all = HashMap::new();
-                for window in wanted {
-                    let stats = crate::ssr::history::read::window_stats(
-                        &state.redis,
-                        &history,
-                        &queues,
-                        now.saturating_sub(window),
-                        now,
-                        minute_ttl,
-                    )
-                    .await?;
-                    all.insert(
-                        window,
-                        queues
-                            .iter()
-                            .zip(stats)
-                            .map(|(q, s)| (q.name.as_str().to_owned(), (s.completed, s.failed)))
-                            .collect::<HashMap<_, _>>(),
-                    );
-                }
-                windows = Some(all);
-            }
-            if groups_needed {
-                let history = crate::ssr::history::keys::HistoryKeys::new(
-                    &settings.monitor_prefix,
-                    &settings.prefix,
-                );
-                let keys = crate::ssr::failures::FailureKeys::new(&history);
-                let growth = format!("{}:group-growth", self.store.base());
-                groups = Some(inputs::groups(&state.redis, &keys, &growth, now).await?);
-            }
-        }
-        let seen = eval::Observation {
-            metrics: metrics.as_ref().ok(),
-            stuck: stuck.as_ref(),
-            oldest_waiting: oldest.as_ref(),
-            caught_up: caught.as_ref(),
-            groups: groups.as_deref(),
-            windows: windows.as_ref(),
-            now,
+        let extra = if judged {
+            inputs::Inputs::read(state, &self.rules.rules, self.store.base(), now).await?
+        } else {
+            inputs::Inputs::default()
         };
+        let seen = extra.observation(metrics.as_ref().ok(), now);
         let found = eval::evaluate(&self.rules.rules, &seen);
         let held = self.store.active().await?;
         let silences = self.store.silences(now).await?;
