@@ -1058,3 +1058,87 @@ queues = ["f"]
     })
     .await;
 }
+
+#[tokio::test]
+async fn redis_going_away_is_told_by_the_evaluating_instance_and_resolved_when_it_answers() {
+    let (url, inbox) = receiver(Vec::new()).await;
+    let mut redis = crate::own_redis::OwnRedis::start().expect("redis-server");
+    let prefix = unique_prefix("alerts-down");
+    let mut options = TestOptions::new(&prefix);
+    options.redis_url = redis.url();
+    let secret = secret_file(&prefix);
+    options.alerts = Some(format!(
+        r#"
+[[channels]]
+name = "hook"
+type = "webhook"
+url = "{url}/hook"
+secret_file = "{secret}"
+
+[[rules]]
+name = "RedisDown"
+condition = {{ kind = "redis_unreachable" }}
+for = "500ms"
+severity = "critical"
+summary = "the monitor cannot reach Redis"
+channels = ["hook"]
+"#
+    ));
+    let app = TestApp::spawn_with(options).await;
+    let _ = std::fs::remove_file(secret);
+    eventually(
+        Duration::from_secs(10),
+        "an instance evaluating",
+        || async {
+            let (_, current) = app
+                .get_json(&format!("{BASE}/alerts"), Role::Moderator)
+                .await;
+            (current["evaluating"] == true).then_some(())
+        },
+    )
+    .await;
+
+    // Redis goes away: the alert state cannot be written, yet the instance that evaluated
+    // tells the channel (once), from memory.
+    redis.stop();
+    let fired = eventually(Duration::from_secs(30), "the firing webhook", || async {
+        inbox.on("/hook").first().cloned()
+    })
+    .await;
+    assert_eq!(fired.signed, Some(true));
+    assert_eq!(fired.body["status"], "firing");
+    assert_eq!(fired.body["alerts"][0]["labels"]["alertname"], "RedisDown");
+    assert_eq!(
+        fired.body["alerts"][0]["annotations"]["summary"],
+        "the monitor cannot reach Redis"
+    );
+
+    // It answers again: the resolve goes out, the episode is written down.
+    redis.restart().expect("redis-server again");
+    let resolved = eventually(Duration::from_secs(30), "the resolve", || async {
+        inbox.on("/hook").get(1).cloned()
+    })
+    .await;
+    assert_eq!(resolved.body["status"], "resolved");
+    assert_eq!(
+        resolved.body["alerts"][0]["fingerprint"],
+        fired.body["alerts"][0]["fingerprint"]
+    );
+    eventually(
+        Duration::from_secs(10),
+        "the episode in the lists",
+        || async {
+            let (_, current) = app
+                .get_json(&format!("{BASE}/alerts"), Role::Moderator)
+                .await;
+            let (_, log) = app
+                .get_json(&format!("{BASE}/alerts/deliveries"), Role::Moderator)
+                .await;
+            (current["resolved"][0]["labels"]["alertname"] == "RedisDown"
+                && log["deliveries"].as_array().map(Vec::len) == Some(2))
+            .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(inbox.on("/hook").len(), 2, "{:?}", inbox.on("/hook"));
+}

@@ -17,6 +17,7 @@
 pub mod eval;
 pub mod inputs;
 pub mod notify;
+pub mod outage;
 pub mod playbooks;
 pub mod rules;
 pub mod state;
@@ -40,6 +41,8 @@ pub struct Alerting {
     http: reqwest::Client,
     prefix: String,
     interval: Duration,
+    /// What this instance knows while Redis is away.
+    outage: Arc<outage::Watch>,
 }
 
 impl Alerting {
@@ -55,6 +58,7 @@ impl Alerting {
                 .unwrap_or_default(),
             prefix: settings.prefix.clone(),
             interval: settings.alerts_interval,
+            outage: Arc::default(),
         }
     }
 
@@ -78,7 +82,29 @@ impl Alerting {
     }
 
     async fn round(&self, state: &AppState) -> Result<(), AppError> {
-        if !self.store.claim(&self.token, self.lease()).await? {
+        // Under the request deadline and the gate: with Redis away this fails at once (or
+        // after `REDIS_TIMEOUT`), and the outage is told from memory (`outage`).
+        let claimed = match state
+            .within(self.store.claim(&self.token, self.lease()))
+            .await
+        {
+            Ok(held) => held,
+            Err(error) => {
+                let now = now_ms_u64();
+                self.outage
+                    .down(&self.rules, &self.http, &self.prefix, now)
+                    .await;
+                return Err(error);
+            }
+        };
+        if self.outage.quiet() {
+            self.outage.held(claimed);
+        } else {
+            self.outage
+                .back(&self.store, &self.rules, claimed, now_ms_u64())
+                .await?;
+        }
+        if !claimed {
             return Ok(());
         }
         self.evaluate(state).await?;

@@ -350,6 +350,27 @@ impl Store {
         }
     }
 
+    /// Queues a notification outside an evaluation (the resolve of an outage told while Redis
+    /// was away).
+    pub async fn enqueue(&self, notice: &Notice) -> Result<(), AppError> {
+        let _: () = self
+            .pool
+            .rpush(
+                self.outbox(&notice.channel),
+                format!("{} {}", notice.id, json(notice)),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Adds a resolved alert to the list `GET /alerts` shows.
+    pub async fn push_resolved(&self, record: &Record) -> Result<(), AppError> {
+        let key = self.key("resolved");
+        let _: () = self.pool.lpush(&key, json(record)).await?;
+        let _: () = self.pool.ltrim(&key, 0, KEEP_RESOLVED - 1).await?;
+        Ok(())
+    }
+
     /// Where the alert keys live (`<MONITOR_PREFIX>:{alerts:<prefix>}`).
     pub fn base(&self) -> &str {
         &self.base
