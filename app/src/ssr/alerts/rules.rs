@@ -287,10 +287,24 @@ impl std::fmt::Debug for Channel {
 }
 
 /// A channel's URL as it may be shown (Slack's URL is its secret: only the host).
+/// Webhook URLs often carry a token in their query or their user part: those are never shown
+/// either (`https://user:pw@host/hook?token=x` shows as `https://host/hook?…`).
 pub fn shown_url(channel: &Channel) -> String {
+    let (scheme, rest) = channel.url.split_once("://").unwrap_or(("", &channel.url));
+    let (authority, path) = match rest.find('/') {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    };
+    let host = authority.rsplit('@').next().unwrap_or(authority);
     match channel.kind {
-        ChannelKind::Slack => channel.url.split('/').take(3).collect::<Vec<_>>().join("/") + "/…",
-        _ => channel.url.clone(),
+        ChannelKind::Slack => format!("{scheme}://{host}/…"),
+        _ => {
+            let (path, hidden) = match path.find(['?', '#']) {
+                Some(at) => (&path[..at], "?…"),
+                None => (path, ""),
+            };
+            format!("{scheme}://{host}{path}{hidden}")
+        }
     }
 }
 
@@ -1078,6 +1092,35 @@ channels = ["ops"]
         assert_eq!(email.credentials, Some(("s3cret".into(), "s3cret".into())));
         assert_eq!(channel.url, "smtp://smtp.example.com:587");
         assert!(!format!("{channel:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn shown_urls_hold_no_credentials() {
+        let channel = |kind, url: &str| Channel {
+            name: "c".into(),
+            kind,
+            url: url.into(),
+            secret: None,
+            email: None,
+        };
+        assert_eq!(
+            shown_url(&channel(
+                ChannelKind::Webhook,
+                "https://user:pw@hooks.example.com/in?token=x"
+            )),
+            "https://hooks.example.com/in?…"
+        );
+        assert_eq!(
+            shown_url(&channel(ChannelKind::Alertmanager, "http://am:9093")),
+            "http://am:9093"
+        );
+        assert_eq!(
+            shown_url(&channel(
+                ChannelKind::Slack,
+                "https://hooks.slack.com/services/T/B/X"
+            )),
+            "https://hooks.slack.com/…"
+        );
     }
 
     #[test]
