@@ -28,6 +28,7 @@ cleanup() {
   echo "demo: stopping"
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [ -n "${DEMO_ALERTS_FILE:-}" ] && rm -f "$DEMO_ALERTS_FILE"
   if [ -n "$STARTED_REDIS_PID" ]; then
     kill "$STARTED_REDIS_PID" 2>/dev/null || true
     wait "$STARTED_REDIS_PID" 2>/dev/null || true
@@ -64,8 +65,8 @@ for _ in $(seq 1 100); do
 done
 RECEIVER_PORT=$(cat "$PORT_FILE")
 rm -f "$PORT_FILE"
-ALERTS_FILE=$(mktemp --suffix=.toml)
-export ALERTS_FILE ALERTS_INTERVAL="${ALERTS_INTERVAL:-5s}"
+DEMO_ALERTS_FILE=$(mktemp --suffix=.toml)
+export ALERTS_FILE="$DEMO_ALERTS_FILE" ALERTS_INTERVAL="${ALERTS_INTERVAL:-5s}"
 sed "s|@RECEIVER@|http://127.0.0.1:$RECEIVER_PORT/hook|; s|@DASHBOARD@|http://$LEPTOS_SITE_ADDR|" \
   end2end/demo/alerts.toml > "$ALERTS_FILE"
 
