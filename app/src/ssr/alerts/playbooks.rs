@@ -77,17 +77,7 @@ impl RawPlaybook {
         if self.name.is_empty() || self.name.len() > 100 {
             return Err(format!("{at}: name must be 1 to 100 characters"));
         }
-        let scope = match (self.queues, self.queue_pattern) {
-            (Some(_), Some(_)) => {
-                return Err(format!("{at}: queues and queue_pattern both given; one"))
-            }
-            (Some(queues), None) if queues.is_empty() => {
-                return Err(format!("{at}: queues is empty"))
-            }
-            (Some(queues), None) => Scope::Listed(queues),
-            (None, Some(pattern)) => Scope::Pattern(pattern),
-            (None, None) => Scope::All,
-        };
+        let scope = Scope::from_fields(&at, self.queues, self.queue_pattern)?;
         let stuck_for = duration(&self.stuck_for).map_err(|e| format!("{at}: stuck_for: {e}"))?;
         if self.changes.is_some() && self.action != "retry_with_changes" {
             return Err(format!(

@@ -139,6 +139,21 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// From a rule's or playbook's `queues` and `queue_pattern` (at most one; neither: all).
+    pub fn from_fields(
+        at: &str,
+        queues: Option<Vec<String>>,
+        pattern: Option<String>,
+    ) -> Result<Scope, String> {
+        match (queues, pattern) {
+            (Some(_), Some(_)) => Err(format!("{at}: queues and queue_pattern both given; one")),
+            (Some(queues), None) if queues.is_empty() => Err(format!("{at}: queues is empty")),
+            (Some(queues), None) => Ok(Scope::Listed(queues)),
+            (None, Some(pattern)) => Ok(Scope::Pattern(pattern)),
+            (None, None) => Ok(Scope::All),
+        }
+    }
+
     pub fn covers(&self, queue: &str) -> bool {
         match self {
             Scope::All => true,
@@ -351,31 +366,20 @@ impl RuleSet {
                     raw.kind
                 )
             })?;
-            let secret_source = either(
-                &at,
-                ("secret_env", raw.secret_env),
-                ("secret_file", raw.secret_file),
-            )?;
-            let raw_email = RawEmail {
-                host: raw.host,
-                port: raw.port,
-                tls: raw.tls,
-                username_env: raw.username_env,
-                username_file: raw.username_file,
-                password_env: raw.password_env,
-                password_file: raw.password_file,
-                from: raw.from,
-                to: raw.to,
-            };
             if kind == ChannelKind::Email {
-                let email = email_settings(&at, raw_email, secrets)?;
-                if secret_source.is_some() || raw.url.is_some() || raw.url_env.is_some() {
+                if raw.secret_env.is_some()
+                    || raw.secret_file.is_some()
+                    || raw.url.is_some()
+                    || raw.url_env.is_some()
+                {
                     return Err(format!(
                         "{at}: an email channel takes host, port, tls, username_*, password_*, from, to (no url or secret)"
                     ));
                 }
+                let name = raw.name.clone();
+                let email = email_settings(&at, raw, secrets)?;
                 channels.push(Channel {
-                    name: raw.name,
+                    name,
                     kind,
                     url: format!("smtp://{}:{}", email.host, email.port),
                     secret: None,
@@ -383,11 +387,16 @@ impl RuleSet {
                 });
                 continue;
             }
-            if raw_email.given() {
+            if raw.email_given() {
                 return Err(format!(
                     "{at}: host, port, tls, username_*, password_*, from and to go with type email only"
                 ));
             }
+            let secret_source = either(
+                &at,
+                ("secret_env", raw.secret_env),
+                ("secret_file", raw.secret_file),
+            )?;
             let url_source = match (raw.url, raw.url_env) {
                 (Some(_), Some(_)) => return Err(format!("{at}: url and url_env both given; one")),
                 (Some(url), None) => url,
@@ -425,17 +434,7 @@ impl RuleSet {
             }
             let condition =
                 condition(raw.condition).map_err(|e| format!("{at}: condition: {e}"))?;
-            let scope = match (raw.queues, raw.queue_pattern) {
-                (Some(_), Some(_)) => {
-                    return Err(format!("{at}: queues and queue_pattern both given; one"))
-                }
-                (Some(queues), None) if queues.is_empty() => {
-                    return Err(format!("{at}: queues is empty"))
-                }
-                (Some(queues), None) => Scope::Listed(queues),
-                (None, Some(pattern)) => Scope::Pattern(pattern),
-                (None, None) => Scope::All,
-            };
+            let scope = Scope::from_fields(&at, raw.queues, raw.queue_pattern)?;
             if !condition.per_queue() && scope != Scope::All {
                 return Err(format!(
                     "{at}: {} is not per queue; no queues",
@@ -812,22 +811,9 @@ struct RawChannel {
     to: Vec<String>,
 }
 
-/// An email channel's own fields (flattening them with `serde(flatten)` would lose
-/// `deny_unknown_fields`).
-struct RawEmail {
-    host: Option<String>,
-    port: Option<u16>,
-    tls: Option<String>,
-    username_env: Option<String>,
-    username_file: Option<String>,
-    password_env: Option<String>,
-    password_file: Option<String>,
-    from: Option<String>,
-    to: Vec<String>,
-}
-
-impl RawEmail {
-    fn given(&self) -> bool {
+impl RawChannel {
+    /// Whether any of an email channel's own fields is given.
+    fn email_given(&self) -> bool {
         self.host.is_some()
             || self.port.is_some()
             || self.tls.is_some()
@@ -856,7 +842,7 @@ fn either(
 
 fn email_settings(
     at: &str,
-    raw: RawEmail,
+    raw: RawChannel,
     secrets: &dyn Fn(&SecretSource) -> Result<String, String>,
 ) -> Result<EmailSettings, String> {
     let host = raw

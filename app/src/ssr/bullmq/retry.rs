@@ -93,6 +93,25 @@ fn canonical(value: &Value) -> String {
     }
 }
 
+/// `retry.lua`'s keys: the queue's, the original job's hash and the request's record.
+fn script_keys(keys: &QueueKeys, original: String, record: &str) -> Vec<String> {
+    vec![
+        keys.id(),
+        keys.meta(),
+        keys.wait(),
+        keys.paused(),
+        keys.prioritized(),
+        keys.marker(),
+        keys.events(),
+        keys.priority_counter(),
+        original,
+        keys.completed(),
+        keys.failed(),
+        keys.active(),
+        record.to_owned(),
+    ]
+}
+
 fn no_such_job(job_id: &JobId, queue: &QueueInfo) -> AppError {
     AppError::NotFound(format!("no job `{job_id}` in queue `{}`", queue.name))
 }
@@ -152,21 +171,7 @@ pub async fn retry(
         .with_options(&once)
         .eval(
             RETRY.as_str(),
-            vec![
-                keys.id(),
-                keys.meta(),
-                keys.wait(),
-                keys.paused(),
-                keys.prioritized(),
-                keys.marker(),
-                keys.events(),
-                keys.priority_counter(),
-                original,
-                keys.completed(),
-                keys.failed(),
-                keys.active(),
-                keys.retry_record(fingerprint),
-            ],
+            script_keys(&keys, original, &keys.retry_record(fingerprint)),
             vec![
                 keys.base().to_owned(),
                 copy.name,
@@ -287,21 +292,7 @@ pub async fn retry_stuck(
         .next()
         .eval(
             RETRY.as_str(),
-            vec![
-                keys.id(),
-                keys.meta(),
-                keys.wait(),
-                keys.paused(),
-                keys.prioritized(),
-                keys.marker(),
-                keys.events(),
-                keys.priority_counter(),
-                original,
-                keys.completed(),
-                keys.failed(),
-                keys.active(),
-                keys.retry_record("playbook"),
-            ],
+            script_keys(&keys, original, &keys.retry_record("playbook")),
             vec![
                 keys.base().to_owned(),
                 copy.name,
