@@ -111,6 +111,9 @@ struct Options {
     /// The alert rules and channels (TOML; README "Alerts"). Without it, nothing is evaluated.
     #[arg(long, env = "ALERTS_FILE", global = true)]
     alerts_file: Option<String>,
+    /// Bearer token Prometheus sends to scrape `/metrics`; the endpoint is off without it.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
+    metrics_token: Option<String>,
     /// How often the alert rules are evaluated and notifications delivered, e.g. `15s`.
     #[arg(long, env = "ALERTS_INTERVAL", default_value = "15s", value_parser = parse_duration, global = true)]
     alerts_interval: Duration,
@@ -320,6 +323,12 @@ impl Options {
             return Err("ALERTS_INTERVAL must be at least 100ms".into());
         }
         settings.alerts_interval = self.alerts_interval;
+        settings.metrics_token = self
+            .metrics_token
+            .as_deref()
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .map(str::to_owned);
         settings.limits = app::ssr::limits::LimitSettings {
             streams_per_user: self.live_max_streams_per_user,
             streams_total: self.live_max_streams,

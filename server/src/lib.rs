@@ -8,6 +8,7 @@
 //! - [`router`] — every route, in one place.
 //! - [`routes`] — handlers, one module per resource.
 //! - [`live`] — the live-stream hub: one Redis poller per topic, fanned out to every viewer.
+//! - [`prometheus`] — `/metrics` at the root: the exposition, from the live hub's snapshot.
 //! - [`security`] — security headers, CORS allow-list, cross-site request guard.
 //! - [`telemetry`] — logging setup.
 
@@ -15,6 +16,7 @@ pub mod assets;
 pub mod cli;
 pub mod config;
 pub mod live;
+pub mod prometheus;
 pub mod routes;
 pub mod security;
 pub mod telemetry;
@@ -127,7 +129,13 @@ impl Application {
             .alerting
             .clone()
             .map(|alerting| alerting.spawn(self.state.clone()));
-        let router = router(self.state, self.http).layer(axum::Extension(self.hub));
+        let exporter = prometheus::Exporter::new(
+            self.hub.clone(),
+            prometheus::MetricsToken::new(self.state.settings.metrics_token.as_deref()),
+        );
+        let router = router(self.state, self.http)
+            .layer(axum::Extension(self.hub))
+            .layer(axum::Extension(exporter));
         let stopping = self.stopping;
         // A stopping instance stops collecting at once, not after its connections drained.
         // Not releasing the lease on purpose: a stand-by takes over when it expires, which is
@@ -210,6 +218,7 @@ pub fn router(state: AppState, http: HttpSettings) -> Router {
     let router = Router::new()
         .merge(static_files)
         .merge(routes::health::router())
+        .merge(prometheus::router())
         .merge(routes::session::router())
         .nest(routes::jobs::BASE, routes::jobs::router(&state))
         .leptos_routes(&state, leptos_routes, move || shell(options.clone()))

@@ -43,6 +43,8 @@ pub enum Frame {
         /// The change from frame `seq - 1` (all-queues topic only, when that frame was data
         /// too), as a `data:` line: what `?delta=true` viewers get instead of `json`.
         delta: Option<Bytes>,
+        /// The snapshot itself (all-queues topic only), for the Prometheus exposition.
+        metrics: Option<Arc<Metrics>>,
     },
     /// The last poll could not read Redis.
     Unavailable {
@@ -194,14 +196,14 @@ async fn poll(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut seq = 0;
     // The last snapshot sent (all-queues topic), for deltas.
-    let mut previous: Option<(u64, Metrics)> = None;
+    let mut previous: Option<(u64, Arc<Metrics>)> = None;
     loop {
         ticker.tick().await;
         seq += 1;
         polls.fetch_add(1, Ordering::Relaxed);
         let frame = match (&topic, &queue) {
             (Topic::AllQueues, _) => {
-                let read = reads::metrics(&state).await;
+                let read = reads::metrics(&state).await.map(Arc::new);
                 let delta = match (&read, &previous) {
                     (Ok(metrics), Some((base, old))) if *base + 1 == seq => {
                         serde_json::to_string(&MetricsDelta::between(*base, old, metrics))
@@ -210,8 +212,13 @@ async fn poll(
                     }
                     _ => None,
                 };
-                previous = read.as_ref().ok().map(|metrics| (seq, metrics.clone()));
-                with_delta(as_frame(seq, read.map(Some)), delta)
+                let snapshot = read.as_ref().ok().cloned();
+                previous = snapshot.clone().map(|metrics| (seq, metrics));
+                let frame = match read {
+                    Ok(metrics) => as_frame(seq, Ok(Some(metrics.as_ref()))),
+                    Err(error) => as_frame::<&Metrics>(seq, Err(error)),
+                };
+                with_delta(frame, delta, snapshot)
             }
             (Topic::Queue(_), Some(queue)) => as_frame(seq, reads::queue_live(&state, queue).await),
             (Topic::Queue(_), None) => Frame::Gone { seq },
@@ -222,10 +229,15 @@ async fn poll(
     }
 }
 
-/// `frame` carrying `delta`, when it is data.
-fn with_delta(frame: Frame, delta: Option<Bytes>) -> Frame {
+/// `frame` carrying `delta` and the snapshot, when it is data.
+fn with_delta(frame: Frame, delta: Option<Bytes>, metrics: Option<Arc<Metrics>>) -> Frame {
     match frame {
-        Frame::Data { seq, json, .. } => Frame::Data { seq, json, delta },
+        Frame::Data { seq, json, .. } => Frame::Data {
+            seq,
+            json,
+            delta,
+            metrics,
+        },
         other => other,
     }
 }
@@ -247,6 +259,7 @@ fn as_frame<T: serde::Serialize>(seq: u64, result: Result<Option<T>, AppError>) 
                 seq,
                 json: data_line(&json),
                 delta: None,
+                metrics: None,
             },
             Err(error) => Frame::Unavailable {
                 seq,

@@ -19,6 +19,7 @@ pub mod ids;
 pub mod jobs;
 pub mod queries;
 pub mod retry;
+pub mod workers;
 
 pub use delta::{MetricsDelta, QueuePatch};
 pub use enums::{ClearKind, Period, Source, Step};
@@ -36,6 +37,7 @@ pub use queries::{
     LogsQuery, SearchQuery, StuckQuery, TrendsQuery,
 };
 pub use retry::{Backoff, BackoffKind, FieldError, RetryChanges, MAX_ATTEMPTS, MAX_PRIORITY};
+pub use workers::{QueueWorkers, Worker};
 
 use crate::role::Role;
 use serde::{Deserialize, Serialize};

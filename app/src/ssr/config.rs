@@ -60,6 +60,9 @@ pub struct Settings {
     pub alerts: Option<std::sync::Arc<crate::ssr::alerts::rules::RuleSet>>,
     /// How often the rules are evaluated and the outboxes delivered.
     pub alerts_interval: Duration,
+    /// The bearer token Prometheus scrapes `/metrics` with (`METRICS_TOKEN`); the endpoint is
+    /// off without one. Never printed.
+    pub metrics_token: Option<String>,
 }
 
 impl Settings {
@@ -91,6 +94,7 @@ impl Settings {
             redactor: crate::ssr::redact::Redactor::default(),
             alerts: None,
             alerts_interval: Duration::from_secs(15),
+            metrics_token: None,
         }
     }
 }
@@ -138,6 +142,7 @@ impl fmt::Debug for Settings {
             .field("redactor", &self.redactor)
             .field("alerts", &self.alerts)
             .field("alerts_interval", &self.alerts_interval)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
             .finish()
     }
 }

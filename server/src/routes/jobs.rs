@@ -10,12 +10,13 @@ use crate::routes::guarded::RoleRoutes;
 use crate::routes::ProtectedRoute;
 use app::model::{
     AuditPage, AuditQuery, ClearQuery, ClearReply, History, HistoryQuery, JobId, Metrics, Overview,
-    PauseReply, RetryChanges, RetryReply, StuckQuery, StuckReport, Trend, TrendsQuery,
+    PauseReply, QueueWorkers, RetryChanges, RetryReply, StuckQuery, StuckReport, Trend,
+    TrendsQuery,
 };
 use app::role::Role;
 use app::ssr::auth::Caller;
 use app::ssr::error::AppError;
-use app::ssr::service::{control, history as history_service, reads};
+use app::ssr::service::{control, history as history_service, reads, workers as workers_service};
 use app::ssr::state::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -51,6 +52,7 @@ fn groups() -> [RoleRoutes; 2] {
             .get("/queue/{queue_name}/jobs/{job_id}/logs", explorer::logs)
             .get("/queue/{queue_name}/jobs/{job_id}/flow", explorer::flow)
             .get("/queue/{queue_name}/priorities", explorer::priorities)
+            .get("/queue/{queue_name}/workers", workers)
             .get("/jobs", explorer::search)
             .get("/failures", bulk::failures),
         RoleRoutes::new(Role::Admin)
@@ -93,6 +95,17 @@ pub fn table() -> Vec<ProtectedRoute> {
         .iter()
         .flat_map(|group| group.table(BASE))
         .collect()
+}
+
+/// `GET /queue/{queueName}/workers` (MODERATOR): the workers connected to the queue, as
+/// BullMQ's `getWorkers()` finds them.
+async fn workers(
+    State(state): State<AppState>,
+    AppPath(queue_name): AppPath<String>,
+) -> Result<Json<QueueWorkers>, AppError> {
+    Ok(Json(
+        workers_service::queue_workers(&state, &queue_name).await?,
+    ))
 }
 
 /// `PATCH /queue/{queueName}/pause` (ADMIN): real workers stop taking new jobs.

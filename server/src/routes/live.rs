@@ -255,7 +255,9 @@ async fn next_events(mut viewer: Viewer) -> Option<(Vec<Bytes>, Viewer)> {
         let mut events = Vec::new();
         match frame {
             Frame::Pending => continue,
-            Frame::Data { seq, json, delta } => {
+            Frame::Data {
+                seq, json, delta, ..
+            } => {
                 if matches!(viewer.told, Told::Unavailable | Told::Gone) {
                     events.extend(status_event(seq, "ok", "Redis answers again"));
                 }

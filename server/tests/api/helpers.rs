@@ -141,6 +141,8 @@ pub struct TestOptions {
     pub alerts: Option<String>,
     /// `ALERTS_INTERVAL` (200 ms).
     pub alerts_interval: Duration,
+    /// `METRICS_TOKEN` (none: `/metrics` is off).
+    pub metrics_token: Option<String>,
 }
 
 impl TestOptions {
@@ -168,6 +170,7 @@ impl TestOptions {
             bulk_interval: Duration::from_millis(100),
             alerts: None,
             alerts_interval: Duration::from_millis(200),
+            metrics_token: None,
         }
     }
 }
@@ -230,6 +233,7 @@ impl TestApp {
             )
         });
         settings.alerts_interval = options.alerts_interval;
+        settings.metrics_token = options.metrics_token.clone();
         let config = ServerConfig {
             settings,
             auth: auth_settings.clone(),

@@ -23,6 +23,7 @@ mod metrics;
 mod own_cluster;
 #[path = "../support/own_redis.rs"]
 mod own_redis;
+mod prometheus;
 mod queues;
 mod router;
 mod security;

@@ -76,7 +76,8 @@ impl HistoryKeys {
 
     /// Counts of the recent outcomes: fields `<queue>:c` and `<queue>:f` for each queue's ring,
     /// and [`recent_all_field`] for the rings of all the queues a collector scope collects. One
-    /// `HMGET` reads every queue's success sample.
+    /// `HMGET` reads every queue's success sample. Beside them, `<queue>:tc` and `<queue>:tf`:
+    /// every completed and failed job the collector ever read (the Prometheus counters).
     pub fn recent_counts(&self) -> String {
         format!("{}:recent-counts", self.base)
     }

@@ -65,6 +65,10 @@ end
 if ARGV[9] ~= '' then
   local ring = (redis.call('GET', KEYS[6]) or '') .. ARGV[9]
   local completed, failed = tally(ARGV[9])
+  -- Lifetime counters (the Prometheus exposition's `bullmq_job_completed_total`): never
+  -- trimmed, so they only grow.
+  if completed > 0 then redis.call('HINCRBY', KEYS[7], ARGV[4] .. ':tc', completed) end
+  if failed > 0 then redis.call('HINCRBY', KEYS[7], ARGV[4] .. ':tf', failed) end
   if #ring > RECENT then
     local gone_c, gone_f = tally(ring:sub(1, #ring - RECENT))
     completed, failed = completed - gone_c, failed - gone_f

@@ -1,0 +1,368 @@
+//! `/metrics` at the root (Prometheus) and `GET /queue/{q}/workers`, against real BullMQ: its
+//! `getJobCounts()`, `exportPrometheusMetrics()` and `getWorkers()` are the oracle; the text is
+//! read by an independent parser of the Prometheus format (`prometheus-parse`).
+
+use crate::helpers::*;
+use app::role::Role;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::Duration;
+
+const TOKEN: &str = "scrape-secret-7f3a";
+
+fn with_token(prefix: &str) -> TestOptions {
+    let mut options = TestOptions::new(prefix);
+    options.metrics_token = Some(TOKEN.into());
+    options
+}
+
+/// A scrape: status, content type, body.
+async fn scrape(app: &TestApp, token: Option<&str>, accept: Option<&str>) -> (u16, String, String) {
+    let mut request = app.client.get(app.url("/metrics"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(accept) = accept {
+        request = request.header("accept", accept);
+    }
+    let response = request.send().await.expect("scrape");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (status, content_type, response.text().await.expect("body"))
+}
+
+/// Samples by `name` and labels, read by `prometheus-parse`.
+struct Parsed(Vec<prometheus_parse::Sample>);
+
+impl Parsed {
+    fn of(text: &str) -> Parsed {
+        let lines = text.lines().map(|line| Ok(line.to_owned()));
+        let scrape = prometheus_parse::Scrape::parse(lines).expect("valid Prometheus text");
+        Parsed(scrape.samples)
+    }
+
+    fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        self.0
+            .iter()
+            .find(|sample| {
+                sample.metric == name
+                    && labels
+                        .iter()
+                        .all(|(key, value)| sample.labels.get(key) == Some(value))
+            })
+            .map(|sample| match sample.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => f64::NAN,
+            })
+    }
+}
+
+/// BullMQ's own `exportPrometheusMetrics()` text as (queue, state) → count. BullMQ separates
+/// labels with `", "`, which this parser does not take; the space goes first.
+fn bullmq_counts(exposition: &str) -> HashMap<(String, String), f64> {
+    let lines = exposition
+        .lines()
+        .map(|line| Ok(line.replace("\", ", "\",")));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("BullMQ's text parses");
+    scrape
+        .samples
+        .into_iter()
+        .filter(|sample| sample.metric == "bullmq_job_count")
+        .map(|sample| {
+            let value = match sample.value {
+                prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+                _ => f64::NAN,
+            };
+            (
+                (
+                    sample.labels.get("queue").unwrap_or_default().to_owned(),
+                    sample.labels.get("state").unwrap_or_default().to_owned(),
+                ),
+                value,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_exposition_says_what_bullmq_says_and_needs_the_token() {
+    let app = TestApp::spawn_with(with_token(&unique_prefix("prom"))).await;
+    let world = app
+        .world(json!([
+            {"name": "emails", "completed": 3, "failed": 2, "active": 1, "waiting": 4,
+             "prioritized": 2, "delayed": 1, "liveWorker": {"name": "mailer-1"}, "paused": true},
+            {"name": "legacy", "bullmq": 5, "completed": 2, "failed": 1, "waiting": 3,
+             "delayed": 2},
+        ]))
+        .await;
+
+    // Without the token, or with another, nothing is told.
+    let (status, _, body) = scrape(&app, None, None).await;
+    assert_eq!(status, 401, "{body}");
+    let error: Value = serde_json::from_str(&body).expect("JSON error");
+    assert_eq!(error["error"], "unauthorized");
+    let (status, _, _) = scrape(&app, Some("scrape-secret-7f3b"), None).await;
+    assert_eq!(status, 401);
+    let moderator = app.token(Role::Moderator);
+    let (status, _, _) = scrape(&app, Some(&moderator), None).await;
+    assert_eq!(status, 401, "a user's token is no scrape token");
+
+    let (status, content_type, _) = scrape(&app, Some(TOKEN), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+    // Workers connect on their own time: compare ours with BullMQ's read at about the same
+    // moment until both have seen every connection.
+    let spec = json!([{"name": "emails"}, {"name": "legacy", "bullmq": 5}]);
+    let (text, bullmq) = eventually(
+        Duration::from_secs(15),
+        "the same workers as getWorkers()",
+        || async {
+            let (_, _, text) = scrape(&app, Some(TOKEN), None).await;
+            let bullmq = fixture("counts", &app.prefix, spec.clone()).await;
+            let ours = Parsed::of(&text);
+            let same = ["emails", "legacy"].iter().all(|queue| {
+                let theirs = bullmq["queues"][queue]["workers"]
+                    .as_array()
+                    .map_or(0, Vec::len) as f64;
+                ours.value(
+                    "bullmq_monitor_queue_workers",
+                    &[("queue", queue), ("prefix", app.prefix.as_str())],
+                ) == Some(theirs)
+            });
+            let all_up = bullmq["queues"]["emails"]["workers"]
+                .as_array()
+                .map_or(0, Vec::len)
+                >= 2;
+            (same && all_up).then_some((text, bullmq))
+        },
+    )
+    .await;
+    let ours = Parsed::of(&text);
+    for queue in ["emails", "legacy"] {
+        let report = &bullmq["queues"][queue];
+        assert_eq!(
+            report["counts"],
+            world.queue(queue)["counts"],
+            "the world stood still"
+        );
+        let theirs = bullmq_counts(report["prometheus"].as_str().expect("BullMQ's exposition"));
+        assert!(
+            ["waiting", "active", "failed", "prioritized"]
+                .iter()
+                .all(|state| theirs.contains_key(&(queue.to_owned(), (*state).to_owned()))),
+            "BullMQ's own exposition read: {theirs:?}"
+        );
+        for state in [
+            "active",
+            "completed",
+            "delayed",
+            "failed",
+            "prioritized",
+            "waiting",
+            "waiting-children",
+        ] {
+            let labels = [
+                ("queue", queue),
+                ("state", state),
+                ("prefix", app.prefix.as_str()),
+            ];
+            let value = ours.value("bullmq_job_count", &labels);
+            assert_eq!(
+                value,
+                Some(report["counts"][state].as_f64().unwrap_or(0.0)),
+                "{queue} {state}: BullMQ's getJobCounts() {}",
+                report["counts"]
+            );
+            if let Some(bullmq) = theirs.get(&(queue.to_owned(), state.to_owned())) {
+                assert_eq!(
+                    value,
+                    Some(*bullmq),
+                    "{queue} {state}: exportPrometheusMetrics()"
+                );
+            }
+        }
+    }
+    let paused = |queue: &str| {
+        ours.value(
+            "bullmq_monitor_queue_paused",
+            &[("queue", queue), ("prefix", app.prefix.as_str())],
+        )
+    };
+    assert_eq!(paused("emails"), Some(1.0));
+    assert_eq!(paused("legacy"), Some(0.0));
+    assert_eq!(
+        ours.value(
+            "bullmq_monitor_redis_up",
+            &[("prefix", app.prefix.as_str())]
+        ),
+        Some(1.0)
+    );
+    assert!(
+        !text.contains("bullmq_job_completed_total"),
+        "no collector, no lifetime counters"
+    );
+
+    // OpenMetrics when asked for, as Prometheus does.
+    let (status, content_type, open_metrics) = scrape(
+        &app,
+        Some(TOKEN),
+        Some("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        content_type,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    assert!(open_metrics.ends_with("# EOF\n"), "{open_metrics}");
+
+    // The workers themselves, as getWorkers() lists them.
+    let (status, body) = app
+        .get_json("/api/v1/admin/jobs/queue/emails/workers", Role::Moderator)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let theirs = bullmq["queues"]["emails"]["workers"]
+        .as_array()
+        .expect("workers")
+        .clone();
+    assert_eq!(body["count"], theirs.len(), "{body}");
+    let mut names: Vec<&str> = body["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .map(|w| w["clientName"].as_str().expect("clientName"))
+        .collect();
+    let mut expected: Vec<&str> = theirs
+        .iter()
+        .map(|w| w["rawname"].as_str().expect("rawname"))
+        .collect();
+    names.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(names, expected);
+    assert!(
+        body["workers"]
+            .as_array()
+            .expect("workers")
+            .iter()
+            .any(|w| w["name"] == "mailer-1" && w["addr"].as_str().is_some_and(|a| a.contains(':'))),
+        "{body}"
+    );
+    let (status, body) = app
+        .get_json("/api/v1/admin/jobs/queue/nope/workers", Role::Moderator)
+        .await;
+    assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
+    let (status, _) = app
+        .anonymous(
+            reqwest::Method::GET,
+            "/api/v1/admin/jobs/queue/emails/workers",
+        )
+        .await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn without_a_token_set_the_endpoint_is_off() {
+    let app = TestApp::spawn(&unique_prefix("prom-off")).await;
+    let (status, _, body) = scrape(&app, Some("anything"), None).await;
+    assert_eq!(status, 404, "{body}");
+    let error: Value = serde_json::from_str(&body).expect("JSON error");
+    assert_eq!(error["error"], "not_found");
+    assert!(error["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("METRICS_TOKEN"));
+}
+
+#[tokio::test]
+async fn completed_and_failed_totals_are_counters_that_survive_removal() {
+    let prefix = unique_prefix("prom-totals");
+    let mut options = with_token(&prefix);
+    options.collector = true;
+    let app = TestApp::spawn_with(options).await;
+    // Finished jobs BullMQ removes at once: only the collector saw them.
+    fixture(
+        "work",
+        &prefix,
+        json!([{"name": "feed", "completed": 7, "failed": 3, "remove": true}]),
+    )
+    .await;
+    app.rediscover().await;
+    let labels = [("queue", "feed"), ("prefix", prefix.as_str())];
+    eventually(
+        Duration::from_secs(20),
+        "the counters to reach 7 and 3",
+        || async {
+            let (_, _, text) = scrape(&app, Some(TOKEN), None).await;
+            let parsed = Parsed::of(&text);
+            (parsed.value("bullmq_job_completed_total", &labels) == Some(7.0)
+                && parsed.value("bullmq_job_failed_total", &labels) == Some(3.0))
+            .then_some(())
+        },
+    )
+    .await;
+    let (_, _, text) = scrape(&app, Some(TOKEN), None).await;
+    assert!(
+        text.contains("# TYPE bullmq_job_completed_total counter"),
+        "{text}"
+    );
+    let parsed = Parsed::of(&text);
+    assert_eq!(
+        parsed.value(
+            "bullmq_job_count",
+            &[("queue", "feed"), ("state", "completed")]
+        ),
+        Some(0.0),
+        "BullMQ kept none of them"
+    );
+    // More work only adds.
+    fixture(
+        "work",
+        &prefix,
+        json!([{"name": "feed", "completed": 2, "remove": true}]),
+    )
+    .await;
+    eventually(
+        Duration::from_secs(20),
+        "the counter to reach 9",
+        || async {
+            let (_, _, text) = scrape(&app, Some(TOKEN), None).await;
+            (Parsed::of(&text).value("bullmq_job_completed_total", &labels) == Some(9.0))
+                .then_some(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn scrapes_share_the_live_poll_whatever_their_number() {
+    let prefix = unique_prefix("prom-cost");
+    let mut options = with_token(&prefix);
+    // One poll at start and none after: every scrape below must be served from it.
+    options.live_interval = Duration::from_secs(3600);
+    let app = TestApp::spawn_with(options).await;
+    let _world = app
+        .world(json!([{"name": "a", "waiting": 2}, {"name": "b"}]))
+        .await;
+    let first = scrape(&app, Some(TOKEN), None).await;
+    assert_eq!(first.0, 200);
+    assert_eq!(app.hub.polls(), 1);
+    let scrapes = (0..10).map(|_| scrape(&app, Some(TOKEN), None));
+    let answers = futures_util::future::join_all(scrapes).await;
+    for (status, _, text) in &answers {
+        assert_eq!(*status, 200);
+        assert_eq!(text, &first.2, "one snapshot, one text");
+    }
+    assert_eq!(app.hub.polls(), 1, "ten more scrapes, no more polls");
+    assert_eq!(
+        app.hub.active_topics(),
+        1,
+        "the poller is held between scrapes"
+    );
+}
