@@ -36,7 +36,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let http = reqwest::Client::new();
     let url = format!("{}/metrics", server.base);
     // The first scrape starts the poller and waits for its snapshot.
-    let first = http.get(&url).bearer_auth(TOKEN).send().await?.text().await?;
+    let first = http
+        .get(&url)
+        .bearer_auth(TOKEN)
+        .send()
+        .await?
+        .text()
+        .await?;
     let series = first.lines().filter(|l| !l.starts_with('#')).count();
     println!(
         "GET /metrics, {QUEUES} queues, {series} series, {} bytes (text), 2 s live interval, {} s per phase",

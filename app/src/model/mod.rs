@@ -19,6 +19,7 @@ pub mod ids;
 pub mod jobs;
 pub mod queries;
 pub mod retry;
+pub mod schedulers;
 pub mod workers;
 
 pub use delta::{MetricsDelta, QueuePatch};
@@ -37,6 +38,7 @@ pub use queries::{
     LogsQuery, SearchQuery, StuckQuery, TrendsQuery,
 };
 pub use retry::{Backoff, BackoffKind, FieldError, RetryChanges, MAX_ATTEMPTS, MAX_PRIORITY};
+pub use schedulers::{Scheduler, SchedulerKind, SchedulerPage, SchedulersQuery, MAX_SCHEDULERS};
 pub use workers::{QueueWorkers, Worker};
 
 use crate::role::Role;

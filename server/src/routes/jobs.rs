@@ -10,13 +10,16 @@ use crate::routes::guarded::RoleRoutes;
 use crate::routes::ProtectedRoute;
 use app::model::{
     AuditPage, AuditQuery, ClearQuery, ClearReply, History, HistoryQuery, JobId, Metrics, Overview,
-    PauseReply, QueueWorkers, RetryChanges, RetryReply, StuckQuery, StuckReport, Trend,
-    TrendsQuery,
+    PauseReply, QueueWorkers, RetryChanges, RetryReply, SchedulerPage, SchedulersQuery, StuckQuery,
+    StuckReport, Trend, TrendsQuery,
 };
 use app::role::Role;
 use app::ssr::auth::Caller;
 use app::ssr::error::AppError;
-use app::ssr::service::{control, history as history_service, reads, workers as workers_service};
+use app::ssr::service::{
+    control, history as history_service, reads, schedulers as schedulers_service,
+    workers as workers_service,
+};
 use app::ssr::state::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -53,6 +56,7 @@ fn groups() -> [RoleRoutes; 2] {
             .get("/queue/{queue_name}/jobs/{job_id}/flow", explorer::flow)
             .get("/queue/{queue_name}/priorities", explorer::priorities)
             .get("/queue/{queue_name}/workers", workers)
+            .get("/queue/{queue_name}/schedulers", schedulers)
             .get("/jobs", explorer::search)
             .get("/failures", bulk::failures),
         RoleRoutes::new(Role::Admin)
@@ -105,6 +109,18 @@ async fn workers(
 ) -> Result<Json<QueueWorkers>, AppError> {
     Ok(Json(
         workers_service::queue_workers(&state, &queue_name).await?,
+    ))
+}
+
+/// `GET /queue/{queueName}/schedulers?limit=` (MODERATOR): job schedulers and legacy
+/// repeatable jobs, soonest next run first, read without BullMQ's side effects.
+async fn schedulers(
+    State(state): State<AppState>,
+    AppPath(queue_name): AppPath<String>,
+    AppQuery(query): AppQuery<SchedulersQuery>,
+) -> Result<Json<SchedulerPage>, AppError> {
+    Ok(Json(
+        schedulers_service::queue_schedulers(&state, &queue_name, query.limit).await?,
     ))
 }
 

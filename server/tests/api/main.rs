@@ -26,6 +26,7 @@ mod own_redis;
 mod prometheus;
 mod queues;
 mod router;
+mod schedulers;
 mod security;
 mod session;
 mod snapshot;

@@ -166,7 +166,7 @@ fn reply_count(reply: Option<&Result<Value, Error>>) -> u64 {
 }
 
 /// `[member, score, member, score, …]` (or `[[member, score], …]`) as pairs.
-fn members_with_scores(value: &Value) -> Vec<(String, f64)> {
+pub fn members_with_scores(value: &Value) -> Vec<(String, f64)> {
     let Value::Array(items) = value else {
         return Vec::new();
     };

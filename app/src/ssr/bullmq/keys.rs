@@ -105,6 +105,15 @@ impl QueueKeys {
     pub fn events(&self) -> String {
         self.key("events")
     }
+    /// Job schedulers and legacy repeatable jobs: member = scheduler id (or legacy repeat key),
+    /// score = its next run in ms.
+    pub fn repeat(&self) -> String {
+        self.key("repeat")
+    }
+    /// A scheduler's (or a newer legacy repeatable's) hash. `id` comes from the `repeat` set.
+    pub fn repeat_entry(&self, id: &str) -> String {
+        format!("{}repeat:{id}", self.base)
+    }
     /// The job-id counter.
     pub fn id(&self) -> String {
         self.key("id")

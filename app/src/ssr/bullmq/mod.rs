@@ -10,6 +10,7 @@
 //! - [`commands`] — pause, resume and clear: atomic Lua scripts, bounded batches.
 //! - [`retry`] — retry with changes: validated request, a new job added the BullMQ way.
 //! - [`jobs`] — the job explorer: pages, details, logs, flows, searches, one-job actions.
+//! - [`schedulers`] — job schedulers and legacy repeatables, read without side effects.
 //! - [`workers`] — the workers connected to each queue (`CLIENT LIST`, as `getWorkers()`).
 //!
 //! The layout (v5 and v6) is summarised in `shared/docs/bullmq-redis-model.md` and checked by the
@@ -23,5 +24,6 @@ pub mod finished;
 pub mod jobs;
 pub mod keys;
 pub mod retry;
+pub mod schedulers;
 pub mod snapshot;
 pub mod workers;
