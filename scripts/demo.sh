@@ -20,6 +20,8 @@ export JWT_SECRET="${JWT_SECRET:-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d
 export RUST_LOG="${RUST_LOG:-info}"
 # The demo's hanging job shows up as stuck after a minute instead of the default ten.
 export STUCK_AFTER_MS="${STUCK_AFTER_MS:-60000}"
+# Turns on /metrics (Prometheus); printed below with a curl line.
+export METRICS_TOKEN="${METRICS_TOKEN:-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
 
 PIDS=()
 cleanup() {
@@ -92,6 +94,9 @@ cat <<INFO
   REST example:     curl -H "Authorization: Bearer \$TOKEN" http://$LEPTOS_SITE_ADDR/api/v1/admin/jobs/queues
   Alerts:           rules in $ALERTS_FILE; notifications are printed here by the demo receiver
                     (curl -H "Authorization: Bearer \$TOKEN" http://$LEPTOS_SITE_ADDR/api/v1/admin/jobs/alerts)
+  Prometheus:       curl -H "Authorization: Bearer $METRICS_TOKEN" http://$LEPTOS_SITE_ADDR/metrics
+                    (Grafana dashboard: docs/grafana-dashboard.json)
+  Workers, schedulers, limits: a queue's page (email-send has two workers, a scheduler and limits)
   Redis:            $REDIS_URL, prefix "$BULLMQ_PREFIX"
   Ctrl-C stops everything the demo started.
 

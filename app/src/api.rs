@@ -10,8 +10,9 @@ use crate::model::failures::BulkAnswer;
 use crate::model::{
     BulkRequest, ClearKind, ClearReply, FailuresQuery, FailuresReply, FlowQuery, FlowTree, History,
     JobAction, JobActionReply, JobDetail, JobId, JobListQuery, JobLogs, JobsAnswer, LogsQuery,
-    Metrics, Operation, Operations, Overview, PauseReply, Period, Priorities, QueueLive,
-    RetryChanges, RetryReply, SearchPage, SearchQuery, StuckReport, Trend, Viewer,
+    Metrics, Operation, Operations, Overview, PauseReply, Period, Priorities, QueueLimits,
+    QueueLive, QueueSetup, RetryChanges, RetryReply, SearchPage, SearchQuery, StuckReport, Trend,
+    Viewer,
 };
 use leptos::prelude::*;
 
@@ -105,6 +106,66 @@ pub async fn set_queue_paused(
             &caller.principal,
             &queue_name,
             pause,
+        )
+        .await,
+    )
+}
+
+/// A queue's workers, its soonest schedulers and its limits, for the queue page.
+#[server(name = GetQueueSetup, prefix = "/api/fn", endpoint = "queue_setup", client = crate::client::MonitorClient)]
+pub async fn get_queue_setup(
+    #[server(default)] queue_name: String,
+) -> Result<QueueSetup, ApiError> {
+    use crate::ssr::service::{queue_limits, schedulers, workers};
+    let caller = access::authorized::<GetQueueSetup>().await?;
+    let state = &caller.state;
+    access::reply(
+        async {
+            let (workers, schedulers, limits) = futures::try_join!(
+                workers::queue_workers(state, &queue_name),
+                schedulers::queue_schedulers(state, &queue_name, None),
+                queue_limits::queue_limits(state, &queue_name),
+            )?;
+            Ok(QueueSetup {
+                workers,
+                schedulers,
+                limits,
+            })
+        }
+        .await,
+    )
+}
+
+/// Sets a queue's global concurrency and rate limit; `None` removes one (the rate limit needs
+/// both `rate_max` and `rate_duration`, or neither).
+#[server(name = SetQueueLimits, prefix = "/api/fn", endpoint = "queue_limits", client = crate::client::MonitorClient)]
+pub async fn set_queue_limits(
+    #[server(default)] queue_name: String,
+    #[server(default)] concurrency: Option<u64>,
+    #[server(default)] rate_max: Option<u64>,
+    #[server(default)] rate_duration: Option<u64>,
+) -> Result<QueueLimits, ApiError> {
+    use crate::model::{LimitsChange, RateLimit};
+    let caller = access::authorized::<SetQueueLimits>().await?;
+    let rate_limit = match (rate_max, rate_duration) {
+        (Some(max), Some(duration)) => Some(RateLimit { max, duration }),
+        (None, None) => None,
+        _ => {
+            return access::reply(Err(crate::ssr::error::AppError::BadRequest(
+                "a rate limit needs both its maximum and its duration".into(),
+            )))
+        }
+    };
+    let change = LimitsChange {
+        concurrency: Some(concurrency),
+        rate_limit: Some(rate_limit),
+    };
+    access::reply(
+        crate::ssr::service::control::set_limits(
+            &caller.state,
+            &caller.principal,
+            &queue_name,
+            change,
         )
         .await,
     )
@@ -320,6 +381,8 @@ pub mod access {
         (<GetQueueLive as ServerFn>::PATH, Role::Moderator),
         (<SetQueuePaused as ServerFn>::PATH, Role::Admin),
         (<ClearQueue as ServerFn>::PATH, Role::Admin),
+        (<GetQueueSetup as ServerFn>::PATH, Role::Moderator),
+        (<SetQueueLimits as ServerFn>::PATH, Role::Admin),
         (<RetryJob as ServerFn>::PATH, Role::Admin),
         (<ListJobs as ServerFn>::PATH, Role::Moderator),
         (<SearchJobs as ServerFn>::PATH, Role::Moderator),

@@ -1,7 +1,8 @@
 // A realistic, continuous BullMQ workload for the demo, made with real BullMQ (v6, plus one v5
 // queue): steady traffic with successes, failures and retries with back-off, delayed and
 // prioritised jobs, progress updates and log lines, flows of parents waiting for children in
-// other queues, one paused queue, and one job that hangs so it becomes "stuck". Run with:
+// other queues, one paused queue, one job that hangs so it becomes "stuck", named workers, job
+// schedulers and a queue with a global concurrency and rate limit. Run with:
 //   REDIS_URL=redis://127.0.0.1:6379 BULLMQ_PREFIX=demo node demo/workload.mjs
 // (READY_FILE=path: the file is written once every queue exists.)
 // Ctrl-C (or SIGTERM) stops producers and workers. On start it obliterates its own queues under
@@ -78,7 +79,7 @@ const keep = { removeOnComplete: { count: 5000 }, removeOnFail: { count: 2000 } 
 async function main() {
   // youtube-sync: steady traffic, some failures retried with exponential back-off.
   const sync = await queue(bullmq6, 'youtube-sync');
-  worker(bullmq6, 'youtube-sync', (job) => work(job, random(300, 2500), 0.12), { concurrency: 3 });
+  worker(bullmq6, 'youtube-sync', (job) => work(job, random(300, 2500), 0.12), { concurrency: 3, name: 'sync-1' });
   every(300, 900, () =>
     sync.add('sync-band', {
       bandId: `band-${Math.floor(random(1, 500))}`,
@@ -93,7 +94,13 @@ async function main() {
 
   // email-send: bursts with priorities.
   const email = await queue(bullmq6, 'email-send');
-  worker(bullmq6, 'email-send', (job) => work(job, random(100, 600), 0.05), { concurrency: 5 });
+  worker(bullmq6, 'email-send', (job) => work(job, random(100, 600), 0.05), { concurrency: 5, name: 'mailer-1' });
+  worker(bullmq6, 'email-send', (job) => work(job, random(100, 600), 0.05), { concurrency: 5, name: 'mailer-2' });
+  // The queue page shows a global limit and a scheduler (job schedulers, BullMQ >= 5.16).
+  await email.setGlobalConcurrency(6);
+  await email.setGlobalRateLimit(20, 1000);
+  await email.upsertJobScheduler('digest-every-minute', { every: 60000 },
+    { name: 'send-digest', data: { template: 'digest', to: 'team@example.com' } });
   every(1500, 4000, async () => {
     const burst = Math.floor(random(1, 8));
     for (let i = 0; i < burst; i++) {
@@ -125,6 +132,8 @@ async function main() {
   worker(bullmq6, 'report-generate', (job) =>
     job.data.hangs ? new Promise(() => {}) : work(job, random(2000, 6000), 0.1), { concurrency: 2 });
   every(8000, 20000, () => reports.add('weekly-report', { team: pick(['sales', 'ops', 'support']) }, keep));
+  await reports.upsertJobScheduler('nightly-report', { pattern: '0 3 * * *', tz: 'Europe/Berlin' },
+    { name: 'nightly-report', data: { team: 'all' } });
 
   // Flows: a quarterly report (report-generate) waits for charts (image-resize), each waiting
   // for its figures (youtube-sync), so the explorer's Flow tab has trees across three queues.

@@ -29,6 +29,13 @@ export const WORLD = [
   { name: 'e2e-explorer', bullmq: 6, completed: 3, failed: 3, failedAttempts: 2, delayed: 2, prioritized: 4, waiting: 55 },
   // The explorer's actions change it.
   { name: 'e2e-actions', bullmq: 6, completed: 2, failed: 3, delayed: 2 },
+  // Its page shows a scheduler (made below), no worker while jobs wait, and limits set there.
+  { name: 'e2e-setup', bullmq: 6, waiting: 2 },
+];
+
+/** The job scheduler BullMQ makes in e2e-setup. */
+export const SETUP_SCHEDULERS = [
+  { id: 'nightly', repeat: { pattern: '0 3 * * *', tz: 'UTC' }, template: { name: 'report', data: { day: 1 } } },
 ];
 
 function firstLineMatching(stream, pattern, ms, what) {
@@ -67,6 +74,9 @@ export default async function globalSetup() {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const [report] = await firstLineMatching(world.stdout, /^\{.*\}$/, 60000, 'the BullMQ world');
+  execFileSync('node', ['fixtures/world.mjs', 'schedulers', JSON.stringify({
+    redis: redisUrl, prefix, queues: [{ name: 'e2e-setup', schedulers: SETUP_SCHEDULERS }],
+  })], { cwd: end2end });
 
   // One alert rule the alerts test makes true (dashboard only: no channel).
   const alertsFile = path.join(os.tmpdir(), `${prefix}-alerts.toml`);

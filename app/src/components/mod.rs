@@ -9,6 +9,7 @@ pub mod history_chart;
 pub mod job_monitor;
 pub mod notice;
 pub mod queue_detail;
+pub mod queue_setup;
 pub mod queues;
 pub mod retry_form;
 pub mod stuck;

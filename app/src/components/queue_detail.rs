@@ -1,5 +1,5 @@
 //! One queue up close: the job explorer (state tabs with live counts, search, lists, the open
-//! job) and its longest-running active jobs (progress, running time, attempts, data), following
+//! job), its workers, schedulers and limits (`queue_setup`), and its longest-running active jobs (progress, running time, attempts, data), following
 //! the queue's own live stream (polling its server function as the fallback).
 
 use crate::api::get_queue_live;
@@ -8,6 +8,7 @@ use crate::components::explorer::location::{ExplorerLocation, LocationHandle, St
 use crate::components::explorer::JobExplorer;
 use crate::components::format::{clock, duration, path_segment, preview, progress_percent};
 use crate::components::notice::ErrorNotice;
+use crate::components::queue_setup::QueueSetupPanel;
 use crate::live::{newest, use_live_feed, FeedConfig};
 use crate::model::ActiveJobView;
 use leptos::prelude::*;
@@ -69,6 +70,7 @@ pub fn QueueDetail(
             </p>
             <JobExplorer queue=name.clone() api_url=api_url.clone() location counts
                 updates=feed.updates.into() can_operate/>
+            <QueueSetupPanel name=name.clone() counts can_operate/>
             <h3>"Longest-running active jobs"</h3>
             {move || current.with(|c| c.as_ref().map(|c| active_jobs(&c.active_jobs, c.active_jobs_truncated)))}
         </section>

@@ -18,6 +18,7 @@ pub mod failures;
 pub mod ids;
 pub mod jobs;
 pub mod queries;
+pub mod queue_limits;
 pub mod retry;
 pub mod schedulers;
 pub mod workers;
@@ -37,6 +38,7 @@ pub use queries::{
     AuditQuery, ClearQuery, FailuresQuery, FlowQuery, HistoryQuery, JobListQuery, LiveQuery,
     LogsQuery, SearchQuery, StuckQuery, TrendsQuery,
 };
+pub use queue_limits::{LimitsChange, QueueLimits, RateLimit};
 pub use retry::{Backoff, BackoffKind, FieldError, RetryChanges, MAX_ATTEMPTS, MAX_PRIORITY};
 pub use schedulers::{Scheduler, SchedulerKind, SchedulerPage, SchedulersQuery, MAX_SCHEDULERS};
 pub use workers::{QueueWorkers, Worker};
@@ -415,4 +417,13 @@ pub struct History {
     /// found; the gaps' other jobs (removed by `removeOnComplete`/`removeOnFail`) are missing.
     pub gap_jobs_filled: u64,
     pub points: Vec<HistoryPoint>,
+}
+
+/// The queue page's setup panel: its workers, schedulers and limits in one reading.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueSetup {
+    pub workers: QueueWorkers,
+    pub schedulers: SchedulerPage,
+    pub limits: QueueLimits,
 }

@@ -47,6 +47,7 @@ impl RoleRoutes {
 
     method!(get, "GET");
     method!(post, "POST");
+    method!(put, "PUT");
     method!(patch, "PATCH");
     method!(delete, "DELETE");
 

@@ -9,16 +9,16 @@ use crate::routes::extract::{AppBody, AppPath, AppQuery};
 use crate::routes::guarded::RoleRoutes;
 use crate::routes::ProtectedRoute;
 use app::model::{
-    AuditPage, AuditQuery, ClearQuery, ClearReply, History, HistoryQuery, JobId, Metrics, Overview,
-    PauseReply, QueueWorkers, RetryChanges, RetryReply, SchedulerPage, SchedulersQuery, StuckQuery,
-    StuckReport, Trend, TrendsQuery,
+    AuditPage, AuditQuery, ClearQuery, ClearReply, History, HistoryQuery, JobId, LimitsChange,
+    Metrics, Overview, PauseReply, QueueLimits, QueueWorkers, RetryChanges, RetryReply,
+    SchedulerPage, SchedulersQuery, StuckQuery, StuckReport, Trend, TrendsQuery,
 };
 use app::role::Role;
 use app::ssr::auth::Caller;
 use app::ssr::error::AppError;
 use app::ssr::service::{
-    control, history as history_service, reads, schedulers as schedulers_service,
-    workers as workers_service,
+    control, history as history_service, queue_limits as limits_service, reads,
+    schedulers as schedulers_service, workers as workers_service,
 };
 use app::ssr::state::AppState;
 use axum::extract::State;
@@ -57,6 +57,7 @@ fn groups() -> [RoleRoutes; 2] {
             .get("/queue/{queue_name}/priorities", explorer::priorities)
             .get("/queue/{queue_name}/workers", workers)
             .get("/queue/{queue_name}/schedulers", schedulers)
+            .get("/queue/{queue_name}/limits", limits)
             .get("/jobs", explorer::search)
             .get("/failures", bulk::failures),
         RoleRoutes::new(Role::Admin)
@@ -64,6 +65,7 @@ fn groups() -> [RoleRoutes; 2] {
             .post("/queues/bulk", bulk::queues)
             .patch("/queue/{queue_name}/pause", pause)
             .patch("/queue/{queue_name}/resume", resume)
+            .put("/queue/{queue_name}/limits", set_limits)
             .delete("/queue/{queue_name}/clear", clear)
             .post("/retry/{queue_name}/{job_id}", retry)
             .post("/queue/{queue_name}/jobs/{job_id}/retry", explorer::retry)
@@ -121,6 +123,40 @@ async fn schedulers(
 ) -> Result<Json<SchedulerPage>, AppError> {
     Ok(Json(
         schedulers_service::queue_schedulers(&state, &queue_name, query.limit).await?,
+    ))
+}
+
+/// `GET /queue/{queueName}/limits` (MODERATOR): global concurrency and rate limit.
+async fn limits(
+    State(state): State<AppState>,
+    AppPath(queue_name): AppPath<String>,
+) -> Result<Json<QueueLimits>, AppError> {
+    Ok(Json(
+        limits_service::queue_limits(&state, &queue_name).await?,
+    ))
+}
+
+/// `PUT /queue/{queueName}/limits` (ADMIN): `{"concurrency": N|null, "rateLimit": {"max",
+/// "duration"}|null}`; a field left out stays; audited.
+async fn set_limits(
+    Caller(caller): Caller,
+    State(state): State<AppState>,
+    AppPath(queue_name): AppPath<String>,
+    AppBody(body): AppBody,
+) -> Result<Json<QueueLimits>, AppError> {
+    let shape = |error: String| {
+        AppError::BadRequest(format!(
+            r#"the body must be {{"concurrency": N or null, "rateLimit": {{"max": N, "duration": ms}} or null}}: {error}"#
+        ))
+    };
+    // An object only: serde would also take a struct's fields as an array.
+    let body: Value = serde_json::from_slice(&body).map_err(|e| shape(e.to_string()))?;
+    if !body.is_object() {
+        return Err(shape("not an object".into()));
+    }
+    let change: LimitsChange = serde_json::from_value(body).map_err(|e| shape(e.to_string()))?;
+    Ok(Json(
+        control::set_limits(&state, &caller, &queue_name, change).await?,
     ))
 }
 

@@ -24,6 +24,7 @@ mod own_cluster;
 #[path = "../support/own_redis.rs"]
 mod own_redis;
 mod prometheus;
+mod queue_limits;
 mod queues;
 mod router;
 mod schedulers;

@@ -10,6 +10,7 @@
 //! - [`commands`] — pause, resume and clear: atomic Lua scripts, bounded batches.
 //! - [`retry`] — retry with changes: validated request, a new job added the BullMQ way.
 //! - [`jobs`] — the job explorer: pages, details, logs, flows, searches, one-job actions.
+//! - [`limits`] — global concurrency and rate limit (`meta` fields), read and set.
 //! - [`schedulers`] — job schedulers and legacy repeatables, read without side effects.
 //! - [`workers`] — the workers connected to each queue (`CLIENT LIST`, as `getWorkers()`).
 //!
@@ -23,6 +24,7 @@ pub mod discovery;
 pub mod finished;
 pub mod jobs;
 pub mod keys;
+pub mod limits;
 pub mod retry;
 pub mod schedulers;
 pub mod snapshot;

@@ -1,4 +1,4 @@
-//! Control actions (ADMIN): pause, resume, clear and retry. They all go through [`audited`]:
+//! Control actions (ADMIN): pause, resume, clear, retry and a queue's limits. They all go through [`audited`]:
 //!
 //! - the action runs on a task of its own, so once started it runs to its end whatever the
 //!   client does (a closed tab, a dropped connection, the request's deadline): a clear never
@@ -10,12 +10,15 @@
 //! - the shared reads are expired, so the next read shows the action's effect.
 
 use crate::model::{
-    ClearKind, ClearReply, JobAction, JobActionReply, JobId, PauseReply, RetryChanges, RetryReply,
+    ClearKind, ClearReply, JobAction, JobActionReply, JobId, LimitsChange, PauseReply, QueueLimits,
+    RetryChanges, RetryReply,
 };
 use crate::ssr::audit;
 use crate::ssr::auth::Principal;
 use crate::ssr::bullmq::commands::{self, Cleared};
 use crate::ssr::bullmq::discovery::QueueInfo;
+use crate::ssr::bullmq::keys::QueueKeys;
+use crate::ssr::bullmq::limits;
 use crate::ssr::bullmq::retry::{self, Retried, REPEAT_WINDOW};
 use crate::ssr::error::AppError;
 use crate::ssr::redis::within;
@@ -142,6 +145,35 @@ pub async fn set_paused(
             queue_name: queue.name.as_str().to_owned(),
             paused: pause,
             changed,
+        }))
+    })
+    .await
+}
+
+/// Sets or removes a queue's global concurrency and rate limit (`change` validated here too);
+/// audited as `limits` with the change and the limits after it.
+pub async fn set_limits(
+    state: &AppState,
+    principal: &Principal,
+    queue_name: &str,
+    change: LimitsChange,
+) -> Result<QueueLimits, AppError> {
+    change.validate().map_err(AppError::BadRequest)?;
+    let params = json!({
+        "concurrency": change.concurrency,
+        "rateLimit": change.rate_limit,
+    });
+    let (queue, entry) = prepare(state, principal, queue_name, "limits", None, params).await?;
+    let (pool, prefix) = (state.redis.clone(), state.settings.prefix.clone());
+    audited(state, entry, Wait::ToTheEnd, async move {
+        let keys = QueueKeys::new(&prefix, &queue.name);
+        let written = limits::write(&pool, &keys, &change).await.and_then(|now| {
+            now.ok_or_else(|| AppError::NotFound(format!("no queue named `{}`", queue.name)))
+        });
+        Done::of(written.map(|(concurrency, rate_limit)| QueueLimits {
+            queue_name: queue.name.as_str().to_owned(),
+            concurrency,
+            rate_limit,
         }))
     })
     .await

@@ -9,6 +9,7 @@
 //! - [`history`] — the collector's series (`/history`, the dashboard's chart);
 //! - [`jobs`] — the job explorer's reads: pages, searches, details, values, logs, flows;
 //! - [`bulk`] — failure groups, and bulk operations (dry run, run, progress, cancel);
+//! - [`queue_limits`] — a queue's global concurrency and rate limit (set through [`control`]);
 //! - [`schedulers`] — a queue's job schedulers and legacy repeatables;
 //! - [`workers`] — the workers connected to the queues (`CLIENT LIST`);
 //! - [`control`] — pause, resume, clear, retry, and the actions on one job, each run to its
@@ -20,6 +21,7 @@ pub mod control;
 pub mod history;
 pub mod jobs;
 pub mod metrics;
+pub mod queue_limits;
 pub mod reads;
 pub mod schedulers;
 pub mod workers;
