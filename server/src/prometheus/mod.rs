@@ -14,6 +14,8 @@
 pub mod render;
 
 use crate::live::{Frame, LiveHub, Subscription, Topic};
+use app::model::Metrics;
+use app::ssr::bullmq::keys::QueueName;
 use app::ssr::clock::now_ms;
 use app::ssr::error::AppError;
 use app::ssr::history::keys::HistoryKeys;
@@ -101,7 +103,7 @@ struct Held {
 
 struct Rendered {
     seq: u64,
-    extras: Arc<Extras>,
+    extras: Extras,
     texts: HashMap<Format, Arc<str>>,
 }
 
@@ -171,12 +173,12 @@ impl Exporter {
         let mut rendered = self.rendered.lock().await;
         if rendered.as_ref().is_none_or(|r| r.seq != seq) {
             let extras = match &metrics {
-                Some(_) => read_extras(state, &self.hub).await,
+                Some(metrics) => read_extras(state, &self.hub, metrics).await,
                 None => Extras::unavailable(&self.hub, state),
             };
             *rendered = Some(Rendered {
                 seq,
-                extras: Arc::new(extras),
+                extras,
                 texts: HashMap::new(),
             });
         }
@@ -215,14 +217,20 @@ async fn wait_for_data(frames: &mut tokio::sync::watch::Receiver<Frame>) -> Opti
     }
 }
 
-/// What the snapshot lacks: workers per queue (one `CLIENT LIST` per Redis) and, with the
-/// collector, the lifetime counters (one `HGETALL`). A read that fails leaves its series out
-/// and says so in `bullmq_monitor_read_ok`.
-async fn read_extras(state: &AppState, hub: &LiveHub) -> Extras {
+/// What the snapshot lacks: workers per queue (one `CLIENT LIST` per Redis), with alert rules
+/// the firing alerts (one `HGETALL`) and with the collector the lifetime counters (one
+/// `HGETALL`). A read that fails leaves its series out
+/// (and says so in the log) rather than reporting zeros.
+async fn read_extras(state: &AppState, hub: &LiveHub, metrics: &Metrics) -> Extras {
     let mut extras = Extras::unavailable(hub, state);
     extras.snapshot_ok = true;
-    let queues = state.registry.queues().await.unwrap_or_default();
-    match worker_counts(state, &queues).await {
+    // The snapshot's own queues: the series of one scrape always name the same queues.
+    let names: Vec<QueueName> = metrics
+        .queues
+        .iter()
+        .filter_map(|queue| QueueName::parse(&queue.summary.queue_name).ok())
+        .collect();
+    match worker_counts(state, &names).await {
         Ok(counts) => {
             extras.workers = Some(
                 counts
@@ -233,6 +241,12 @@ async fn read_extras(state: &AppState, hub: &LiveHub) -> Extras {
         }
         Err(error) => {
             tracing::warn!(error.message = %error, "cannot read CLIENT LIST for /metrics")
+        }
+    }
+    match app::ssr::service::alerts::firing_by_severity(state).await {
+        Ok(firing) => extras.firing = firing,
+        Err(error) => {
+            tracing::warn!(error.message = %error, "cannot read the firing alerts for /metrics")
         }
     }
     if state.settings.collector {

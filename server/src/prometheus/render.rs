@@ -74,6 +74,8 @@ pub struct Extras {
     pub workers: Option<HashMap<String, usize>>,
     /// The collector's counters per queue name; `None` without a collector.
     pub totals: Option<HashMap<String, Totals>>,
+    /// Firing alerts per severity; `None` without alert rules.
+    pub firing: Option<BTreeMap<String, u64>>,
     /// Live streams open on this instance.
     pub live_streams: usize,
     /// Topics this instance polls.
@@ -106,6 +108,12 @@ struct StateLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PrefixLabels {
+    prefix: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SeverityLabels {
+    severity: String,
     prefix: String,
 }
 
@@ -266,6 +274,22 @@ impl Exposition<'_> {
             "Live topics this instance polls Redis for",
             clamp(self.extras.polled_topics as u64),
         );
+        if let Some(firing) = &self.extras.firing {
+            let family = Family::<SeverityLabels, Gauge>::default();
+            for (severity, count) in firing {
+                family
+                    .get_or_create(&SeverityLabels {
+                        severity: severity.clone(),
+                        prefix: prefix.clone(),
+                    })
+                    .set(clamp(*count));
+            }
+            registry.register(
+                "bullmq_monitor_alerts_firing",
+                "Alerts of the monitor's rules (ALERTS_FILE) firing now, by severity",
+                family,
+            );
+        }
         if let Some(age) = self
             .metrics
             .and_then(|m| snapshot_age(&m.timestamp, self.now_ms))
@@ -274,7 +298,7 @@ impl Exposition<'_> {
             family.get_or_create(&labels).set(age);
             registry.register(
                 "bullmq_monitor_snapshot_age_seconds",
-                "How old the snapshot behind these numbers is",
+                "How old the snapshot behind these numbers was when they were written (the text is written once per snapshot)",
                 family,
             );
         }
@@ -384,6 +408,11 @@ mod tests {
                     failed: 17,
                 },
             )])),
+            firing: Some(BTreeMap::from([
+                ("critical".to_owned(), 1),
+                ("info".to_owned(), 0),
+                ("warning".to_owned(), 2),
+            ])),
             live_streams: 5,
             polled_topics: 1,
         }
@@ -446,6 +475,10 @@ mod tests {
         assert_eq!(samples["bullmq_monitor_redis_up{prefix=\"bull\"}"], 1.0);
         assert_eq!(samples["bullmq_monitor_queues{prefix=\"bull\"}"], 2.0);
         assert_eq!(samples["bullmq_monitor_live_streams{prefix=\"bull\"}"], 5.0);
+        assert_eq!(
+            samples["bullmq_monitor_alerts_firing{severity=\"warning\",prefix=\"bull\"}"],
+            2.0
+        );
         assert_eq!(
             samples["bullmq_monitor_snapshot_age_seconds{prefix=\"bull\"}"],
             2.5

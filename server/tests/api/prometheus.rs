@@ -366,3 +366,39 @@ async fn scrapes_share_the_live_poll_whatever_their_number() {
         "the poller is held between scrapes"
     );
 }
+
+#[tokio::test]
+async fn firing_alerts_are_counted_by_severity() {
+    let mut options = with_token(&unique_prefix("prom-alerts"));
+    options.alerts = Some(
+        r#"
+[[rules]]
+name = "Backlog"
+condition = { kind = "backlog", above = 1 }
+queues = ["mail"]
+severity = "warning"
+"#
+        .into(),
+    );
+    let app = TestApp::spawn_with(options).await;
+    let (_, _, before) = scrape(&app, Some(TOKEN), None).await;
+    let labels = |severity| [("severity", severity), ("prefix", app.prefix.as_str())];
+    assert_eq!(
+        Parsed::of(&before).value("bullmq_monitor_alerts_firing", &labels("warning")),
+        Some(0.0),
+        "{before}"
+    );
+    let _world = app.world(json!([{"name": "mail", "waiting": 3}])).await;
+    eventually(
+        Duration::from_secs(20),
+        "one warning firing in /metrics",
+        || async {
+            let (_, _, text) = scrape(&app, Some(TOKEN), None).await;
+            let parsed = Parsed::of(&text);
+            (parsed.value("bullmq_monitor_alerts_firing", &labels("warning")) == Some(1.0)
+                && parsed.value("bullmq_monitor_alerts_firing", &labels("critical")) == Some(0.0))
+            .then_some(())
+        },
+    )
+    .await;
+}

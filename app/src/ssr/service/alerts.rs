@@ -125,6 +125,29 @@ pub async fn firing(state: &AppState) -> Result<crate::model::alerts::Firing, Ap
         .await
 }
 
+/// Firing alerts per `severity` label (`info`, `warning`, `critical`, each present), for the
+/// Prometheus exposition; `None` without alert rules. One read of the active alerts.
+pub async fn firing_by_severity(
+    state: &AppState,
+) -> Result<Option<std::collections::BTreeMap<String, u64>>, AppError> {
+    let Some(alerting) = &state.alerting else {
+        return Ok(None);
+    };
+    let active = state.within(alerting.store.active()).await?;
+    let mut counts: std::collections::BTreeMap<String, u64> = ["info", "warning", "critical"]
+        .into_iter()
+        .map(|severity| (severity.to_owned(), 0))
+        .collect();
+    for record in active
+        .values()
+        .filter(|record| record.status == AlertStatus::Firing)
+    {
+        let severity = record.labels.get("severity").cloned().unwrap_or_default();
+        *counts.entry(severity).or_default() += 1;
+    }
+    Ok(Some(counts))
+}
+
 fn alerting(state: &AppState) -> Result<&crate::ssr::alerts::Alerting, AppError> {
     state
         .alerting

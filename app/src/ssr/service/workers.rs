@@ -3,7 +3,6 @@
 //! number of queues.
 
 use crate::model::QueueWorkers;
-use crate::ssr::bullmq::discovery::QueueInfo;
 use crate::ssr::bullmq::keys::QueueName;
 use crate::ssr::bullmq::workers::{client_lists, workers_by_queue};
 use crate::ssr::error::AppError;
@@ -32,11 +31,10 @@ pub async fn queue_workers(state: &AppState, name: &str) -> Result<QueueWorkers,
 /// How many workers each of `queues` has (queues with none are absent).
 pub async fn worker_counts(
     state: &AppState,
-    queues: &[QueueInfo],
+    queues: &[QueueName],
 ) -> Result<HashMap<QueueName, usize>, AppError> {
     let lists = state.within(client_lists(&state.redis)).await?;
-    let names: Vec<QueueName> = queues.iter().map(|queue| queue.name.clone()).collect();
-    Ok(workers_by_queue(&lists, &state.settings.prefix, &names)
+    Ok(workers_by_queue(&lists, &state.settings.prefix, queues)
         .into_iter()
         .map(|(queue, workers)| (queue, workers.len()))
         .collect())
