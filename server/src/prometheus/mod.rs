@@ -25,6 +25,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
+use bytes::Bytes;
 use fred::prelude::*;
 use render::{Exposition, Extras, Format};
 use std::collections::HashMap;
@@ -104,7 +105,8 @@ struct Held {
 struct Rendered {
     seq: u64,
     extras: Extras,
-    texts: HashMap<Format, Arc<str>>,
+    /// Shared buffers: every scrape of a snapshot sends the same bytes without a copy.
+    texts: HashMap<Format, Bytes>,
 }
 
 impl Exporter {
@@ -159,7 +161,7 @@ impl Exporter {
     }
 
     /// The exposition of the newest snapshot in `format`.
-    async fn scrape(self: &Arc<Self>, state: &AppState, format: Format) -> Arc<str> {
+    async fn scrape(self: &Arc<Self>, state: &AppState, format: Format) -> Bytes {
         let mut frames = self.frames();
         let frame = match wait_for_data(&mut frames).await {
             Some(frame) => frame,
@@ -183,19 +185,20 @@ impl Exporter {
             });
         }
         let Some(rendered) = rendered.as_mut() else {
-            return Arc::from("");
+            return Bytes::new();
         };
         if let Some(text) = rendered.texts.get(&format) {
             return text.clone();
         }
-        let text: Arc<str> = Exposition {
-            prefix: &state.settings.prefix,
-            metrics: metrics.as_deref(),
-            extras: &rendered.extras,
-            now_ms: now_ms(),
-        }
-        .render(format)
-        .into();
+        let text = Bytes::from(
+            Exposition {
+                prefix: &state.settings.prefix,
+                metrics: metrics.as_deref(),
+                extras: &rendered.extras,
+                now_ms: now_ms(),
+            }
+            .render(format),
+        );
         rendered.texts.insert(format, text.clone());
         text
     }
@@ -308,7 +311,7 @@ async fn serve(
             (header::CONTENT_TYPE, format.content_type()),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        text.to_string(),
+        text,
     )
         .into_response()
 }
