@@ -10,7 +10,7 @@ const utc = (ms) => `${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')
 async function openSetup(page) {
   await page.getByRole('button', { name: `Show details of ${name}` }).click();
   const setup = setupOf(page);
-  await expect(setup.getByRole('heading', { name: /^Workers/ })).toBeVisible();
+  await expect(setup.getByRole('heading', { name: 'Workers, schedulers and limits' })).toBeVisible();
   return setup;
 }
 

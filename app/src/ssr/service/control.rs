@@ -1,4 +1,5 @@
-//! Control actions (ADMIN): pause, resume, clear, retry and a queue's limits. They all go through [`audited`]:
+//! Control actions (ADMIN): pause, resume, clear, retry and a queue's limits. They all go
+//! through [`audited`]:
 //!
 //! - the action runs on a task of its own, so once started it runs to its end whatever the
 //!   client does (a closed tab, a dropped connection, the request's deadline): a clear never
