@@ -20,12 +20,7 @@ const CLIENTS: [usize; 3] = [1, 100, 1000];
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let window = Duration::from_secs(
-        std::env::var("BENCH_WINDOW_SECS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(10),
-    );
+    let window = common::window();
     let redis = common::OwnRedis::start()?;
     let client = Builder::from_config(Config::from_url(&redis.url())?).build()?;
     client.init().await?;

@@ -125,6 +125,16 @@ pub async fn fill_queues(
     Ok(names)
 }
 
+/// How long a benchmark measures each case: `BENCH_WINDOW_SECS`, 10 s when unset or unreadable.
+pub fn window() -> Duration {
+    Duration::from_secs(
+        std::env::var("BENCH_WINDOW_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10),
+    )
+}
+
 pub async fn total_commands(client: &Client) -> Result<u64, Error> {
     let info: String = client.info(Some(fred::types::InfoKind::Stats)).await?;
     Ok(info_number(&info, "total_commands_processed:") as u64)
