@@ -39,6 +39,7 @@ pub mod code {
 
 /// The wire form of an error.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[error("{message}")]
 pub struct ApiError {
     /// A stable code from [`code`].

@@ -7,6 +7,7 @@ use std::fmt;
 /// A role a JWT can carry. Declared in ascending order of power, so `Ord` is the privilege order:
 /// `Moderator < Admin < SuperAdmin`. A token whose roles contain none of these has no access.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Role {
     /// Reads everything, operates nothing.

@@ -35,6 +35,9 @@ enum Command {
         #[arg(long, default_value = "1h", value_parser = parse_duration)]
         ttl: Duration,
     },
+    /// Print the OpenAPI 3.1 document of the HTTP API (as `GET /api/v1/openapi.json` serves
+    /// it), for generating clients without a running server.
+    Openapi,
 }
 
 /// Settings of the monitor; each flag can also come from the environment variable named.
@@ -378,6 +381,10 @@ pub fn main() -> ExitCode {
                 }
                 Err(error) => fail(&error),
             }
+        }
+        Some(Command::Openapi) => {
+            println!("{:#}", crate::openapi::document());
+            ExitCode::SUCCESS
         }
         None => {
             let config = match cli.options.server_config() {

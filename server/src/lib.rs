@@ -8,6 +8,7 @@
 //! - [`router`] — every route, in one place.
 //! - [`routes`] — handlers, one module per resource.
 //! - [`live`] — the live-stream hub: one Redis poller per topic, fanned out to every viewer.
+//! - [`openapi`] — `/api/v1/openapi.json`: the OpenAPI 3.1 document, generated from the handlers.
 //! - [`prometheus`] — `/metrics` at the root: the exposition, from the live hub's snapshot.
 //! - [`security`] — security headers, CORS allow-list, cross-site request guard.
 //! - [`telemetry`] — logging setup.
@@ -16,6 +17,7 @@ pub mod assets;
 pub mod cli;
 pub mod config;
 pub mod live;
+pub mod openapi;
 pub mod prometheus;
 pub mod routes;
 pub mod security;
@@ -219,6 +221,7 @@ pub fn router(state: AppState, http: HttpSettings) -> Router {
         .merge(static_files)
         .merge(routes::health::router())
         .merge(prometheus::router())
+        .merge(openapi::router())
         .merge(routes::session::router())
         .nest(routes::jobs::BASE, routes::jobs::router(&state))
         .leptos_routes(&state, leptos_routes, move || shell(options.clone()))

@@ -41,6 +41,7 @@ wire_enum! {
 
 /// A rule's condition, for people.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConditionView {
     pub kind: String,
@@ -49,6 +50,7 @@ pub struct ConditionView {
 
 /// A rule as `GET /alerts/rules` lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RuleView {
     pub name: String,
@@ -66,6 +68,7 @@ pub struct RuleView {
 
 /// A channel as listed (no secret: Slack's URL shows its host only).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelView {
     pub name: String,
@@ -78,6 +81,7 @@ pub struct ChannelView {
 
 /// `GET /alerts/rules`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RulesReply {
     /// The rules file (`ALERTS_FILE`); `null` when none is configured.
@@ -88,6 +92,7 @@ pub struct RulesReply {
 
 /// One alert.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
     /// 16 hex digits of a hash of the labels: the same alert keeps it.
@@ -114,6 +119,7 @@ pub struct Alert {
 
 /// `GET /alerts`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AlertsReply {
     /// Firing first (most severe first), then pending.
@@ -134,6 +140,7 @@ pub struct AlertsReply {
 
 /// One attempt to deliver a notification.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Delivery {
     /// RFC 3339.
@@ -154,6 +161,7 @@ pub struct Delivery {
 
 /// `GET /alerts/deliveries`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveriesReply {
     /// Newest first.
@@ -162,6 +170,7 @@ pub struct DeliveriesReply {
 
 /// `POST /alerts/test`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TestRequest {
     pub channel: String,
@@ -169,6 +178,7 @@ pub struct TestRequest {
 
 /// The header's count.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Firing {
     /// Whether alert rules are configured at all.
@@ -181,6 +191,7 @@ pub struct Firing {
 /// A silence: notifications of the alerts whose labels hold all its matchers are not sent
 /// until it ends (the alerts still show, marked).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Silence {
     pub id: String,
@@ -197,6 +208,7 @@ pub struct Silence {
 
 /// `POST /alerts/silences`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SilenceRequest {
     pub matchers: BTreeMap<String, String>,
@@ -207,6 +219,7 @@ pub struct SilenceRequest {
 
 /// `GET /alerts/silences`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SilencesReply {
     /// In force first, then the recently ended; newest first within each.
@@ -215,6 +228,7 @@ pub struct SilencesReply {
 
 /// A playbook as `GET /alerts/playbooks` lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PlaybookView {
     pub name: String,
@@ -231,6 +245,7 @@ pub struct PlaybookView {
 
 /// One thing a playbook did (or would have done).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PlaybookRun {
     /// RFC 3339.
@@ -246,6 +261,7 @@ pub struct PlaybookRun {
 
 /// `GET /alerts/playbooks`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PlaybooksReply {
     pub playbooks: Vec<PlaybookView>,

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 /// Changes a patch cannot say (a version, a success rate becoming `null`) make the queue travel
 /// whole instead.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct QueuePatch {
     pub queue_name: String,
@@ -112,6 +113,7 @@ impl QueuePatch {
 
 /// The change from one [`Metrics`] snapshot to the next (SSE event `delta`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MetricsDelta {
     /// The `id` of the event this one applies to.

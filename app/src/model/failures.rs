@@ -9,6 +9,7 @@ pub const SPARK_HOURS: usize = 24;
 
 /// Where a group's example comes from.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ExampleJob {
     pub queue_name: String,
@@ -17,6 +18,7 @@ pub struct ExampleJob {
 
 /// A group's numbers in one queue.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GroupQueue {
     pub queue_name: String,
@@ -30,6 +32,7 @@ pub struct GroupQueue {
 
 /// Failures of one cause.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct FailureGroup {
     /// The fingerprint: pass as `failureGroup` to a bulk operation.
@@ -59,6 +62,7 @@ pub struct FailureGroup {
 
 /// `GET /failures`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct FailuresReply {
     /// Most failures in the window first; then most retained.
@@ -104,6 +108,7 @@ impl BulkAction {
 
 /// The jobs a bulk operation acts on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", untagged)]
 pub enum BulkTarget {
     /// These jobs (at most [`MAX_BULK_IDS`]).
@@ -130,6 +135,7 @@ pub const BULK_SAMPLE: usize = 20;
 
 /// `POST /queue/{q}/bulk`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BulkRequest {
     pub action: BulkAction,
@@ -188,6 +194,7 @@ pub fn allowed_growth(expect: u64) -> u64 {
 
 /// A dry run's answer.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BulkPreview {
     /// Jobs the action would act on now.
@@ -200,6 +207,7 @@ pub struct BulkPreview {
 
 /// A run's answer (202).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct BulkStarted {
     pub operation_id: String,
@@ -216,6 +224,7 @@ wire_enum! {
 
 /// `POST /queues/bulk`: pause or resume every queue (that is not already so).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct QueuesBulkRequest {
     pub action: QueuesAction,
@@ -228,6 +237,7 @@ pub struct QueuesBulkRequest {
 
 /// Its answer: the queues it would change (dry run) or changed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct QueuesBulkReply {
     pub count: u64,
@@ -237,6 +247,7 @@ pub struct QueuesBulkReply {
 
 /// A bulk request's answer for the dashboard's server function.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum BulkAnswer {
     Preview(BulkPreview),
@@ -255,6 +266,7 @@ wire_enum! {
 
 /// `GET /operations/{id}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Operation {
     pub id: String,
@@ -281,6 +293,7 @@ pub struct Operation {
 
 /// `GET /operations`: the running ones and the latest finished.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Operations {
     pub operations: Vec<Operation>,

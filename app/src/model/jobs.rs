@@ -61,6 +61,7 @@ wire_enum! {
 
 /// One job in a list: what a row shows.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct JobSummary {
     pub id: String,
@@ -91,6 +92,7 @@ pub struct JobSummary {
 
 /// `GET /queue/{q}/jobs`: one page.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct JobPage {
     pub jobs: Vec<JobSummary>,
@@ -108,8 +110,42 @@ pub enum JobsAnswer {
     Page(JobPage),
 }
 
+// In the OpenAPI description: `anyOf` (a derive says `oneOf`, which a search's answer breaks:
+// it is also a valid page, whose schema does not forbid more fields).
+#[cfg(feature = "ssr")]
+impl utoipa::PartialSchema for JobsAnswer {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::AnyOfBuilder;
+        use utoipa::openapi::Ref;
+        AnyOfBuilder::new()
+            .item(Ref::from_schema_name("SearchPage"))
+            .item(Ref::from_schema_name("JobPage"))
+            .description(Some(
+                "A page of one state, or (with `search`) a search's answer (with `scanned` and `complete`).",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::ToSchema for JobsAnswer {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push((SearchPage::name().into_owned(), SearchPage::schema()));
+        schemas.push((JobPage::name().into_owned(), JobPage::schema()));
+        SearchPage::schemas(schemas);
+        JobPage::schemas(schemas);
+    }
+}
+
 /// A job's way through its states.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Timeline {
     pub added: Option<i64>,
@@ -126,6 +162,7 @@ pub struct Timeline {
 
 /// `GET /queue/{q}/jobs/{id}`: everything BullMQ's `Job.fromId` gives, its state, a timeline.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct JobDetail {
     pub id: String,
@@ -171,6 +208,7 @@ pub struct JobDetail {
 
 /// `GET /queue/{q}/jobs/{id}/logs`: as BullMQ's `getJobLogs`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct JobLogs {
     pub logs: Vec<String>,
@@ -180,6 +218,7 @@ pub struct JobLogs {
 
 /// One job of a flow's tree.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct FlowNode {
     pub queue_name: String,
@@ -191,6 +230,7 @@ pub struct FlowNode {
     pub progress: Value,
     /// Its children: pending, processed, failed and ignored.
     pub children_count: u64,
+    #[cfg_attr(feature = "ssr", schema(no_recursion))]
     pub children: Vec<FlowNode>,
     /// Children not shown: past `maxChildren`, or below `depth`, or past the node budget.
     pub children_cut: u64,
@@ -200,6 +240,7 @@ pub struct FlowNode {
 
 /// `GET /queue/{q}/jobs/{id}/flow`: the tree the job belongs to, from its root.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct FlowTree {
     pub root: FlowNode,
@@ -213,6 +254,7 @@ pub struct FlowTree {
 
 /// A search's answer: what matched in the part scanned, and how to scan on.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SearchPage {
     pub jobs: Vec<JobSummary>,
@@ -228,6 +270,7 @@ pub struct SearchPage {
 
 /// Prioritized jobs per priority (priority 0 are the `wait` list's).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PriorityCount {
     pub priority: u64,
@@ -236,6 +279,7 @@ pub struct PriorityCount {
 
 /// `GET /queue/{q}/priorities`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Priorities {
     /// Lowest priority number (the first to run) first.
@@ -246,6 +290,7 @@ pub struct Priorities {
 
 /// What an action on one job did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct JobActionReply {
     pub success: bool,

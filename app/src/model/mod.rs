@@ -48,6 +48,7 @@ use serde::{Deserialize, Serialize};
 
 /// Who is looking at the dashboard, as established from their token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Viewer {
     /// The token's `sub` claim, or `"unknown"` when it has none.
@@ -60,6 +61,7 @@ pub struct Viewer {
 
 /// Jobs per state for one queue, read from BullMQ's keys.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StateCounts {
     /// Ready to run and not started: `wait` + `prioritized` + the legacy v5 `paused` list.
@@ -93,6 +95,7 @@ impl StateCounts {
 
 /// One queue as the dashboard lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct QueueSummary {
     /// The BullMQ queue name (without prefix).
@@ -108,6 +111,7 @@ pub struct QueueSummary {
 
 /// The dashboard's first view: every queue with its counts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Overview {
     /// When the counts were read, RFC 3339 in UTC with milliseconds.
@@ -120,6 +124,7 @@ pub struct Overview {
 
 /// One queue in `GET /metrics`: its counts plus its own success and processing rates.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct QueueMetrics {
     /// Name, counts, paused flag and version.
@@ -150,6 +155,7 @@ pub const PROCESSING_RATE_WINDOW_MINUTES: u64 = 5;
 
 /// `GET /metrics`: counts, success rate and throughput for every queue and in total.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Metrics {
     /// When the numbers were read, RFC 3339 UTC with milliseconds.
@@ -174,6 +180,7 @@ pub struct Metrics {
 
 /// One queue in `GET /trends`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Trend {
     pub queue_name: String,
@@ -198,6 +205,7 @@ pub struct Trend {
 
 /// How bad a stuck job is, by how long it has been active.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Under 30 minutes.
@@ -225,6 +233,7 @@ impl Severity {
 
 /// One job in `GET /alerts/stuck`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StuckJob {
     pub job_id: String,
@@ -250,6 +259,7 @@ pub const STUCK_DEFAULT_LIMIT: u64 = 500;
 
 /// `GET /alerts/stuck`: the stuck jobs, longest stuck first, bounded.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StuckReport {
     /// At most `limit` jobs, longest stuck first.
@@ -268,6 +278,7 @@ pub struct StuckReport {
 
 /// An active job as the per-queue live stream shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ActiveJobView {
     pub job_id: String,
@@ -287,6 +298,7 @@ pub struct ActiveJobView {
 
 /// One snapshot of the per-queue live stream.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct QueueLive {
     pub timestamp: String,
@@ -300,6 +312,7 @@ pub struct QueueLive {
 
 /// Reply of pause and resume.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PauseReply {
     pub success: bool,
@@ -312,6 +325,7 @@ pub struct PauseReply {
 
 /// Reply of clear.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ClearReply {
     pub success: bool,
@@ -329,6 +343,7 @@ pub struct ClearReply {
 
 /// One control action in the audit trail.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
     /// The stream entry id (use it as `before` to page further back).
@@ -351,6 +366,7 @@ pub struct AuditEntry {
 
 /// A page of the audit trail, newest first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
@@ -360,6 +376,7 @@ pub struct AuditPage {
 
 /// Reply of retry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RetryReply {
     pub success: bool,
@@ -377,6 +394,7 @@ pub struct RetryReply {
 
 /// One bucket of `GET /history`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryPoint {
     /// The bucket's start, RFC 3339 UTC.
@@ -399,6 +417,7 @@ pub struct HistoryPoint {
 
 /// `GET /history`: a series for charts, from the monitor's own collector.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct History {
     /// The queue, or `null` for all queues summed.
@@ -419,8 +438,18 @@ pub struct History {
     pub points: Vec<HistoryPoint>,
 }
 
+/// Reply of `POST /queues/refresh`: the queues discovery found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RefreshReply {
+    pub success: bool,
+    /// Every queue's name, sorted.
+    pub queues: Vec<String>,
+}
+
 /// The queue page's setup panel: its workers, schedulers and limits in one reading.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct QueueSetup {
     pub workers: QueueWorkers,

@@ -41,6 +41,7 @@ where
 
 /// A yes/no parameter: `true` or `false` (also `1`/`0`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "bool")]
 pub struct Switch(pub bool);
 
@@ -64,6 +65,7 @@ impl From<Switch> for bool {
 
 /// `GET /live?delta=`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(default)]
 pub struct LiveQuery {
     /// `true`: deltas between full snapshots (absent: every event is a full snapshot).
@@ -73,6 +75,7 @@ pub struct LiveQuery {
 
 /// `GET /trends?period=`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(default)]
 pub struct TrendsQuery {
     /// Absent: 24 h.
@@ -82,6 +85,7 @@ pub struct TrendsQuery {
 
 /// `DELETE /queue/{q}/clear?type=`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(default)]
 pub struct ClearQuery {
     /// Absent: all finished jobs.
@@ -91,6 +95,7 @@ pub struct ClearQuery {
 
 /// `GET /history?queue=&from=&to=&step=`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(default)]
 pub struct HistoryQuery {
     /// One queue, or absent for all queues summed.
@@ -131,6 +136,21 @@ macro_rules! bounded_number {
             }
         }
 
+        // In the OpenAPI description: an integer with the range.
+        #[cfg(feature = "ssr")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::Integer)
+                    .minimum(Some($min as f64))
+                    .maximum(Some($max as f64))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "ssr")]
+        impl utoipa::ToSchema for $name {}
+
         impl From<$name> for u64 {
             fn from(value: $name) -> u64 {
                 value.0
@@ -151,6 +171,7 @@ bounded_number! {
 
 /// `GET /alerts/stuck?limit=`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(default)]
 pub struct StuckQuery {
     /// Absent: [`crate::model::STUCK_DEFAULT_LIMIT`].
@@ -160,6 +181,7 @@ pub struct StuckQuery {
 
 /// `GET /audit?count=&before=`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(default)]
 pub struct AuditQuery {
     /// Absent: 50.
@@ -203,6 +225,7 @@ bounded_number! {
 /// `GET /queue/{q}/jobs?state=&limit=&cursor=&order=&search=&scanLimit=`: a page of one state,
 /// or (with `search`) a search of the queue.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(default, rename_all = "camelCase")]
 pub struct JobListQuery {
     /// Absent: `waiting` for a page; every state for a search.
@@ -222,6 +245,7 @@ pub struct JobListQuery {
 
 /// `GET /jobs?search=&state=&limit=&cursor=&scanLimit=`: a search across every queue.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(default, rename_all = "camelCase")]
 pub struct SearchQuery {
     #[serde(deserialize_with = "blank_is_none")]
@@ -238,6 +262,7 @@ pub struct SearchQuery {
 
 /// `GET /queue/{q}/jobs/{id}/logs?start=&count=&order=`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(default)]
 pub struct LogsQuery {
     #[serde(deserialize_with = "blank_is_none")]
@@ -251,6 +276,7 @@ pub struct LogsQuery {
 
 /// `GET /queue/{q}/jobs/{id}/flow?depth=&maxChildren=`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(default, rename_all = "camelCase")]
 pub struct FlowQuery {
     #[serde(deserialize_with = "blank_is_none")]
@@ -305,6 +331,7 @@ mod tests {
 
 /// `GET /failures?queue=&since=`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(default)]
 pub struct FailuresQuery {
     /// Only the groups of this queue (with their numbers in it).

@@ -5,6 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 /// At most `max` jobs start per `duration` ms, across all workers of the queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
     pub max: u64,
@@ -13,6 +14,7 @@ pub struct RateLimit {
 
 /// What the queue's `meta` hash says; `null` where no limit is set.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct QueueLimits {
     pub queue_name: String,
@@ -24,6 +26,7 @@ pub struct QueueLimits {
 /// The body of `PUT /queue/{q}/limits`: a field left out stays as it is, `null` removes the
 /// limit, a value sets it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LimitsChange {
     #[serde(default, deserialize_with = "present")]

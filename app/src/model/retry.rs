@@ -42,6 +42,7 @@ impl std::fmt::Display for FieldError {
 
 /// BullMQ's back-off types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum BackoffKind {
     Fixed,
@@ -50,6 +51,7 @@ pub enum BackoffKind {
 
 /// A back-off as BullMQ's job options hold it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Backoff {
     #[serde(rename = "type")]
     pub kind: BackoffKind,
@@ -59,6 +61,7 @@ pub struct Backoff {
 
 /// The changes a retry applies to the original job; every field is optional ("as before").
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", try_from = "Value")]
 pub struct RetryChanges {
     #[serde(skip_serializing_if = "Option::is_none")]

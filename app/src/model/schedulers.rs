@@ -5,6 +5,7 @@ use serde_json::Value;
 
 /// What made the entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SchedulerKind {
     /// `upsertJobScheduler` (BullMQ ≥ 5.16): its hash holds the iteration count `ic`.
@@ -16,6 +17,7 @@ pub enum SchedulerKind {
 /// One entry of the queue's `repeat` set, as BullMQ's `getJobSchedulers()` /
 /// `getRepeatableJobs()` describe it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Scheduler {
     /// The scheduler id (or the legacy repeat key).
@@ -50,6 +52,7 @@ pub struct Scheduler {
 
 /// `GET /queue/{q}/schedulers`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SchedulerPage {
     pub queue_name: String,
@@ -65,6 +68,7 @@ pub const MAX_SCHEDULERS: u64 = 1000;
 /// The query of `GET /queue/{q}/schedulers`: `limit` entries (1 to [`MAX_SCHEDULERS`], 100
 /// when absent).
 #[derive(Clone, Debug, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct SchedulersQuery {
     pub limit: Option<u64>,

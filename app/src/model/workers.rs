@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// One worker connection (a Redis client BullMQ named after the queue).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Worker {
     /// The `name` option the worker was started with, when it had one.
@@ -23,6 +24,7 @@ pub struct Worker {
 
 /// `GET /queue/{q}/workers`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct QueueWorkers {
     pub queue_name: String,

@@ -14,6 +14,7 @@
 pub mod render;
 
 use crate::live::{Frame, LiveHub, Subscription, Topic};
+use app::error::ApiError;
 use app::model::Metrics;
 use app::ssr::bullmq::keys::QueueName;
 use app::ssr::clock::now_ms;
@@ -278,7 +279,12 @@ pub fn router() -> Router<AppState> {
     Router::new().route(PATH, axum::routing::get(serve))
 }
 
-async fn serve(
+#[utoipa::path(get, path = "/metrics", tag = "service", security(("metrics_token" = [])),
+    responses(
+        (status = 200, description = "The Prometheus text exposition (0.0.4), or OpenMetrics 1.0 when `Accept` names it", content_type = "text/plain; version=0.0.4", body = String),
+        (status = 401, description = "No or a wrong `METRICS_TOKEN`", body = ApiError),
+        (status = 404, description = "Off: `METRICS_TOKEN` is not set", body = ApiError)))]
+pub(crate) async fn serve(
     State(state): State<AppState>,
     Extension(exporter): Extension<Arc<Exporter>>,
     headers: HeaderMap,

@@ -4,7 +4,9 @@
 
 use crate::routes::extract::{AppBody, AppPath, AppQuery};
 use app::model::failures::{QueuesBulkReply, QueuesBulkRequest};
-use app::model::{BulkRequest, FailuresQuery, FailuresReply, Operation, Operations};
+use app::model::{
+    BulkPreview, BulkRequest, BulkStarted, FailuresQuery, FailuresReply, Operation, Operations,
+};
 use app::ssr::auth::Caller;
 use app::ssr::error::AppError;
 use app::ssr::service::bulk::{self, BulkReply};
@@ -15,6 +17,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 /// `GET /failures?queue=&since=`.
+#[utoipa::path(get, path = "/failures", tag = "failures", params(FailuresQuery),
+    responses((status = 200, description = "Failure groups: failed jobs grouped by their error", body = FailuresReply)))]
 pub async fn failures(
     State(state): State<AppState>,
     AppQuery(query): AppQuery<FailuresQuery>,
@@ -23,6 +27,11 @@ pub async fn failures(
 }
 
 /// `POST /queue/{q}/bulk`: 200 with the dry run's count, or 202 with the operation.
+#[utoipa::path(post, path = "/queue/{queue_name}/bulk", tag = "failures", params(crate::openapi::QueuePath),
+    request_body(content = BulkRequest, description = "What to do to which jobs; a dry run unless `dryRun` is false"),
+    responses(
+        (status = 200, description = "The dry run: how many jobs and a sample", body = BulkPreview),
+        (status = 202, description = "The operation started; follow it at `/operations/{id}`", body = BulkStarted)))]
 pub async fn start(
     caller: Caller,
     State(state): State<AppState>,
@@ -39,6 +48,9 @@ pub async fn start(
 }
 
 /// `POST /queues/bulk`: pause or resume every queue (dry run first).
+#[utoipa::path(post, path = "/queues/bulk", tag = "queues",
+    request_body(content = QueuesBulkRequest, description = "Pause or resume every queue; a dry run unless `dryRun` is false"),
+    responses((status = 200, description = "The queues acted on (or that would be)", body = QueuesBulkReply)))]
 pub async fn queues(
     caller: Caller,
     State(state): State<AppState>,
@@ -53,11 +65,15 @@ pub async fn queues(
 }
 
 /// `GET /operations`.
+#[utoipa::path(get, path = "/operations", tag = "failures",
+    responses((status = 200, description = "Bulk operations, newest first", body = Operations)))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<Operations>, AppError> {
     Ok(Json(bulk::operations(&state).await?))
 }
 
 /// `GET /operations/{id}`.
+#[utoipa::path(get, path = "/operations/{operation_id}", tag = "failures", params(crate::openapi::OperationPath),
+    responses((status = 200, description = "The operation and its progress", body = Operation)))]
 pub async fn one(
     State(state): State<AppState>,
     AppPath(id): AppPath<String>,
@@ -66,6 +82,8 @@ pub async fn one(
 }
 
 /// `DELETE /operations/{id}`.
+#[utoipa::path(delete, path = "/operations/{operation_id}", tag = "failures", params(crate::openapi::OperationPath),
+    responses((status = 200, description = "The operation, cancelled (or already ended)", body = Operation)))]
 pub async fn cancel(
     caller: Caller,
     State(state): State<AppState>,

@@ -21,6 +21,8 @@ fn job_id(text: &str) -> Result<JobId, AppError> {
 }
 
 /// `GET /queue/{q}/jobs?state=&limit=&cursor=&order=` (a page) or `…?search=` (a search).
+#[utoipa::path(get, path = "/queue/{queue_name}/jobs", tag = "jobs", params(crate::openapi::QueuePath, JobListQuery),
+    responses((status = 200, description = "A page of one state, or (with `search`) a search of the queue", body = JobsAnswer)))]
 pub async fn list(
     State(state): State<AppState>,
     AppPath(queue_name): AppPath<String>,
@@ -30,6 +32,8 @@ pub async fn list(
 }
 
 /// `GET /jobs?search=`: a search of every queue.
+#[utoipa::path(get, path = "/jobs", tag = "jobs", params(SearchQuery),
+    responses((status = 200, description = "Matching jobs across every queue", body = SearchPage)))]
 pub async fn search(
     State(state): State<AppState>,
     AppQuery(query): AppQuery<SearchQuery>,
@@ -38,6 +42,8 @@ pub async fn search(
 }
 
 /// `GET /queue/{q}/jobs/{id}`.
+#[utoipa::path(get, path = "/queue/{queue_name}/jobs/{job_id}", tag = "jobs", params(crate::openapi::JobPath),
+    responses((status = 200, description = "The job, with its data and return value previewed", body = JobDetail)))]
 pub async fn detail(
     State(state): State<AppState>,
     AppPath((queue_name, id)): AppPath<(String, String)>,
@@ -48,6 +54,8 @@ pub async fn detail(
 }
 
 /// `GET /queue/{q}/jobs/{id}/data`: the whole data (up to 8 MiB).
+#[utoipa::path(get, path = "/queue/{queue_name}/jobs/{job_id}/data", tag = "jobs", params(crate::openapi::JobPath),
+    responses((status = 200, description = "The job's whole data, as JSON (text that is not JSON comes as a string)", body = serde_json::Value)))]
 pub async fn data(
     State(state): State<AppState>,
     AppPath((queue_name, id)): AppPath<(String, String)>,
@@ -58,6 +66,8 @@ pub async fn data(
 }
 
 /// `GET /queue/{q}/jobs/{id}/returnvalue`: the whole return value (up to 8 MiB).
+#[utoipa::path(get, path = "/queue/{queue_name}/jobs/{job_id}/returnvalue", tag = "jobs", params(crate::openapi::JobPath),
+    responses((status = 200, description = "The job's whole return value, as JSON", body = serde_json::Value)))]
 pub async fn returnvalue(
     State(state): State<AppState>,
     AppPath((queue_name, id)): AppPath<(String, String)>,
@@ -68,6 +78,8 @@ pub async fn returnvalue(
 }
 
 /// `GET /queue/{q}/jobs/{id}/logs?start=&count=&order=`.
+#[utoipa::path(get, path = "/queue/{queue_name}/jobs/{job_id}/logs", tag = "jobs", params(crate::openapi::JobPath, LogsQuery),
+    responses((status = 200, description = "A page of the job's log lines", body = JobLogs)))]
 pub async fn logs(
     State(state): State<AppState>,
     AppPath((queue_name, id)): AppPath<(String, String)>,
@@ -79,6 +91,8 @@ pub async fn logs(
 }
 
 /// `GET /queue/{q}/jobs/{id}/flow?depth=&maxChildren=`.
+#[utoipa::path(get, path = "/queue/{queue_name}/jobs/{job_id}/flow", tag = "jobs", params(crate::openapi::JobPath, FlowQuery),
+    responses((status = 200, description = "The job's flow: its parents and children", body = FlowTree)))]
 pub async fn flow(
     State(state): State<AppState>,
     AppPath((queue_name, id)): AppPath<(String, String)>,
@@ -90,6 +104,8 @@ pub async fn flow(
 }
 
 /// `GET /queue/{q}/priorities`.
+#[utoipa::path(get, path = "/queue/{queue_name}/priorities", tag = "jobs", params(crate::openapi::QueuePath),
+    responses((status = 200, description = "Waiting jobs per priority", body = Priorities)))]
 pub async fn priorities(
     State(state): State<AppState>,
     AppPath(queue_name): AppPath<String>,
@@ -109,6 +125,8 @@ async fn act(
 }
 
 /// `POST /queue/{q}/jobs/{id}/retry` (ADMIN): a failed or completed job back in line.
+#[utoipa::path(post, path = "/queue/{queue_name}/jobs/{job_id}/retry", tag = "jobs", params(crate::openapi::JobPath),
+    responses((status = 200, description = "The failed or completed job waits again", body = JobActionReply)))]
 pub async fn retry(
     caller: Caller,
     State(state): State<AppState>,
@@ -118,6 +136,8 @@ pub async fn retry(
 }
 
 /// `POST /queue/{q}/jobs/{id}/promote` (ADMIN): a delayed job ready now.
+#[utoipa::path(post, path = "/queue/{queue_name}/jobs/{job_id}/promote", tag = "jobs", params(crate::openapi::JobPath),
+    responses((status = 200, description = "The delayed job waits now", body = JobActionReply)))]
 pub async fn promote(
     caller: Caller,
     State(state): State<AppState>,
@@ -127,6 +147,8 @@ pub async fn promote(
 }
 
 /// `DELETE /queue/{q}/jobs/{id}` (ADMIN): the job and its children removed.
+#[utoipa::path(delete, path = "/queue/{queue_name}/jobs/{job_id}", tag = "jobs", params(crate::openapi::JobPath),
+    responses((status = 200, description = "The job is removed", body = JobActionReply)))]
 pub async fn remove(
     caller: Caller,
     State(state): State<AppState>,

@@ -17,6 +17,18 @@ use axum::routing::MethodRouter;
 use axum::Router;
 use std::collections::BTreeMap;
 
+/// A declared route: what the OpenAPI document is completed from (`crate::openapi`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoutePattern {
+    /// HTTP method, upper case.
+    pub method: &'static str,
+    /// The path as axum matches it (`/api/v1/admin/jobs/queue/{queue_name}`), which is also
+    /// the OpenAPI path template.
+    pub pattern: String,
+    /// Minimum role.
+    pub min_role: Role,
+}
+
 /// Routes that all need at least one role.
 pub struct RoleRoutes {
     role: Role,
@@ -61,6 +73,20 @@ impl RoleRoutes {
         *router = add(std::mem::take(router));
         verbs.push(verb);
         self
+    }
+
+    /// The group's routes as declared: method, path pattern under `base`, role.
+    pub fn patterns(&self, base: &str) -> Vec<RoutePattern> {
+        self.routes
+            .iter()
+            .flat_map(|(path, (_, verbs))| {
+                verbs.iter().map(move |verb| RoutePattern {
+                    method: verb,
+                    pattern: format!("{base}{path}"),
+                    min_role: self.role,
+                })
+            })
+            .collect()
     }
 
     /// The group's routes with a sample path each (`{queue_name}` filled with a queue that does

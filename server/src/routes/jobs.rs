@@ -10,8 +10,8 @@ use crate::routes::guarded::RoleRoutes;
 use crate::routes::ProtectedRoute;
 use app::model::{
     AuditPage, AuditQuery, ClearQuery, ClearReply, History, HistoryQuery, JobId, LimitsChange,
-    Metrics, Overview, PauseReply, QueueLimits, QueueWorkers, RetryChanges, RetryReply,
-    SchedulerPage, SchedulersQuery, StuckQuery, StuckReport, Trend, TrendsQuery,
+    Metrics, Overview, PauseReply, QueueLimits, QueueWorkers, RefreshReply, RetryChanges,
+    RetryReply, SchedulerPage, SchedulersQuery, StuckQuery, StuckReport, Trend, TrendsQuery,
 };
 use app::role::Role;
 use app::ssr::auth::Caller;
@@ -24,7 +24,7 @@ use app::ssr::state::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Where these routes are mounted.
 pub const BASE: &str = "/api/v1/admin/jobs";
@@ -85,6 +85,63 @@ fn groups() -> [RoleRoutes; 2] {
     ]
 }
 
+/// The OpenAPI description of these routes (`crate::openapi` nests it under [`BASE`] and adds
+/// the roles from [`groups`]); a test keeps the two lists equal.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list_queues,
+    metrics,
+    trends,
+    history,
+    stuck_alerts,
+    alerts::list,
+    alerts::rules,
+    alerts::deliveries,
+    alerts::silences,
+    alerts::playbooks,
+    super::live::all_queues,
+    super::live::one_queue,
+    explorer::list,
+    explorer::detail,
+    explorer::data,
+    explorer::returnvalue,
+    explorer::logs,
+    explorer::flow,
+    explorer::priorities,
+    workers,
+    schedulers,
+    limits,
+    explorer::search,
+    bulk::failures,
+    refresh_queues,
+    bulk::queues,
+    pause,
+    resume,
+    set_limits,
+    clear,
+    retry,
+    explorer::retry,
+    explorer::promote,
+    explorer::remove,
+    bulk::start,
+    bulk::list,
+    bulk::one,
+    bulk::cancel,
+    alerts::test,
+    alerts::silence,
+    alerts::unsilence,
+    audit,
+))]
+pub struct JobsApi;
+
+/// Every route of this API as declared: method, path pattern, minimum role.
+pub fn patterns() -> Vec<crate::routes::guarded::RoutePattern> {
+    groups()
+        .iter()
+        .flat_map(|group| group.patterns(BASE))
+        .collect()
+}
+
 /// Routes relative to [`BASE`].
 pub fn router(state: &AppState) -> Router<AppState> {
     groups()
@@ -105,6 +162,8 @@ pub fn table() -> Vec<ProtectedRoute> {
 
 /// `GET /queue/{queueName}/workers` (MODERATOR): the workers connected to the queue, as
 /// BullMQ's `getWorkers()` finds them.
+#[utoipa::path(get, path = "/queue/{queue_name}/workers", tag = "setup", params(crate::openapi::QueuePath),
+    responses((status = 200, description = "The queue's workers, oldest connection first", body = QueueWorkers)))]
 async fn workers(
     State(state): State<AppState>,
     AppPath(queue_name): AppPath<String>,
@@ -116,6 +175,8 @@ async fn workers(
 
 /// `GET /queue/{queueName}/schedulers?limit=` (MODERATOR): job schedulers and legacy
 /// repeatable jobs, soonest next run first, read without BullMQ's side effects.
+#[utoipa::path(get, path = "/queue/{queue_name}/schedulers", tag = "setup", params(crate::openapi::QueuePath, SchedulersQuery),
+    responses((status = 200, description = "Schedulers and repeatables, soonest next run first", body = SchedulerPage)))]
 async fn schedulers(
     State(state): State<AppState>,
     AppPath(queue_name): AppPath<String>,
@@ -127,6 +188,8 @@ async fn schedulers(
 }
 
 /// `GET /queue/{queueName}/limits` (MODERATOR): global concurrency and rate limit.
+#[utoipa::path(get, path = "/queue/{queue_name}/limits", tag = "setup", params(crate::openapi::QueuePath),
+    responses((status = 200, description = "The queue's global concurrency and rate limit (`null`: none)", body = QueueLimits)))]
 async fn limits(
     State(state): State<AppState>,
     AppPath(queue_name): AppPath<String>,
@@ -138,6 +201,9 @@ async fn limits(
 
 /// `PUT /queue/{queueName}/limits` (ADMIN): `{"concurrency": N|null, "rateLimit": {"max",
 /// "duration"}|null}`; a field left out stays; audited.
+#[utoipa::path(put, path = "/queue/{queue_name}/limits", tag = "setup", params(crate::openapi::QueuePath),
+    request_body(content = LimitsChange, description = "A value sets, `null` removes, a field left out stays"),
+    responses((status = 200, description = "The limits after the change", body = QueueLimits)))]
 async fn set_limits(
     Caller(caller): Caller,
     State(state): State<AppState>,
@@ -161,6 +227,8 @@ async fn set_limits(
 }
 
 /// `PATCH /queue/{queueName}/pause` (ADMIN): real workers stop taking new jobs.
+#[utoipa::path(patch, path = "/queue/{queue_name}/pause", tag = "queues", params(crate::openapi::QueuePath),
+    responses((status = 200, description = "The queue is paused", body = PauseReply)))]
 async fn pause(
     Caller(caller): Caller,
     State(state): State<AppState>,
@@ -172,6 +240,8 @@ async fn pause(
 }
 
 /// `PATCH /queue/{queueName}/resume` (ADMIN): workers take jobs again.
+#[utoipa::path(patch, path = "/queue/{queue_name}/resume", tag = "queues", params(crate::openapi::QueuePath),
+    responses((status = 200, description = "The queue runs again", body = PauseReply)))]
 async fn resume(
     Caller(caller): Caller,
     State(state): State<AppState>,
@@ -183,6 +253,8 @@ async fn resume(
 }
 
 /// `DELETE /queue/{queueName}/clear?type=completed|failed|all` (ADMIN): removes finished jobs.
+#[utoipa::path(delete, path = "/queue/{queue_name}/clear", tag = "queues", params(crate::openapi::QueuePath, ClearQuery),
+    responses((status = 200, description = "How many finished jobs were removed", body = ClearReply)))]
 async fn clear(
     Caller(caller): Caller,
     State(state): State<AppState>,
@@ -202,6 +274,10 @@ const MAX_IDEMPOTENCY_KEY: usize = 255;
 /// changes; the same request (or the same `Idempotency-Key`) repeated within ten minutes
 /// returns the first one's job. The body is read raw so every malformed input gets a message
 /// naming the field.
+#[utoipa::path(post, path = "/retry/{queue_name}/{job_id}", tag = "jobs", params(crate::openapi::JobPath),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeating a request with the same key within ten minutes returns the first one's job")),
+    request_body(content = RetryChanges, description = "The changes; an empty body retries the job as it was"),
+    responses((status = 200, description = "The new job", body = RetryReply)))]
 async fn retry(
     Caller(caller): Caller,
     State(state): State<AppState>,
@@ -236,6 +312,8 @@ async fn retry(
 }
 
 /// `GET /audit?count=50&before=<id>` (ADMIN): the control actions, newest first.
+#[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQuery),
+    responses((status = 200, description = "Control actions, newest first", body = AuditPage)))]
 async fn audit(
     State(state): State<AppState>,
     AppQuery(query): AppQuery<AuditQuery>,
@@ -258,11 +336,15 @@ async fn audit(
 }
 
 /// `GET /metrics` (MODERATOR): counts, success rate and processing rate, per queue and in total.
+#[utoipa::path(get, path = "/metrics", tag = "metrics",
+    responses((status = 200, description = "Counts and rates per queue and in total", body = Metrics)))]
 async fn metrics(State(state): State<AppState>) -> Result<Json<Metrics>, AppError> {
     Ok(Json(reads::metrics(&state).await?))
 }
 
 /// `GET /trends?period=24h|7d|30d` (MODERATOR): what finished inside the period, per queue.
+#[utoipa::path(get, path = "/trends", tag = "metrics", params(TrendsQuery),
+    responses((status = 200, description = "Per queue: what finished inside the period", body = Vec<Trend>)))]
 async fn trends(
     State(state): State<AppState>,
     AppQuery(query): AppQuery<TrendsQuery>,
@@ -273,6 +355,8 @@ async fn trends(
 }
 
 /// `GET /history?queue=&from=&to=&step=` (MODERATOR): the history collector's series.
+#[utoipa::path(get, path = "/history", tag = "metrics", params(HistoryQuery),
+    responses((status = 200, description = "The collector's buckets", body = History)))]
 async fn history(
     Caller(caller): Caller,
     State(state): State<AppState>,
@@ -285,6 +369,8 @@ async fn history(
 
 /// `GET /alerts/stuck?limit=` (MODERATOR): active jobs older than `STUCK_AFTER_MS`, longest
 /// stuck first, at most `limit` (default 500), with the total.
+#[utoipa::path(get, path = "/alerts/stuck", tag = "alerts", params(StuckQuery),
+    responses((status = 200, description = "Stuck jobs, longest stuck first", body = StuckReport)))]
 async fn stuck_alerts(
     State(state): State<AppState>,
     AppQuery(query): AppQuery<StuckQuery>,
@@ -295,20 +381,24 @@ async fn stuck_alerts(
 }
 
 /// `GET /queues` (MODERATOR): every queue with its counts.
+#[utoipa::path(get, path = "/queues", tag = "queues",
+    responses((status = 200, description = "Every queue with its counts", body = Overview)))]
 async fn list_queues(State(state): State<AppState>) -> Result<Json<Overview>, AppError> {
     Ok(Json(reads::overview(&state).await?))
 }
 
 /// `POST /queues/refresh` (ADMIN): re-discover queues now instead of at the next interval.
+#[utoipa::path(post, path = "/queues/refresh", tag = "queues",
+    responses((status = 200, description = "The queues found", body = RefreshReply)))]
 async fn refresh_queues(
     Caller(caller): Caller,
     State(state): State<AppState>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<RefreshReply>, AppError> {
     state.gate.check().await?;
     let queues = state.registry.refresh().await?;
     tracing::info!(by = %caller.subject, queues = queues.len(), "queue discovery refreshed on request");
-    Ok(Json(json!({
-        "success": true,
-        "queues": queues.iter().map(|q| q.name.as_str()).collect::<Vec<_>>(),
-    })))
+    Ok(Json(RefreshReply {
+        success: true,
+        queues: queues.iter().map(|q| q.name.as_str().to_owned()).collect(),
+    }))
 }

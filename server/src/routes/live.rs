@@ -49,6 +49,9 @@ pub const FULL_EVERY: u32 = 150;
 type Streamed = axum::response::Response;
 
 /// `GET /live` (MODERATOR).
+#[utoipa::path(get, path = "/live", tag = "live", params(app::model::LiveQuery),
+    responses((status = 200, content_type = "text/event-stream", body = String,
+        description = "Server-Sent Events: each unnamed event's data is a `Metrics` snapshot; with `delta=true`, events named `delta` carry a `MetricsDelta`; `status`, `auth`, `shutdown` and (for operators) `operations` events as `x-events` lists")))]
 pub async fn all_queues(
     Caller(caller): Caller,
     State(state): State<AppState>,
@@ -62,6 +65,9 @@ pub async fn all_queues(
 }
 
 /// `GET /queue/{queueName}/live` (MODERATOR). Unknown queue: 404 before the stream starts.
+#[utoipa::path(get, path = "/queue/{queue_name}/live", tag = "live", params(crate::openapi::QueuePath),
+    responses((status = 200, content_type = "text/event-stream", body = String,
+        description = "Server-Sent Events: each unnamed event's data is a `QueueLive` snapshot; `status`, `auth`, `shutdown` and (for operators) `operations` events as `x-events` lists")))]
 pub async fn one_queue(
     Caller(caller): Caller,
     State(state): State<AppState>,

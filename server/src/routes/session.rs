@@ -31,13 +31,18 @@ pub fn router() -> Router<AppState> {
         .method_not_allowed_fallback(super::api_method_not_allowed)
 }
 
-#[derive(Deserialize)]
-struct SignIn {
+/// The sign-in form.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct SignIn {
+    /// A JWT with a monitor role.
     token: String,
 }
 
 /// Checks the token and, when it is good, stores it in the session cookie until it expires.
-async fn sign_in(
+#[utoipa::path(post, path = "/auth/session", tag = "session",
+    request_body(content = SignIn, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "To `/` with the session cookie set when the token is good, else to `/login?error=missing_token|invalid_token|no_role`")))]
+pub(crate) async fn sign_in(
     State(state): State<AppState>,
     form: Result<Form<SignIn>, FormRejection>,
 ) -> Response {
@@ -61,7 +66,9 @@ async fn sign_in(
 }
 
 /// Clears the session cookie and ends the live streams the session opened here.
-async fn sign_out(
+#[utoipa::path(post, path = "/auth/logout", tag = "session",
+    responses((status = 303, description = "To `/login`, with the session cookie cleared")))]
+pub(crate) async fn sign_out(
     State(state): State<AppState>,
     Extension(hub): Extension<Arc<LiveHub>>,
     headers: HeaderMap,

@@ -1,5 +1,5 @@
 //! The binary's start-up contract: bad settings fail with one clear line, `server token` prints a
-//! token the server accepts.
+//! token the server accepts, `server openapi` prints the OpenAPI document.
 
 use app::role::Role;
 use app::ssr::auth::{AuthSettings, Authenticator};
@@ -236,4 +236,13 @@ fn secrets_never_reach_the_log() {
     ] {
         assert!(!log.contains(text), "the {what} is in the log");
     }
+}
+
+#[test]
+fn server_openapi_prints_the_document_without_any_setting() {
+    let output = server().arg("openapi").output().expect("runs");
+    assert!(output.status.success(), "{output:?}");
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(printed, server::openapi::document());
+    assert_eq!(printed["openapi"], "3.1.0");
 }

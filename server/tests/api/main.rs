@@ -19,6 +19,7 @@ mod instances;
 mod limits;
 mod live;
 mod metrics;
+mod openapi;
 #[path = "../support/own_cluster.rs"]
 mod own_cluster;
 #[path = "../support/own_redis.rs"]
