@@ -16,11 +16,16 @@ async function openSetup(page) {
 
 test('workers, schedulers and limits read as BullMQ reads them; an admin sets the limits', async ({ page, tokens }) => {
   await signIn(page, tokens.ADMIN);
-  const setup = await openSetup(page);
 
-  // Two jobs wait and no worker is connected: the page says so.
+  // Two jobs wait and no worker is connected: the queue table's workers cell marks it...
   const report = bullmq('counts', { queues: [{ name }] }).queues[name];
   expect(report.workers).toEqual([]);
+  const cell = page.locator(`tr[data-queue="${name}"] td[data-state="workers"]`);
+  await expect(cell).toHaveText('0 ⚠');
+  await expect(cell).toHaveAttribute('title', /No worker is connected/);
+
+  // ...and the queue's page says so.
+  const setup = await openSetup(page);
   await expect(setup.getByRole('heading', { name: 'Workers (0)' })).toBeVisible();
   await expect(setup.locator('[data-finding="no-workers"]')).toContainText('No worker is connected');
 

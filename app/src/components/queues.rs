@@ -50,6 +50,7 @@ pub fn QueueTable(
                         <th scope="col">"Queue"</th>
                         <th scope="col">"Waiting"</th>
                         <th scope="col">"Active"</th>
+                        <th scope="col">"Workers"</th>
                         <th scope="col">"Delayed"</th>
                         <th scope="col">"Completed"</th>
                         <th scope="col">"Failed"</th>
@@ -90,6 +91,7 @@ fn QueueRow(
         move || queue.with(|q| q.as_ref().map(pick).unwrap_or_default())
     };
     let paused = move || queue.with(|q| q.as_ref().is_some_and(|q| q.summary.paused));
+    let unattended = move || queue.with(|q| q.as_ref().is_some_and(QueueMetrics::unattended));
     let version = cell(|q| q.summary.bullmq_version.clone().unwrap_or_default());
     let detail_name = name.clone();
     let control_name = name.clone();
@@ -106,6 +108,9 @@ fn QueueRow(
             </th>
             <td data-state="waiting">{cell(|q| q.summary.counts.waiting.to_string())}</td>
             <td data-state="active">{cell(|q| q.summary.counts.active.to_string())}</td>
+            <td data-state="workers" class:finding=unattended title=move || unattended().then_some(UNATTENDED)>
+                {cell(workers_text)}
+            </td>
             <td data-state="delayed">{cell(|q| q.summary.counts.delayed.to_string())}</td>
             <td data-state="completed">{cell(|q| q.summary.counts.completed.to_string())}</td>
             <td data-state="failed">{cell(|q| q.summary.counts.failed.to_string())}</td>
@@ -121,6 +126,19 @@ fn QueueRow(
         </tr>
     }
     .into_any()
+}
+
+/// What the workers cell says when jobs wait and no worker is connected.
+const UNATTENDED: &str = "No worker is connected: the waiting jobs will not run";
+
+/// The workers cell: the count, `0 ⚠` when jobs wait unattended, `?` when Redis refused
+/// `CLIENT LIST`.
+pub fn workers_text(queue: &QueueMetrics) -> String {
+    match queue.workers {
+        None => "?".into(),
+        Some(count) if queue.unattended() => format!("{count} ⚠"),
+        Some(count) => count.to_string(),
+    }
 }
 
 /// Pause/Resume and Clear… for one queue.
@@ -240,6 +258,42 @@ pub fn ClearDialog(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{QueueSummary, Source};
+
+    #[test]
+    fn the_workers_cell_marks_waiting_jobs_nobody_will_run() {
+        let mut queue = QueueMetrics {
+            summary: QueueSummary {
+                queue_name: "mails".into(),
+                counts: StateCounts {
+                    waiting: 3,
+                    ..Default::default()
+                },
+                paused: false,
+                bullmq_version: None,
+            },
+            success_rate: None,
+            success_rate_sample: 0,
+            processing_rate: 0.0,
+            source: Source::Jobs,
+            workers: Some(0),
+        };
+        assert_eq!(workers_text(&queue), "0 ⚠");
+        queue.summary.paused = true;
+        assert_eq!(
+            workers_text(&queue),
+            "0",
+            "a paused queue is meant to hold its jobs"
+        );
+        queue.summary.paused = false;
+        queue.summary.counts.waiting = 0;
+        assert_eq!(workers_text(&queue), "0", "nothing waits");
+        queue.summary.counts.waiting = 3;
+        queue.workers = Some(2);
+        assert_eq!(workers_text(&queue), "2");
+        queue.workers = None;
+        assert_eq!(workers_text(&queue), "?", "Redis refused CLIENT LIST");
+    }
 
     #[test]
     fn the_question_states_how_many_jobs_go() {

@@ -39,6 +39,8 @@ pub struct QueuePatch {
     pub processing_rate: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<u64>,
 }
 
 /// The counts' fields, as written in [`QueuePatch`] and `StateCounts` alike.
@@ -62,6 +64,7 @@ impl QueuePatch {
     fn between(old: &QueueMetrics, new: &QueueMetrics) -> Option<QueuePatch> {
         if old.summary.bullmq_version != new.summary.bullmq_version
             || (new.success_rate.is_none() && old.success_rate.is_some())
+            || (new.workers.is_none() && old.workers.is_some())
         {
             return None;
         }
@@ -83,6 +86,7 @@ impl QueuePatch {
         patch.processing_rate =
             (old.processing_rate != new.processing_rate).then_some(new.processing_rate);
         patch.source = (old.source != new.source).then_some(new.source);
+        patch.workers = new.workers.filter(|_| old.workers != new.workers);
         Some(patch)
     }
 
@@ -107,6 +111,9 @@ impl QueuePatch {
         }
         if let Some(source) = self.source {
             queue.source = source;
+        }
+        if let Some(workers) = self.workers {
+            queue.workers = Some(workers);
         }
     }
 }
@@ -235,6 +242,7 @@ mod tests {
             success_rate_sample: 0,
             processing_rate: 0.0,
             source: Source::Jobs,
+            workers: None,
         }
     }
 
@@ -314,6 +322,7 @@ mod patch_tests {
             success_rate_sample: 2,
             processing_rate: 1.0,
             source: Source::Jobs,
+            workers: Some(2),
         }
     }
 
@@ -348,6 +357,8 @@ mod patch_tests {
             |q| q.success_rate_sample = 9,
             |q| q.processing_rate = 2.5,
             |q| q.source = Source::Collector,
+            |q| q.workers = Some(0),
+            |q| q.workers = None,
         ];
         let old = snapshot(queue());
         let mut all = queue();

@@ -142,6 +142,19 @@ pub struct QueueMetrics {
     /// removed; the success rate then covers the last [`SUCCESS_RATE_SAMPLE`] outcomes the
     /// collector read) or `jobs` (the finished jobs BullMQ still retains).
     pub source: Source,
+    /// Workers connected to the queue, as BullMQ's `getWorkers()` finds them (one `CLIENT LIST`
+    /// per snapshot for all queues); `null` when Redis refuses `CLIENT LIST` (some managed
+    /// services do). Waiting jobs and 0 workers: nothing will run them.
+    #[serde(default)]
+    pub workers: Option<u64>,
+}
+
+impl QueueMetrics {
+    /// Whether jobs wait in a running queue that no worker is connected to: the finding the
+    /// dashboard marks (unknown workers are no finding).
+    pub fn unattended(&self) -> bool {
+        self.workers == Some(0) && self.summary.counts.waiting > 0 && !self.summary.paused
+    }
 }
 
 /// Sums over all queues: the same fields as one queue's counts.
@@ -219,6 +232,16 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
     /// The severity of a job active for `millis`.
     pub fn for_duration(millis: u64) -> Severity {
         const MINUTE: u64 = 60_000;

@@ -3,8 +3,8 @@
 //!
 //! A scrape reads no queue itself. It joins the live hub's all-queues poller (the one the
 //! dashboards watch) and keeps it running for [`HOLD`] after the last scrape, so scrapes every
-//! 15–60 s keep one poller alive instead of starting one each. What the snapshot lacks (the
-//! workers from `CLIENT LIST`, the collector's lifetime counters) is read once per snapshot,
+//! 15–60 s keep one poller alive instead of starting one each (the snapshot carries the workers
+//! per queue). What it lacks (the firing alerts, the collector's lifetime counters) is read once per snapshot,
 //! by whichever scrape comes first, and the text is rendered once per snapshot and format;
 //! ten scrapers cost what one does.
 //!
@@ -16,11 +16,10 @@ pub mod render;
 use crate::live::{Frame, LiveHub, Subscription, Topic};
 use app::error::ApiError;
 use app::model::Metrics;
-use app::ssr::bullmq::keys::QueueName;
+use app::ssr::alerts::inputs;
 use app::ssr::clock::now_ms;
 use app::ssr::error::AppError;
 use app::ssr::history::keys::HistoryKeys;
-use app::ssr::service::workers::worker_counts;
 use app::ssr::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -28,8 +27,8 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use bytes::Bytes;
 use fred::prelude::*;
-use render::{Exposition, Extras, Format};
-use std::collections::HashMap;
+use render::{Exposition, Extras, Format, QueueExtras};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -42,6 +41,14 @@ const FIRST_SNAPSHOT: Duration = Duration::from_secs(10);
 
 /// Where the exposition is served.
 pub const PATH: &str = "/metrics";
+
+/// How long the per-queue reads (oldest waiting, stuck, collector lag) serve: Prometheus'
+/// default scrape interval, so scrapers every 15 s or slower see fresh values and faster ones
+/// cost Redis no more.
+pub const QUEUE_EXTRAS_EVERY: Duration = Duration::from_secs(15);
+
+/// How many stuck jobs the stuck series count at most (the longest stuck first).
+const STUCK_COUNTED: u64 = 5_000;
 
 /// The scrape token, when the endpoint is on.
 #[derive(Clone)]
@@ -175,8 +182,9 @@ impl Exporter {
         };
         let mut rendered = self.rendered.lock().await;
         if rendered.as_ref().is_none_or(|r| r.seq != seq) {
+            let previous = rendered.as_ref().map(|r| &r.extras.queues);
             let extras = match &metrics {
-                Some(metrics) => read_extras(state, &self.hub, metrics).await,
+                Some(metrics) => read_extras(state, &self.hub, metrics, previous).await,
                 None => Extras::unavailable(&self.hub, state),
             };
             *rendered = Some(Rendered {
@@ -221,32 +229,47 @@ async fn wait_for_data(frames: &mut tokio::sync::watch::Receiver<Frame>) -> Opti
     }
 }
 
-/// What the snapshot lacks: workers per queue (one `CLIENT LIST` per Redis), with alert rules
-/// the firing alerts (one `HGETALL`) and with the collector the lifetime counters (one
-/// `HGETALL`). A read that fails leaves its series out
+/// What the snapshot lacks: a `PING`'s round trip, with alert rules the firing alerts (one
+/// `HGETALL`) and with the collector the lifetime counters (one `HGETALL`); the workers come
+/// with the snapshot. The reads that cost a command per queue (oldest waiting job, stuck jobs,
+/// the collector's lag) are taken from `previous` while it is younger than
+/// [`QUEUE_EXTRAS_EVERY`]. A read that fails leaves its series out
 /// (and says so in the log) rather than reporting zeros.
-async fn read_extras(state: &AppState, hub: &LiveHub, metrics: &Metrics) -> Extras {
+async fn read_extras(
+    state: &AppState,
+    hub: &LiveHub,
+    metrics: &Metrics,
+    previous: Option<&QueueExtras>,
+) -> Extras {
     let mut extras = Extras::unavailable(hub, state);
     extras.snapshot_ok = true;
-    // The snapshot's own queues: the series of one scrape always name the same queues.
-    let names: Vec<QueueName> = metrics
+    let started = Instant::now();
+    if app::ssr::redis::ping(&state.redis, state.settings.redis_timeout)
+        .await
+        .is_ok()
+    {
+        extras.redis_rtt = Some(started.elapsed().as_secs_f64());
+    }
+    extras.queues = match previous {
+        Some(previous)
+            if previous
+                .read_at
+                .is_some_and(|at| at.elapsed() < QUEUE_EXTRAS_EVERY) =>
+        {
+            previous.clone()
+        }
+        _ => read_queue_extras(state).await,
+    };
+    // The snapshot carries the workers (its one `CLIENT LIST`); unknown when Redis refused it.
+    extras.workers = metrics
         .queues
         .iter()
-        .filter_map(|queue| QueueName::parse(&queue.summary.queue_name).ok())
+        .map(|queue| {
+            queue
+                .workers
+                .map(|count| (queue.summary.queue_name.clone(), count as usize))
+        })
         .collect();
-    match worker_counts(state, &names).await {
-        Ok(counts) => {
-            extras.workers = Some(
-                counts
-                    .into_iter()
-                    .map(|(queue, count)| (queue.as_str().to_owned(), count))
-                    .collect(),
-            );
-        }
-        Err(error) => {
-            tracing::warn!(error.message = %error, "cannot read CLIENT LIST for /metrics")
-        }
-    }
     match app::ssr::service::alerts::firing_by_severity(state).await {
         Ok(firing) => extras.firing = firing,
         Err(error) => {
@@ -268,6 +291,59 @@ async fn read_extras(state: &AppState, hub: &LiveHub, metrics: &Metrics) -> Extr
             Ok(fields) => extras.totals = Some(render::lifetime_totals(&fields)),
             Err(error) => {
                 tracing::warn!(error.message = %error, "cannot read the collector's totals for /metrics")
+            }
+        }
+    }
+    extras
+}
+
+/// The reads that cost a command per queue: the oldest waiting job of each queue (one script
+/// call each, pipelined), the stuck jobs (the stuck report, shared with `/alerts/stuck`) and,
+/// with the collector, its caught-up marks (one `HMGET`). A read that fails leaves its series
+/// out; all are tried again after [`QUEUE_EXTRAS_EVERY`].
+async fn read_queue_extras(state: &AppState) -> QueueExtras {
+    let mut extras = QueueExtras {
+        read_at: Some(Instant::now()),
+        ..QueueExtras::default()
+    };
+    let queues = match state.within(state.registry.queues()).await {
+        Ok(queues) => queues,
+        Err(error) => {
+            tracing::warn!(error.message = %error, "cannot list the queues for /metrics");
+            return extras;
+        }
+    };
+    let prefix = &state.settings.prefix;
+    match state
+        .within(inputs::oldest_waiting(&state.redis, prefix, &queues))
+        .await
+    {
+        Ok(oldest) => extras.oldest_waiting = Some(oldest),
+        Err(error) => {
+            tracing::warn!(error.message = %error, "cannot read the oldest waiting jobs for /metrics")
+        }
+    }
+    match app::ssr::service::reads::stuck_alerts(state, Some(STUCK_COUNTED)).await {
+        Ok(report) => {
+            let mut stuck = BTreeMap::new();
+            for job in report.jobs {
+                *stuck.entry((job.queue_name, job.severity)).or_insert(0) += 1;
+            }
+            extras.stuck = Some(stuck);
+        }
+        Err(error) => {
+            tracing::warn!(error.message = %error, "cannot read the stuck jobs for /metrics")
+        }
+    }
+    if state.settings.collector {
+        let keys = HistoryKeys::new(&state.settings.monitor_prefix, prefix);
+        match state
+            .within(inputs::caught_up(&state.redis, &keys.caught_up(), &queues))
+            .await
+        {
+            Ok(marks) => extras.caught_up = Some(marks),
+            Err(error) => {
+                tracing::warn!(error.message = %error, "cannot read the collector's marks for /metrics")
             }
         }
     }

@@ -7,7 +7,7 @@
 //! monitor's own series are named `bullmq_monitor_*`.
 
 use crate::live::LiveHub;
-use app::model::Metrics;
+use app::model::{Metrics, Severity};
 use app::ssr::state::AppState;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -80,6 +80,25 @@ pub struct Extras {
     pub live_streams: usize,
     /// Topics this instance polls.
     pub polled_topics: usize,
+    /// A `PING`'s round trip, seconds; `None` when Redis did not answer.
+    pub redis_rtt: Option<f64>,
+    /// The per-queue reads, refreshed at most every [`super::QUEUE_EXTRAS_EVERY`].
+    pub queues: QueueExtras,
+}
+
+/// What costs a read per queue: kept for several snapshots.
+#[derive(Clone, Debug, Default)]
+pub struct QueueExtras {
+    /// When these were read (`None`: never).
+    pub read_at: Option<std::time::Instant>,
+    /// When each queue's oldest waiting job was added (ms); queues with none are absent.
+    pub oldest_waiting: Option<HashMap<String, u64>>,
+    /// Stuck jobs (active longer than `STUCK_AFTER_MS`) per queue and severity; only the
+    /// non-zero ones.
+    pub stuck: Option<BTreeMap<(String, Severity), u64>>,
+    /// When the history collector last caught up with each queue (ms); `None` without a
+    /// collector, a queue's `None` when it never did.
+    pub caught_up: Option<HashMap<String, Option<u64>>>,
 }
 
 impl Extras {
@@ -103,6 +122,13 @@ struct QueueLabels {
 struct StateLabels {
     queue: String,
     state: &'static str,
+    prefix: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StuckLabels {
+    queue: String,
+    severity: &'static str,
     prefix: String,
 }
 
@@ -155,6 +181,11 @@ impl Exposition<'_> {
         let completed_total = Family::<QueueLabels, Counter>::default();
         let failed_total = Family::<QueueLabels, Counter>::default();
         let workers = Family::<QueueLabels, Gauge>::default();
+        let oldest_waiting = Family::<QueueLabels, FloatGauge>::default();
+        let collector_lag = Family::<QueueLabels, FloatGauge>::default();
+        let seconds_since =
+            |ms: u64| (self.now_ms.max(0) as u64).saturating_sub(ms) as f64 / 1000.0;
+        let deep = &self.extras.queues;
         if let Some(metrics) = self.metrics {
             for queue_metrics in &metrics.queues {
                 let name = queue_metrics.summary.queue_name.as_str();
@@ -190,6 +221,15 @@ impl Exposition<'_> {
                     workers.get_or_create(&queue(name)).set(clamp(
                         workers_by_queue.get(name).copied().unwrap_or(0) as u64,
                     ));
+                }
+                if let Some(oldest) = &deep.oldest_waiting {
+                    let age = oldest.get(name).map_or(0.0, |added| seconds_since(*added));
+                    oldest_waiting.get_or_create(&queue(name)).set(age);
+                }
+                if let Some(Some(Some(at))) = deep.caught_up.as_ref().map(|c| c.get(name)) {
+                    collector_lag
+                        .get_or_create(&queue(name))
+                        .set(seconds_since(*at));
                 }
                 if let Some(totals) = &self.extras.totals {
                     let totals = totals.get(name).copied().unwrap_or_default();
@@ -239,6 +279,37 @@ impl Exposition<'_> {
                 "bullmq_monitor_queue_workers",
                 "Workers connected to the queue (BullMQ's getWorkers())",
                 workers,
+            );
+        }
+        if deep.oldest_waiting.is_some() {
+            registry.register(
+                "bullmq_monitor_queue_oldest_waiting_seconds",
+                "How long the queue's oldest waiting job has waited (0: none waits)",
+                oldest_waiting,
+            );
+        }
+        if deep.caught_up.is_some() {
+            registry.register(
+                "bullmq_monitor_collector_lag_seconds",
+                "Time since the history collector last caught up with the queue's events",
+                collector_lag,
+            );
+        }
+        if let Some(stuck) = &deep.stuck {
+            let family = Family::<StuckLabels, Gauge>::default();
+            for ((name, severity), count) in stuck {
+                family
+                    .get_or_create(&StuckLabels {
+                        queue: name.clone(),
+                        severity: severity.as_str(),
+                        prefix: prefix.clone(),
+                    })
+                    .set(clamp(*count));
+            }
+            registry.register(
+                "bullmq_monitor_stuck_jobs",
+                "Active jobs older than STUCK_AFTER_MS, by severity (absent: none)",
+                family,
             );
         }
 
@@ -299,6 +370,15 @@ impl Exposition<'_> {
             registry.register(
                 "bullmq_monitor_snapshot_age_seconds",
                 "How old the snapshot behind these numbers was when they were written (the text is written once per snapshot)",
+                family,
+            );
+        }
+        if let Some(rtt) = self.extras.redis_rtt {
+            let family = Family::<PrefixLabels, FloatGauge>::default();
+            family.get_or_create(&labels).set(rtt);
+            registry.register(
+                "bullmq_monitor_redis_rtt_seconds",
+                "Round trip of a PING to Redis, measured with the snapshot",
                 family,
             );
         }
@@ -382,6 +462,7 @@ mod tests {
             success_rate_sample: 34,
             processing_rate: 12.0,
             source: Source::Jobs,
+            workers: None,
         };
         Metrics {
             timestamp: "2026-12-02T10:00:00.000Z".into(),
@@ -415,8 +496,25 @@ mod tests {
             ])),
             live_streams: 5,
             polled_topics: 1,
+            redis_rtt: Some(0.0004),
+            queues: QueueExtras {
+                read_at: None,
+                // 90 s before the snapshot's time (now_ms in the tests).
+                oldest_waiting: Some(HashMap::from([("emails".to_owned(), NOW_MS - 90_000)])),
+                stuck: Some(BTreeMap::from([
+                    (("emails".to_owned(), Severity::Low), 2),
+                    (("emails".to_owned(), Severity::Critical), 1),
+                ])),
+                caught_up: Some(HashMap::from([
+                    ("emails".to_owned(), Some(NOW_MS - 1_500)),
+                    ("say \"hi\"".to_owned(), None),
+                ])),
+            },
         }
     }
+
+    /// When the test expositions are written: 2.5 s after the snapshot's timestamp.
+    const NOW_MS: u64 = 1_796_205_602_500;
 
     fn render(format: Format) -> String {
         let metrics = snapshot();
@@ -425,7 +523,7 @@ mod tests {
             prefix: "bull",
             metrics: Some(&metrics),
             extras: &extras,
-            now_ms: 1_796_205_602_500,
+            now_ms: NOW_MS as i64,
         }
         .render(format)
     }
@@ -486,6 +584,45 @@ mod tests {
     }
 
     #[test]
+    fn the_per_queue_reads_give_waits_stuck_jobs_lag_and_the_round_trip() {
+        let samples = samples(&render(Format::Text));
+        let emails = "queue=\"emails\",prefix=\"bull\"";
+        let hi = "queue=\"say \\\"hi\\\"\",prefix=\"bull\"";
+        assert_eq!(
+            samples[&format!("bullmq_monitor_queue_oldest_waiting_seconds{{{emails}}}")],
+            90.0
+        );
+        assert_eq!(
+            samples[&format!("bullmq_monitor_queue_oldest_waiting_seconds{{{hi}}}")],
+            0.0,
+            "nothing waits"
+        );
+        assert_eq!(
+            samples["bullmq_monitor_stuck_jobs{queue=\"emails\",severity=\"low\",prefix=\"bull\"}"],
+            2.0
+        );
+        assert_eq!(
+            samples["bullmq_monitor_stuck_jobs{queue=\"emails\",severity=\"critical\",prefix=\"bull\"}"],
+            1.0
+        );
+        assert!(!samples.contains_key(
+            "bullmq_monitor_stuck_jobs{queue=\"emails\",severity=\"high\",prefix=\"bull\"}"
+        ));
+        assert_eq!(
+            samples[&format!("bullmq_monitor_collector_lag_seconds{{{emails}}}")],
+            1.5
+        );
+        assert!(
+            !samples.contains_key(&format!("bullmq_monitor_collector_lag_seconds{{{hi}}}")),
+            "a queue the collector never caught up with has no lag to tell"
+        );
+        assert_eq!(
+            samples["bullmq_monitor_redis_rtt_seconds{prefix=\"bull\"}"],
+            0.0004
+        );
+    }
+
+    #[test]
     fn the_classic_text_names_counters_like_their_samples_and_has_no_eof() {
         let text = render(Format::Text);
         assert!(text.contains("# TYPE bullmq_job_completed_total counter\n"));
@@ -513,6 +650,9 @@ mod tests {
         .render(Format::Text);
         assert!(!text.contains("bullmq_job_completed_total"));
         assert!(!text.contains("bullmq_monitor_queue_workers"));
+        assert!(!text.contains("bullmq_monitor_queue_oldest_waiting_seconds"));
+        assert!(!text.contains("bullmq_monitor_collector_lag_seconds"));
+        assert!(!text.contains("bullmq_monitor_stuck_jobs"));
         assert!(text.contains("bullmq_job_count{"));
     }
 

@@ -59,6 +59,9 @@ async fn metrics_equal_bullmq_counts_and_rates() {
     for name in ["idle", "legacy", "orders"] {
         let ours = queue(&metrics, name);
         assert_matches_bullmq(ours, world.queue(name));
+        // Workers: what BullMQ's getWorkers() found (the world's worker holding the active job).
+        let theirs = world.queue(name)["workers"].as_array().map_or(0, Vec::len);
+        assert_eq!(ours["workers"], theirs as u64, "{name}: {ours}");
         total_completed += ours["completed"].as_u64().expect("completed");
         if name != "idle" {
             let completed = finished_at(&world.finished(name, "completed"));
@@ -89,6 +92,11 @@ async fn metrics_equal_bullmq_counts_and_rates() {
         Some(0.0)
     );
     assert_eq!(queue(&metrics, "legacy")["paused"], true);
+    assert_eq!(
+        queue(&metrics, "orders")["workers"],
+        1,
+        "the worker on the active job"
+    );
     let timestamp = metrics["timestamp"].as_str().expect("timestamp");
     assert!(chrono::DateTime::parse_from_rfc3339(timestamp).is_ok() && timestamp.ends_with('Z'));
 }

@@ -402,3 +402,103 @@ severity = "warning"
     )
     .await;
 }
+
+#[tokio::test]
+async fn per_queue_series_tell_the_oldest_wait_the_stuck_jobs_and_the_collectors_lag() {
+    let prefix = unique_prefix("prom-deep");
+    let mut options = with_token(&prefix);
+    options.collector = true;
+    options.stuck_after = Duration::from_millis(1);
+    let app = TestApp::spawn_with(options).await;
+    let world = app
+        .world(json!([
+            {"name": "slow", "waiting": 3, "active": 1},
+            {"name": "old5", "bullmq": 5, "waiting": 2},
+            {"name": "empty"}
+        ]))
+        .await;
+
+    // BullMQ's oldest waiting job of each queue, and when it was added.
+    let mut added = HashMap::new();
+    for (queue, version) in [("slow", 6), ("old5", 5)] {
+        let spec = json!({"redis": app.redis_url, "prefix": prefix, "queue": queue,
+                          "bullmq": version, "states": ["waiting"], "asc": true});
+        let oldest = fixture_raw("getjobs", spec).await["byState"]["waiting"][0]
+            .as_str()
+            .expect("a waiting job")
+            .to_owned();
+        let spec = json!({"redis": app.redis_url, "prefix": prefix, "queue": queue,
+                          "bullmq": version, "id": oldest});
+        let job = fixture_raw("jobjson", spec).await;
+        added.insert(queue, job["timestamp"].as_f64().expect("timestamp"));
+    }
+    let labels = |queue: &'static str| [("queue", queue), ("prefix", prefix.as_str())];
+
+    // The collector catches up with every queue within a pass or two; the per-queue reads are
+    // refreshed every 15 s, so this may take one refresh.
+    let text = eventually(Duration::from_secs(40), "the collector's lag", || async {
+        let (_, _, text) = scrape(&app, Some(TOKEN), None).await;
+        let parsed = Parsed::of(&text);
+        ["slow", "old5", "empty"]
+            .iter()
+            .all(|queue| {
+                parsed
+                    .value("bullmq_monitor_collector_lag_seconds", &labels(queue))
+                    .is_some_and(|lag| (0.0..30.0).contains(&lag))
+            })
+            .then_some(text)
+    })
+    .await;
+    let parsed = Parsed::of(&text);
+    let now = chrono::Utc::now().timestamp_millis() as f64;
+    for (queue, at) in &added {
+        let expected = (now - at) / 1000.0;
+        let ours = parsed
+            .value(
+                "bullmq_monitor_queue_oldest_waiting_seconds",
+                &labels(queue),
+            )
+            .expect("oldest waiting");
+        // Written with the snapshot (at most a poll and a scrape before `now`).
+        assert!(
+            ours <= expected + 0.5 && ours >= expected - 5.0,
+            "{queue}: {ours} s, BullMQ's oldest job added {expected} s ago"
+        );
+    }
+    assert_eq!(
+        parsed.value(
+            "bullmq_monitor_queue_oldest_waiting_seconds",
+            &labels("empty")
+        ),
+        Some(0.0),
+        "nothing waits"
+    );
+
+    // The world's active job has been active for longer than STUCK_AFTER_MS (1 ms): stuck, low.
+    assert_eq!(world.queue("slow")["counts"]["active"], 1);
+    let stuck = |queue: &'static str, severity: &'static str| {
+        parsed.value(
+            "bullmq_monitor_stuck_jobs",
+            &[
+                ("queue", queue),
+                ("severity", severity),
+                ("prefix", prefix.as_str()),
+            ],
+        )
+    };
+    assert_eq!(stuck("slow", "low"), Some(1.0), "{text}");
+    assert_eq!(
+        stuck("slow", "critical"),
+        None,
+        "only the severities that have stuck jobs"
+    );
+    assert_eq!(stuck("old5", "low"), None);
+
+    let rtt = parsed
+        .value(
+            "bullmq_monitor_redis_rtt_seconds",
+            &[("prefix", prefix.as_str())],
+        )
+        .expect("round trip");
+    assert!(rtt > 0.0 && rtt < 1.0, "{rtt}");
+}

@@ -108,7 +108,8 @@ async fn an_unchanged_queue_costs_two_commands_and_every_change_is_seen_at_once(
     setup.agrees("first read").await;
 
     // Nothing changed: per queue the script call and its XREVRANGE, and the history's
-    // coverage (three HMGETs for all queues); no count is read again.
+    // coverage (three HMGETs for all queues) and the workers (one CLIENT LIST for all queues);
+    // no count is read again.
     let before = setup.commandstats();
     let total = setup.total_commands();
     setup.queue_in_metrics(QUEUE).await;
@@ -125,7 +126,12 @@ async fn an_unchanged_queue_costs_two_commands_and_every_change_is_seen_at_once(
         3,
         "the history's coverage, for all queues at once"
     );
-    assert_eq!(used, 7, "2 per queue and 3 in all");
+    assert_eq!(
+        calls("client|list"),
+        1,
+        "the workers, for all queues at once"
+    );
+    assert_eq!(used, 8, "2 per queue and 4 in all");
 
     // Every kind of change, each seen by the very next read.
     fixture_on(&url, "add", &prefix, json!([{"name": QUEUE, "count": 1}])).await;

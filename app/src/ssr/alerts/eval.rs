@@ -327,6 +327,7 @@ mod tests {
             success_rate_sample: 50,
             processing_rate: rate,
             source: Source::Jobs,
+            workers: None,
         }
     }
 

@@ -297,6 +297,8 @@ fn combine(
             success_rate_sample: sample.size(),
             processing_rate: rate,
             source,
+            // Read once for all queues, after the counts (`service::reads`).
+            workers: None,
         });
     }
     let source = if all_covered && collector_queues == queue_metrics.len() {

@@ -6,11 +6,13 @@ use crate::ssr::bullmq::active::{active_jobs, stuck_jobs};
 use crate::ssr::bullmq::counts::read_summaries;
 use crate::ssr::bullmq::discovery::QueueInfo;
 use crate::ssr::bullmq::finished;
+use crate::ssr::bullmq::keys::QueueName;
 use crate::ssr::clock::{now_ms, now_rfc3339, rfc3339};
 use crate::ssr::error::AppError;
 use crate::ssr::history::keys::HistoryKeys;
 use crate::ssr::history::read;
 use crate::ssr::service::metrics::{read_metrics, HistorySource};
+use crate::ssr::service::workers::worker_counts;
 use crate::ssr::state::AppState;
 
 /// Every discovered queue with its counts.
@@ -57,7 +59,37 @@ async fn read_all_metrics(state: &AppState) -> Result<Metrics, AppError> {
         })
         .await?;
     tracing::debug!(queues, round_trips, "metrics read");
+    let mut metrics = metrics;
+    attach_workers(state, &mut metrics).await;
     Ok(metrics)
+}
+
+/// Each queue's connected workers, from one `CLIENT LIST` (per primary) for all of them. A
+/// Redis that refuses `CLIENT LIST` (some managed services rename or forbid `CLIENT`) leaves
+/// `workers` null instead of failing the read; that is logged once per process.
+async fn attach_workers(state: &AppState, metrics: &mut Metrics) {
+    static TOLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let names: Vec<QueueName> = metrics
+        .queues
+        .iter()
+        .filter_map(|queue| QueueName::parse(&queue.summary.queue_name).ok())
+        .collect();
+    match worker_counts(state, &names).await {
+        Ok(counts) => {
+            for queue in &mut metrics.queues {
+                let count = QueueName::parse(&queue.summary.queue_name)
+                    .ok()
+                    .and_then(|name| counts.get(&name).copied())
+                    .unwrap_or(0);
+                queue.workers = Some(count as u64);
+            }
+        }
+        Err(error) => {
+            if !TOLD.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                tracing::warn!(error.message = %error, "cannot read CLIENT LIST: the workers per queue are unknown");
+            }
+        }
+    }
 }
 
 /// One snapshot of a queue for its live stream: counts and active jobs. `Ok(None)` when the

@@ -1,6 +1,6 @@
-//! The workers connected to the queues (`GET /queue/{q}/workers`, the Prometheus exposition's
-//! `bullmq_monitor_workers`): one `CLIENT LIST` per Redis (per primary, in a cluster) for any
-//! number of queues.
+//! The workers connected to the queues (`GET /queue/{q}/workers`; the count per queue in every
+//! metrics snapshot, hence the dashboard's table and `bullmq_monitor_queue_workers`): one
+//! `CLIENT LIST` per Redis (per primary, in a cluster) for any number of queues.
 
 use crate::model::QueueWorkers;
 use crate::ssr::bullmq::keys::QueueName;
