@@ -100,6 +100,8 @@ async fn the_exposition_says_what_bullmq_says_and_needs_the_token() {
              "prioritized": 2, "delayed": 1, "liveWorker": {"name": "mailer-1"}, "paused": true},
             {"name": "legacy", "bullmq": 5, "completed": 2, "failed": 1, "waiting": 3,
              "delayed": 2},
+            // A live BullMQ 5 worker, on a queue of its own (it would run legacy's jobs).
+            {"name": "idle5", "bullmq": 5, "liveWorker": {"name": "old-1"}},
         ]))
         .await;
 
@@ -119,7 +121,7 @@ async fn the_exposition_says_what_bullmq_says_and_needs_the_token() {
     assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
     // Workers connect on their own time: compare ours with BullMQ's read at about the same
     // moment until both have seen every connection.
-    let spec = json!([{"name": "emails"}, {"name": "legacy", "bullmq": 5}]);
+    let spec = json!([{"name": "emails"}, {"name": "legacy", "bullmq": 5}, {"name": "idle5", "bullmq": 5}]);
     let (text, bullmq) = eventually(
         Duration::from_secs(15),
         "the same workers as getWorkers()",
@@ -127,7 +129,7 @@ async fn the_exposition_says_what_bullmq_says_and_needs_the_token() {
             let (_, _, text) = scrape(&app, Some(TOKEN), None).await;
             let bullmq = fixture("counts", &app.prefix, spec.clone()).await;
             let ours = Parsed::of(&text);
-            let same = ["emails", "legacy"].iter().all(|queue| {
+            let same = ["emails", "legacy", "idle5"].iter().all(|queue| {
                 let theirs = bullmq["queues"][queue]["workers"]
                     .as_array()
                     .map_or(0, Vec::len) as f64;
@@ -136,10 +138,12 @@ async fn the_exposition_says_what_bullmq_says_and_needs_the_token() {
                     &[("queue", queue), ("prefix", app.prefix.as_str())],
                 ) == Some(theirs)
             });
-            let all_up = bullmq["queues"]["emails"]["workers"]
-                .as_array()
-                .map_or(0, Vec::len)
-                >= 2;
+            let up = |queue: &str| {
+                bullmq["queues"][queue]["workers"]
+                    .as_array()
+                    .map_or(0, Vec::len)
+            };
+            let all_up = up("emails") >= 2 && up("idle5") >= 1;
             (same && all_up).then_some((text, bullmq))
         },
     )
@@ -223,29 +227,38 @@ async fn the_exposition_says_what_bullmq_says_and_needs_the_token() {
     );
     assert!(open_metrics.ends_with("# EOF\n"), "{open_metrics}");
 
-    // The workers themselves, as getWorkers() lists them.
-    let (status, body) = app
-        .get_json("/api/v1/admin/jobs/queue/emails/workers", Role::Moderator)
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let theirs = bullmq["queues"]["emails"]["workers"]
-        .as_array()
-        .expect("workers")
-        .clone();
-    assert_eq!(body["count"], theirs.len(), "{body}");
-    let mut names: Vec<&str> = body["workers"]
-        .as_array()
-        .expect("workers")
-        .iter()
-        .map(|w| w["clientName"].as_str().expect("clientName"))
-        .collect();
-    let mut expected: Vec<&str> = theirs
-        .iter()
-        .map(|w| w["rawname"].as_str().expect("rawname"))
-        .collect();
-    names.sort_unstable();
-    expected.sort_unstable();
-    assert_eq!(names, expected);
+    // The workers themselves, as getWorkers() lists them (BullMQ 6 and 5).
+    let mut bodies = HashMap::new();
+    for queue in ["emails", "idle5"] {
+        let (status, body) = app
+            .get_json(
+                &format!("/api/v1/admin/jobs/queue/{queue}/workers"),
+                Role::Moderator,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let theirs = bullmq["queues"][queue]["workers"]
+            .as_array()
+            .expect("workers")
+            .clone();
+        assert!(!theirs.is_empty(), "{queue}: BullMQ sees its worker");
+        assert_eq!(body["count"], theirs.len(), "{body}");
+        let mut names: Vec<String> = body["workers"]
+            .as_array()
+            .expect("workers")
+            .iter()
+            .map(|w| w["clientName"].as_str().expect("clientName").to_owned())
+            .collect();
+        let mut expected: Vec<String> = theirs
+            .iter()
+            .map(|w| w["rawname"].as_str().expect("rawname").to_owned())
+            .collect();
+        names.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(names, expected, "{queue}");
+        bodies.insert(queue, body);
+    }
+    let body = &bodies["emails"];
     assert!(
         body["workers"]
             .as_array()
