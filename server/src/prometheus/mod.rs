@@ -288,7 +288,10 @@ async fn read_extras(
             })
             .await;
         match read {
-            Ok(fields) => extras.totals = Some(render::lifetime_totals(&fields)),
+            Ok(fields) => {
+                extras.totals = Some(render::lifetime_totals(&fields));
+                extras.timings = Some(render::lifetime_histograms(&fields));
+            }
             Err(error) => {
                 tracing::warn!(error.message = %error, "cannot read the collector's totals for /metrics")
             }

@@ -8,12 +8,14 @@
 
 use crate::live::LiveHub;
 use app::model::{Metrics, Severity};
+use app::ssr::history::aggregate::{Histogram, Histograms, HISTOGRAM_LE_MS};
 use app::ssr::state::AppState;
 use prometheus_client::encoding::text::encode;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Registry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
@@ -65,6 +67,75 @@ pub fn lifetime_totals(fields: &HashMap<String, u64>) -> HashMap<String, Totals>
     totals
 }
 
+/// A queue's lifetime processing and wait time histograms, from the collector's counts hash:
+/// fields `<queue>:hp<i>` (jobs in bucket `i` of `HISTOGRAM_LE_MS`), `:hps` (sum, ms), `:hpc`
+/// (count), and `:hw…` for wait (see `apply.lua`).
+pub fn lifetime_histograms(fields: &HashMap<String, u64>) -> HashMap<String, Histograms> {
+    let mut histograms: HashMap<String, Histograms> = HashMap::new();
+    for (field, value) in fields {
+        let Some((queue, tail)) = field.split_once(':') else {
+            continue;
+        };
+        let (which, part) = match (tail.strip_prefix("hp"), tail.strip_prefix("hw")) {
+            (Some(part), _) => (true, part),
+            (_, Some(part)) => (false, part),
+            _ => continue,
+        };
+        let entry = histograms.entry(queue.to_owned()).or_default();
+        let histogram = if which {
+            &mut entry.processing
+        } else {
+            &mut entry.wait
+        };
+        match part {
+            "s" => histogram.sum = *value,
+            "c" => histogram.count = *value,
+            index => {
+                if let Some(bucket) = index
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|at| histogram.buckets.get_mut(at))
+                {
+                    *bucket = *value;
+                }
+            }
+        }
+    }
+    histograms
+}
+
+/// A histogram whose counts were made elsewhere (the collector), written as one.
+#[derive(Debug, Default)]
+struct FixedHistogram(std::sync::OnceLock<Histogram>);
+
+impl TypedMetric for FixedHistogram {
+    const TYPE: MetricType = MetricType::Histogram;
+}
+
+impl EncodeMetric for FixedHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let histogram = self.0.get().copied().unwrap_or_default();
+        // Seconds, per bucket (the encoder makes them cumulative); the last bound is +Inf.
+        let mut buckets: Vec<(f64, u64)> = HISTOGRAM_LE_MS
+            .iter()
+            .zip(histogram.buckets)
+            .map(|(le, count)| (*le as f64 / 1000.0, count))
+            .collect();
+        let counted: u64 = histogram.buckets.iter().sum();
+        buckets.push((f64::INFINITY, histogram.count.saturating_sub(counted)));
+        encoder.encode_histogram::<NoLabelSet>(
+            histogram.sum as f64 / 1000.0,
+            histogram.count,
+            &buckets,
+            None,
+        )
+    }
+
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
+    }
+}
+
 /// What a snapshot does not hold, read beside it.
 #[derive(Clone, Debug, Default)]
 pub struct Extras {
@@ -74,6 +145,8 @@ pub struct Extras {
     pub workers: Option<HashMap<String, usize>>,
     /// The collector's counters per queue name; `None` without a collector.
     pub totals: Option<HashMap<String, Totals>>,
+    /// The collector's lifetime time histograms per queue name; `None` without a collector.
+    pub timings: Option<HashMap<String, Histograms>>,
     /// Firing alerts per severity; `None` without alert rules.
     pub firing: Option<BTreeMap<String, u64>>,
     /// Live streams open on this instance.
@@ -182,6 +255,8 @@ impl Exposition<'_> {
         let failed_total = Family::<QueueLabels, Counter>::default();
         let workers = Family::<QueueLabels, Gauge>::default();
         let oldest_waiting = Family::<QueueLabels, FloatGauge>::default();
+        let processing_seconds = Family::<QueueLabels, FixedHistogram>::default();
+        let wait_seconds = Family::<QueueLabels, FixedHistogram>::default();
         let collector_lag = Family::<QueueLabels, FloatGauge>::default();
         let seconds_since =
             |ms: u64| (self.now_ms.max(0) as u64).saturating_sub(ms) as f64 / 1000.0;
@@ -231,6 +306,15 @@ impl Exposition<'_> {
                         .get_or_create(&queue(name))
                         .set(seconds_since(*at));
                 }
+                if let Some(timings) = &self.extras.timings {
+                    let timings = timings.get(name).copied().unwrap_or_default();
+                    // Set once: a family's metric is made here, for this exposition only.
+                    let _ = processing_seconds
+                        .get_or_create(&queue(name))
+                        .0
+                        .set(timings.processing);
+                    let _ = wait_seconds.get_or_create(&queue(name)).0.set(timings.wait);
+                }
                 if let Some(totals) = &self.extras.totals {
                     let totals = totals.get(name).copied().unwrap_or_default();
                     completed_total
@@ -279,6 +363,18 @@ impl Exposition<'_> {
                 "bullmq_monitor_queue_workers",
                 "Workers connected to the queue (BullMQ's getWorkers())",
                 workers,
+            );
+        }
+        if self.extras.timings.is_some() {
+            registry.register(
+                "bullmq_monitor_processing_seconds",
+                "Processing time of the finished jobs the history collector timed (finish minus the start of the finishing attempt)",
+                processing_seconds,
+            );
+            registry.register(
+                "bullmq_monitor_wait_seconds",
+                "Wait time of the finished jobs the history collector timed (start of the finishing attempt minus added)",
+                wait_seconds,
             );
         }
         if deep.oldest_waiting.is_some() {
@@ -496,6 +592,18 @@ mod tests {
             ])),
             live_streams: 5,
             polled_topics: 1,
+            timings: Some(HashMap::from([(
+                "emails".to_owned(),
+                lifetime_histograms(&HashMap::from([
+                    ("emails:hp0".to_owned(), 2),
+                    ("emails:hp5".to_owned(), 1),
+                    ("emails:hps".to_owned(), 400_812),
+                    ("emails:hpc".to_owned(), 4),
+                    ("emails:hw1".to_owned(), 4),
+                    ("emails:hws".to_owned(), 100),
+                    ("emails:hwc".to_owned(), 4),
+                ]))["emails"],
+            )])),
             redis_rtt: Some(0.0004),
             queues: QueueExtras {
                 read_at: None,
@@ -581,6 +689,56 @@ mod tests {
             samples["bullmq_monitor_snapshot_age_seconds{prefix=\"bull\"}"],
             2.5
         );
+    }
+
+    #[test]
+    fn the_collectors_histograms_are_cumulative_in_seconds_with_inf_holding_every_job() {
+        let samples = samples(&render(Format::Text));
+        let bucket = |le: &str| {
+            samples[&format!(
+                "bullmq_monitor_processing_seconds_bucket{{le=\"{le}\",queue=\"emails\",prefix=\"bull\"}}"
+            )]
+        };
+        assert_eq!(bucket("0.01"), 2.0);
+        assert_eq!(bucket("0.5"), 2.0, "cumulative");
+        assert_eq!(bucket("1.0"), 3.0);
+        assert_eq!(bucket("300.0"), 3.0);
+        assert_eq!(bucket("+Inf"), 4.0, "the job over 300 s");
+        assert_eq!(
+            samples["bullmq_monitor_processing_seconds_sum{queue=\"emails\",prefix=\"bull\"}"],
+            400.812
+        );
+        assert_eq!(
+            samples["bullmq_monitor_processing_seconds_count{queue=\"emails\",prefix=\"bull\"}"],
+            4.0
+        );
+        assert_eq!(
+            samples["bullmq_monitor_wait_seconds_bucket{le=\"0.05\",queue=\"emails\",prefix=\"bull\"}"],
+            4.0
+        );
+        assert_eq!(
+            samples["bullmq_monitor_wait_seconds_count{queue=\"say \\\"hi\\\"\",prefix=\"bull\"}"],
+            0.0,
+            "a queue the collector timed nothing of"
+        );
+        let text = render(Format::Text);
+        assert!(text.contains("# TYPE bullmq_monitor_processing_seconds histogram\n"));
+    }
+
+    #[test]
+    fn lifetime_histograms_read_only_their_fields() {
+        let fields = HashMap::from([
+            ("q:hp3".to_owned(), 5),
+            ("q:hpc".to_owned(), 5),
+            ("q:hp99".to_owned(), 1),
+            ("q:tc".to_owned(), 9),
+            ("q:hx1".to_owned(), 7),
+        ]);
+        let histograms = lifetime_histograms(&fields);
+        let q = histograms["q"];
+        assert_eq!((q.processing.buckets[3], q.processing.count), (5, 5));
+        assert_eq!(q.processing.buckets.iter().sum::<u64>(), 5, "no bucket 99");
+        assert_eq!(q.wait, Histogram::default());
     }
 
     #[test]

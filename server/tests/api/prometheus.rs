@@ -62,6 +62,25 @@ impl Parsed {
                 _ => f64::NAN,
             })
     }
+
+    /// A histogram's cumulative count at bound `le` (the parser groups the `_bucket` samples).
+    fn bucket(&self, name: &str, labels: &[(&str, &str)], le: f64) -> Option<f64> {
+        self.0
+            .iter()
+            .find(|sample| {
+                sample.metric == name
+                    && labels
+                        .iter()
+                        .all(|(key, value)| sample.labels.get(key) == Some(value))
+            })
+            .and_then(|sample| match &sample.value {
+                prometheus_parse::Value::Histogram(counts) => counts
+                    .iter()
+                    .find(|count| count.less_than == le)
+                    .map(|count| count.count),
+                _ => None,
+            })
+    }
 }
 
 /// BullMQ's own `exportPrometheusMetrics()` text as (queue, state) → count. BullMQ separates
@@ -514,4 +533,53 @@ async fn per_queue_series_tell_the_oldest_wait_the_stuck_jobs_and_the_collectors
         )
         .expect("round trip");
     assert!(rtt > 0.0 && rtt < 1.0, "{rtt}");
+}
+
+#[tokio::test]
+async fn the_collectors_time_histograms_hold_every_finished_job_as_bullmq_timed_it() {
+    let prefix = unique_prefix("prom-hist");
+    let mut options = with_token(&prefix);
+    options.collector = true;
+    let app = TestApp::spawn_with(options).await;
+    // Jobs that run 30 ms each, finished while the collector reads the queue's events.
+    let world = app
+        .world(
+            json!([{"name": "timed", "completed": 6, "failed": 2, "workMs": 30,
+                        "reportFinished": true}]),
+        )
+        .await;
+    let labels = [("queue", "timed"), ("prefix", prefix.as_str())];
+    let text = eventually(Duration::from_secs(20), "8 timed jobs", || async {
+        let (_, _, text) = scrape(&app, Some(TOKEN), None).await;
+        (Parsed::of(&text).value("bullmq_monitor_processing_seconds_count", &labels) == Some(8.0))
+            .then_some(text)
+    })
+    .await;
+    let parsed = Parsed::of(&text);
+
+    // BullMQ's own times: finishedOn - processedOn of every finished job.
+    let durations: Vec<f64> = ["completed", "failed"]
+        .iter()
+        .flat_map(|state| world.finished("timed", state))
+        .map(|(finished, processed)| (finished - processed) as f64 / 1000.0)
+        .collect();
+    assert_eq!(durations.len(), 8);
+    let theirs: f64 = durations.iter().sum();
+    let ours = parsed
+        .value("bullmq_monitor_processing_seconds_sum", &labels)
+        .expect("sum");
+    // The collector times by the event stream's clock (Redis'), BullMQ by its client's: a few
+    // milliseconds apart per job.
+    assert!(
+        (ours - theirs).abs() <= 8.0 * 0.005,
+        "ours {ours} s, BullMQ's {theirs} s"
+    );
+    let bucket = |le: f64| parsed.bucket("bullmq_monitor_processing_seconds", &labels, le);
+    assert_eq!(bucket(0.01), Some(0.0), "every job ran 30 ms or more");
+    assert_eq!(bucket(f64::INFINITY), Some(8.0));
+    assert_eq!(
+        parsed.value("bullmq_monitor_wait_seconds_count", &labels),
+        Some(8.0),
+        "each job's wait was timed too"
+    );
 }

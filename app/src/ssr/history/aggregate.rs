@@ -107,6 +107,68 @@ impl Timing {
     }
 }
 
+/// Upper bounds (ms, inclusive) of the lifetime histograms' buckets, Prometheus' `le`; a
+/// duration above the last is counted in `+Inf` only.
+pub const HISTOGRAM_LE_MS: [u64; 12] = [
+    10, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000,
+];
+
+/// Durations counted per bucket of [`HISTOGRAM_LE_MS`] (not cumulative), with their sum and
+/// count: a batch's share of a queue's lifetime histogram.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Histogram {
+    pub buckets: [u64; HISTOGRAM_LE_MS.len()],
+    pub sum: u64,
+    pub count: u64,
+}
+
+impl Histogram {
+    pub fn add(&mut self, ms: u64) {
+        if let Some(at) = HISTOGRAM_LE_MS.iter().position(|le| ms <= *le) {
+            self.buckets[at] += 1;
+        }
+        self.sum += ms;
+        self.count += 1;
+    }
+}
+
+/// The processing and wait time histograms of the jobs a batch timed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Histograms {
+    pub processing: Histogram,
+    pub wait: Histogram,
+}
+
+impl Histograms {
+    /// Adds one finished job's times (`stats` of [`finished_job`]: at most one of each).
+    fn add_job(&mut self, stats: &Stats) {
+        if stats.processing.count == 1 {
+            self.processing.add(stats.processing.sum);
+        }
+        if stats.wait.count == 1 {
+            self.wait.add(stats.wait.sum);
+        }
+    }
+
+    /// The increments of the counts hash's fields: `<queue>:hp<i>`, `:hps`, `:hpc` for
+    /// processing (`i` the bucket's index, sums in ms), `:hw…` for wait; zeros left out.
+    pub fn fields(&self, queue: &str) -> Vec<(String, u64)> {
+        let mut fields = Vec::new();
+        for (letter, histogram) in [('p', &self.processing), ('w', &self.wait)] {
+            for (at, count) in histogram.buckets.iter().enumerate() {
+                if *count > 0 {
+                    fields.push((format!("{queue}:h{letter}{at}"), *count));
+                }
+            }
+            if histogram.count > 0 {
+                fields.push((format!("{queue}:h{letter}s"), histogram.sum));
+                fields.push((format!("{queue}:h{letter}c"), histogram.count));
+            }
+        }
+        fields
+    }
+}
+
 /// One bucket's numbers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -236,7 +298,17 @@ impl Tracker {
         events: &[StreamEvent],
         from_hashes: &HashMap<String, JobTimes>,
     ) -> Buckets {
+        self.fold_timed(events, from_hashes).0
+    }
+
+    /// [`Tracker::fold`], and the histograms of the times of the jobs it timed.
+    pub fn fold_timed(
+        &mut self,
+        events: &[StreamEvent],
+        from_hashes: &HashMap<String, JobTimes>,
+    ) -> (Buckets, Histograms) {
         let mut buckets = Buckets::new();
+        let mut histograms = Histograms::default();
         for event in events {
             let Some(job) = event.job_id.clone() else {
                 continue;
@@ -256,6 +328,7 @@ impl Tracker {
                     };
                     let stats = finished_job(event.kind == EventKind::Completed, event.ms, times);
                     add_to_buckets(&mut buckets, event.ms, &stats);
+                    histograms.add_job(&stats);
                 }
                 EventKind::Waiting | EventKind::Removed | EventKind::Other => {}
             }
@@ -264,13 +337,44 @@ impl Tracker {
             self.added.clear();
             self.started.clear();
         }
-        buckets
+        (buckets, histograms)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn histograms_count_each_timed_job_in_its_bucket_once() {
+        let mut histograms = Histograms::default();
+        for (processing, wait) in [(10, 0), (11, 50), (400_000, 2_000)] {
+            let times = JobTimes {
+                added: Some(1_000_000 - processing - wait),
+                started: Some(1_000_000 - processing),
+            };
+            histograms.add_job(&finished_job(true, 1_000_000, times));
+        }
+        // Not timed: no start known.
+        histograms.add_job(&finished_job(false, 1_000_000, JobTimes::default()));
+        let p = histograms.processing;
+        assert_eq!((p.count, p.sum), (3, 400_021));
+        assert_eq!(p.buckets[0], 1, "10 ms is in le=10");
+        assert_eq!(p.buckets[1], 1, "11 ms is in le=50");
+        assert_eq!(
+            p.buckets.iter().sum::<u64>(),
+            2,
+            "400 s is above every bound: +Inf only"
+        );
+        let fields = histograms.fields("q");
+        assert!(fields.contains(&("q:hp0".into(), 1)) && fields.contains(&("q:hpc".into(), 3)));
+        assert!(fields.contains(&("q:hw0".into(), 1)) && fields.contains(&("q:hw1".into(), 1)));
+        assert!(fields.contains(&("q:hws".into(), 2_050)));
+        assert!(
+            !fields.iter().any(|(field, _)| field == "q:hp2"),
+            "zeros left out"
+        );
+    }
 
     fn event(ms: u64, kind: EventKind, job: &str) -> StreamEvent {
         StreamEvent {

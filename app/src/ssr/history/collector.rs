@@ -29,7 +29,7 @@ use crate::ssr::config::Settings;
 use crate::ssr::error::AppError;
 use crate::ssr::failures::{self, FailureKeys, Names};
 use crate::ssr::history::aggregate::{
-    parse_id, Buckets, EventKind, JobTimes, StreamEvent, Tracker,
+    parse_id, Buckets, EventKind, Histograms, JobTimes, StreamEvent, Tracker,
 };
 use crate::ssr::history::gap::{self, times_from_reply};
 use crate::ssr::history::keys::{recent_all_field, HistoryKeys, Step, RECENT};
@@ -133,6 +133,8 @@ struct Changes<'a> {
     /// Jobs a gap was filled with from the retained jobs.
     filled: u64,
     buckets: &'a Buckets,
+    /// The times of the jobs the batch timed, for the lifetime histograms (`/metrics`).
+    histograms: &'a Histograms,
     failure_ops: &'a [failures::Op],
 }
 
@@ -443,7 +445,7 @@ impl Collector {
                 &mut state.names,
             )
             .await?;
-            let mut buckets = state.tracker.fold(&batch.events, &hashes);
+            let (mut buckets, histograms) = state.tracker.fold_timed(&batch.events, &hashes);
             for (bucket, stats) in &filled.buckets {
                 buckets.entry(*bucket).or_default().merge(stats);
             }
@@ -456,6 +458,7 @@ impl Collector {
                     Changes {
                         filled: filled.jobs,
                         buckets: &buckets,
+                        histograms: &histograms,
                         failure_ops: &failure_ops,
                     },
                 )
@@ -649,6 +652,7 @@ impl Collector {
         let Changes {
             filled,
             buckets,
+            histograms,
             failure_ops,
         } = changes;
         let now = crate::ssr::clock::now_ms_u64();
@@ -698,6 +702,12 @@ impl Collector {
             args.push(format!("{}|{}|{outcome}", event.id, queue.name.as_str()));
         }
         args.extend(bucket_args);
+        let histogram_fields = histograms.fields(queue.name.as_str());
+        args.push(histogram_fields.len().to_string());
+        for (field, increment) in histogram_fields {
+            args.push(field);
+            args.push(increment.to_string());
+        }
         args.push(self.failure_keys.base.clone());
         args.push(self.failure_hours.as_millis().to_string());
         args.push(failure_ops.len().to_string());

@@ -17,6 +17,8 @@
 -- 12 values:
 --   key, ttl seconds, completed, failed,
 --   processing sum, min, max, count, wait sum, min, max, count
+-- then H, and H pairs (field, increment) of the lifetime histograms in the counts hash
+-- (KEYS[7]: `<queue>:hp<i>`, `:hps`, `:hpc`, `:hw…`),
 -- then the failure groups' part (groups.lua, prepended): their base, the hour retention (ms),
 -- the number of operations, the operations.
 -- Returns 1 (applied), -1 (lease lost), -2 (cursor moved).
@@ -117,6 +119,11 @@ for _ = 1, tonumber(ARGV[6]) do
   redis.call('EXPIRE', key, ARGV[i + 1])
   i = i + 12
 end
+for _ = 1, tonumber(ARGV[i]) do
+  redis.call('HINCRBY', KEYS[7], ARGV[i + 1], ARGV[i + 2])
+  i = i + 2
+end
+i = i + 1
 if ARGV[i] then
   fg_apply(ARGV[i], ARGV, i + 3, tonumber(ARGV[i + 2]), tonumber(ARGV[i + 1]))
 end
