@@ -96,7 +96,9 @@ cat <<INFO
                     (curl -H "Authorization: Bearer \$TOKEN" http://$LEPTOS_SITE_ADDR/api/v1/admin/jobs/alerts)
   Prometheus:       curl -H "Authorization: Bearer $METRICS_TOKEN" http://$LEPTOS_SITE_ADDR/metrics
                     (Grafana dashboard: docs/grafana-dashboard.json)
-  Workers, schedulers, limits: a queue's page (email-send has two workers, a scheduler and limits)
+  Workers, schedulers, limits: a queue's page (email-send has two workers, a scheduler and limits;
+                    invoice-export has jobs and no worker: the queue table marks it 0 ⚠)
+  OpenAPI:          curl http://$LEPTOS_SITE_ADDR/api/v1/openapi.json  (or: target/release/server openapi)
   Redis:            $REDIS_URL, prefix "$BULLMQ_PREFIX"
   Ctrl-C stops everything the demo started.
 

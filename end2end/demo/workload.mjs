@@ -1,8 +1,9 @@
 // A realistic, continuous BullMQ workload for the demo, made with real BullMQ (v6, plus one v5
 // queue): steady traffic with successes, failures and retries with back-off, delayed and
 // prioritised jobs, progress updates and log lines, flows of parents waiting for children in
-// other queues, one paused queue, one job that hangs so it becomes "stuck", named workers, job
-// schedulers and a queue with a global concurrency and rate limit. Run with:
+// other queues, one paused queue, one job that hangs so it becomes "stuck", named workers, a
+// queue no worker serves, job schedulers and a queue with a global concurrency and rate limit.
+// Run with:
 //   REDIS_URL=redis://127.0.0.1:6379 BULLMQ_PREFIX=demo node demo/workload.mjs
 // (READY_FILE=path: the file is written once every queue exists.)
 // Ctrl-C (or SIGTERM) stops producers and workers. On start it obliterates its own queues under
@@ -160,7 +161,13 @@ async function main() {
   worker(bullmq5, 'legacy-billing', (job) => work(job, random(200, 800), 0.02), { concurrency: 1 });
   every(3000, 8000, () => billing.add('charge', { invoice: `inv-${Math.floor(random(1, 1e5))}` }, keep));
 
-  console.log(`demo workload running under prefix "${prefix}": 5 queues (Ctrl-C stops it)`);
+  // invoice-export: jobs arrive but its worker service is down (no worker connected), the
+  // finding the queue table marks with "0 ⚠".
+  const invoices = await queue(bullmq6, 'invoice-export');
+  for (let i = 0; i < 3; i++) await invoices.add('export', { month: i + 1 }, keep);
+  every(20000, 40000, () => invoices.add('export', { month: Math.floor(random(1, 13)) }, keep));
+
+  console.log(`demo workload running under prefix "${prefix}": 6 queues (Ctrl-C stops it)`);
   // Tells scripts/demo.sh that the queues exist, so the monitor finds them on its first look.
   if (process.env.READY_FILE) writeFileSync(process.env.READY_FILE, 'ready\n');
 }
