@@ -2,7 +2,8 @@
 # Installs what building, the demo and the tests need, when it is missing; safe to run again.
 # Everything comes from the package registries (rustup, crates.io, npm, Debian); nothing is
 # downloaded at build time. Run with: scripts/setup.sh [--browser]
-#   --browser   also install Debian's Chromium for the browser tests
+#   --browser   also install what the tests need: Debian's Chromium for the browser tests and
+#               promtool (Debian's prometheus package) for the /metrics checks
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,4 +58,10 @@ fi
 if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
   say "installing Debian's chromium"
   apt_install chromium
+fi
+
+# promtool (Debian's prometheus package), which the tests run on the /metrics exposition.
+if [ "${1:-}" = "--browser" ] && ! command -v promtool >/dev/null; then
+  say "installing promtool (Debian's prometheus package)"
+  apt_install prometheus
 fi
