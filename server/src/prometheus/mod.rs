@@ -358,6 +358,8 @@ pub fn router() -> Router<AppState> {
     Router::new().route(PATH, axum::routing::get(serve))
 }
 
+/// `GET /metrics`: the queues in the Prometheus text format (or OpenMetrics on `Accept`), for
+/// scrapers sending `METRICS_TOKEN` as a bearer token.
 #[utoipa::path(get, path = "/metrics", tag = "service", security(("metrics_token" = [])),
     responses(
         (status = 200, description = "The Prometheus text exposition (0.0.4), or OpenMetrics 1.0 when `Accept` names it", content_type = "text/plain; version=0.0.4", body = String),

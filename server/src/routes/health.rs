@@ -30,6 +30,7 @@ pub struct Health {
     redis: Option<&'static str>,
 }
 
+/// `GET /healthz`: the process is up (it reads nothing).
 #[utoipa::path(get, path = "/healthz", tag = "service",
     responses((status = 200, description = "The process is up", body = Health)))]
 pub(crate) async fn healthz() -> Json<Health> {
@@ -39,6 +40,7 @@ pub(crate) async fn healthz() -> Json<Health> {
     })
 }
 
+/// `GET /readyz`: whether the monitor can serve, i.e. whether Redis answers a `PING` within 1 s.
 #[utoipa::path(get, path = "/readyz", tag = "service",
     responses(
         (status = 200, description = "Redis answers: the monitor can serve", body = Health),

@@ -245,6 +245,11 @@ async fn the_document_describes_exactly_the_declared_routes_with_their_roles() {
     let mut documented = BTreeMap::new();
     for (path, item) in document["paths"].as_object().expect("paths") {
         for (method, operation) in item.as_object().expect("path item") {
+            // The handler's doc comment is the operation's summary.
+            assert!(
+                operation["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                "{method} {path} has no summary: give its handler a doc comment"
+            );
             if path.starts_with(BASE) {
                 let role = operation["x-min-role"].as_str().unwrap_or("none");
                 documented.insert((method.clone(), path.clone()), role);
