@@ -4,9 +4,11 @@
 //! A scrape reads no queue itself. It joins the live hub's all-queues poller (the one the
 //! dashboards watch) and keeps it running for [`HOLD`] after the last scrape, so scrapes every
 //! 15–60 s keep one poller alive instead of starting one each (the snapshot carries the workers
-//! per queue). What it lacks (the firing alerts, the collector's lifetime counters) is read once per snapshot,
-//! by whichever scrape comes first, and the text is rendered once per snapshot and format;
-//! ten scrapers cost what one does.
+//! per queue). What it lacks (a `PING`, the firing alerts, the collector's lifetime counters
+//! and histograms) is read once per snapshot, by whichever scrape comes first, what costs a
+//! read per queue (oldest waiting job, stuck jobs, collector lag) at most every
+//! [`QUEUE_EXTRAS_EVERY`], and the text is rendered once per snapshot and format; ten scrapers
+//! cost what one does.
 //!
 //! Off unless `METRICS_TOKEN` is set; scrapers send it as a bearer token (a Prometheus
 //! `authorization` block). The REST API's JSON metrics stay at `/api/v1/admin/jobs/metrics`.
