@@ -43,7 +43,7 @@ pub async fn metrics(state: &AppState) -> Result<Metrics, AppError> {
 
 async fn read_all_metrics(state: &AppState) -> Result<Metrics, AppError> {
     let history = HistorySource::new(&state.settings);
-    let (metrics, round_trips, queues) = state
+    let (mut metrics, round_trips, queues) = state
         .within(async {
             let queues = state.registry.queues().await?;
             let (metrics, round_trips) = read_metrics(
@@ -59,7 +59,6 @@ async fn read_all_metrics(state: &AppState) -> Result<Metrics, AppError> {
         })
         .await?;
     tracing::debug!(queues, round_trips, "metrics read");
-    let mut metrics = metrics;
     attach_workers(state, &mut metrics).await;
     Ok(metrics)
 }
