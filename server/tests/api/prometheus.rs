@@ -46,33 +46,28 @@ impl Parsed {
         Parsed(scrape.samples)
     }
 
+    /// The first sample of `name` whose labels include `labels`.
+    fn sample(&self, name: &str, labels: &[(&str, &str)]) -> Option<&prometheus_parse::Sample> {
+        self.0.iter().find(|sample| {
+            sample.metric == name
+                && labels
+                    .iter()
+                    .all(|(key, value)| sample.labels.get(key) == Some(value))
+        })
+    }
+
     fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        self.0
-            .iter()
-            .find(|sample| {
-                sample.metric == name
-                    && labels
-                        .iter()
-                        .all(|(key, value)| sample.labels.get(key) == Some(value))
-            })
-            .map(|sample| match sample.value {
-                prometheus_parse::Value::Counter(v)
-                | prometheus_parse::Value::Gauge(v)
-                | prometheus_parse::Value::Untyped(v) => v,
-                _ => f64::NAN,
-            })
+        self.sample(name, labels).map(|sample| match sample.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => f64::NAN,
+        })
     }
 
     /// A histogram's cumulative count at bound `le` (the parser groups the `_bucket` samples).
     fn bucket(&self, name: &str, labels: &[(&str, &str)], le: f64) -> Option<f64> {
-        self.0
-            .iter()
-            .find(|sample| {
-                sample.metric == name
-                    && labels
-                        .iter()
-                        .all(|(key, value)| sample.labels.get(key) == Some(value))
-            })
+        self.sample(name, labels)
             .and_then(|sample| match &sample.value {
                 prometheus_parse::Value::Histogram(counts) => counts
                     .iter()
