@@ -17,6 +17,7 @@
 
 pub mod api;
 pub mod client;
+pub mod codec;
 pub mod components;
 pub mod error;
 pub mod live;

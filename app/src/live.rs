@@ -51,7 +51,7 @@ impl Snapshot for Metrics {
         self.totals.active > 0
     }
     fn apply(&self, delta: &str, base_id: Option<&str>) -> Option<Self> {
-        let delta: MetricsDelta = serde_json::from_str(delta).ok()?;
+        let delta: MetricsDelta = crate::codec::decode(delta).ok()?;
         (base_id == Some(delta.base.to_string().as_str())).then(|| self.with(&delta))
     }
 }
@@ -86,7 +86,7 @@ impl LiveOperations {
     pub fn get(self) -> Option<Vec<Operation>> {
         self.0.with(|json| {
             json.as_deref()
-                .and_then(|json| serde_json::from_str::<crate::model::Operations>(json).ok())
+                .and_then(|json| crate::codec::decode::<crate::model::Operations>(json).ok())
                 .map(|ops| ops.operations)
         })
     }
@@ -453,7 +453,7 @@ mod browser {
             for event in parser.push(&bytes.to_vec()) {
                 match event.name.as_str() {
                     "message" => {
-                        if let Ok(snapshot) = serde_json::from_str::<T>(&event.data) {
+                        if let Ok(snapshot) = crate::codec::decode::<T>(&event.data) {
                             received = true;
                             current = Some((snapshot.clone(), event.id));
                             sink.publish(snapshot);

@@ -103,7 +103,7 @@ pub fn HistoryChart(
     queue_names: Memo<Vec<String>>,
 ) -> impl IntoView {
     let queue = RwSignal::new(String::new());
-    let history = Resource::new(
+    let history = crate::codec::resource(
         move || (queue.get(), period.get(), refresh.get()),
         |(queue, period, _)| get_history(queue, period),
     );

@@ -126,9 +126,9 @@ pub fn JobMonitor(
     // The first reading, for the first paint: read once, here, and awaited inside the
     // Transition so the server waits for it and the browser hydrates from the same values.
     // Everything after that arrives through signals (stream, polls, re-reads).
-    let viewer = Resource::new(|| (), |_| get_viewer());
-    let metrics = Resource::new(|| (), |_| get_metrics());
-    let stuck = Resource::new(|| (), |_| get_stuck_alerts());
+    let viewer = crate::codec::resource(|| (), |_| get_viewer());
+    let metrics = crate::codec::resource(|| (), |_| get_metrics());
+    let stuck = crate::codec::resource(|| (), |_| get_stuck_alerts());
     let settings = Settings {
         api_url,
         auto_refresh,

@@ -65,7 +65,7 @@ impl RetryFields {
         let data_overrides = if overrides.is_empty() {
             Map::new()
         } else {
-            match serde_json::from_str::<Value>(overrides) {
+            match crate::codec::decode::<Value>(overrides) {
                 Ok(Value::Object(fields)) => fields,
                 Ok(_) => {
                     return Err(FieldError {

@@ -14,7 +14,7 @@ use leptos::prelude::*;
 #[component]
 pub fn Trends(refresh: RwSignal<u32>, queue_names: Memo<Vec<String>>) -> impl IntoView {
     let period = RwSignal::new(Period::Day);
-    let trends = Resource::new(
+    let trends = crate::codec::resource(
         move || (period.get(), refresh.get()),
         |(period, _)| get_trends(period),
     );

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 /// `/`.
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    let viewer = Resource::new(|| (), |_| get_viewer());
+    let viewer = crate::codec::resource(|| (), |_| get_viewer());
     view! {
         <header class="topbar">
             <h1>"BullMQ monitor"</h1>

@@ -80,6 +80,28 @@ mod tidy {
         }
     }
 
+    /// Code the browser runs reads JSON by bytes only (`codec`): a `from_str` or a resource with
+    /// Leptos's default codec would compile a second decoder for each type it reads.
+    #[test]
+    fn the_browser_decodes_json_through_the_codec() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        for file in sources(&root) {
+            if file.starts_with(root.join("ssr")) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).expect("readable");
+            // Unit tests run on the server only.
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for banned in ["serde_json::from_str", "Resource::new("] {
+                assert!(
+                    !code.contains(banned),
+                    "{} calls `{banned}`: use `crate::codec`",
+                    file.display()
+                );
+            }
+        }
+    }
+
     /// Every module says what it is in a `//!` paragraph.
     #[test]
     fn every_module_opens_with_its_doc() {
