@@ -60,7 +60,7 @@ mod tests {
 
     #[test]
     fn the_codec_round_trips_what_resources_carry() {
-        let value: Result<Vec<Period>, String> = Ok(vec![Period::Hour, Period::Day]);
+        let value: Result<Vec<Period>, String> = Ok(vec![Period::Week, Period::Day]);
         let text = <JsonBytes as Encoder<_>>::encode(&value).expect("encodes");
         let back: Result<Vec<Period>, String> =
             <JsonBytes as Decoder<_>>::decode(&text).expect("decodes");
