@@ -77,3 +77,38 @@ test('the first visit downloads compressed, hashed files; a second one nothing b
   expect(document.encoding).toBe('br');
   await context.close();
 });
+
+/** Records, in each new document, when the page turned interactive (`data-hydrated="true"`). */
+async function watchInteractive(context) {
+  await context.addInitScript(() => {
+    new MutationObserver((_, observer) => {
+      if (document.querySelector('[data-hydrated="true"]')) {
+        window.__interactiveAt = performance.now();
+        observer.disconnect();
+      }
+    }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-hydrated'] });
+  });
+}
+
+/** Milliseconds from the current document's navigation start until it was interactive. */
+async function interactiveAfter(page) {
+  const handle = await page.waitForFunction(() => window.__interactiveAt);
+  return Math.round(await handle.jsonValue());
+}
+
+// Prints the figures README quotes; a page that never turns interactive fails it.
+test('time until interactive, cold and warm cache', async ({ browser, baseURL, tokens }) => {
+  const context = await browser.newContext({ baseURL });
+  await watchInteractive(context);
+  const page = await context.newPage();
+  await page.goto('/login');
+  const cold = await interactiveAfter(page);
+  await signIn(page, tokens.MODERATOR);
+  const dashboard = await interactiveAfter(page);
+  await page.goto('/');
+  const warm = await interactiveAfter(page);
+  for (const ms of [cold, dashboard, warm]) expect(ms).toBeGreaterThan(0);
+  console.log(`interactive after: ${cold} ms cold (sign-in page, nothing cached), ` +
+    `${dashboard} ms for the dashboard after signing in, ${warm} ms warm (dashboard again)`);
+  await context.close();
+});
