@@ -29,6 +29,7 @@ for (let at = 8; at < bytes.length;) {
 }
 fs.writeFileSync(output, Buffer.concat(kept));
 JS
+# Stripping drops rustc's `target_features` section, so the features it names are given here.
 features=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
   --enable-mutable-globals --enable-reference-types --enable-multivalue)
 report() {
@@ -40,10 +41,10 @@ report() {
     console.log(`wasm-opt-levels: ${label.padEnd(5)} ${data.length} bytes, ${br.length} brotli`);
   ' -- "$1" "$2"
 }
+levels=("$@")
+[ ${#levels[@]} -gt 0 ] || levels=(-Oz -Os -O2 -O1)
 report none "$work/plain.wasm"
-for level in "${@:--Oz -Os -O2 -O1}"; do
-  for one in $level; do
-    wasm-opt "$one" "${features[@]}" "$work/plain.wasm" -o "$work/out.wasm"
-    report "$one" "$work/out.wasm"
-  done
+for level in "${levels[@]}"; do
+  wasm-opt "$level" "${features[@]}" "$work/plain.wasm" -o "$work/out.wasm"
+  report "$level" "$work/out.wasm"
 done
