@@ -1,7 +1,8 @@
 //! The BullMQ monitor's shared crate.
 //!
 //! Layout:
-//! - [`shell`] and [`App`] — the HTML document and the router (server-rendered, then hydrated).
+//! - [`shell`] and [`App`] — the HTML document and the page its URL names ([`page_url`]),
+//!   server-rendered, then hydrated.
 //! - [`pages`] — one module per page: the dashboard, sign-in, and an embedding example.
 //! - [`components`] — the embeddable `JobMonitor` and its parts.
 //! - [`live`] — live data: the SSE stream read with `fetch`, back-off, polling fallback;
@@ -22,6 +23,7 @@ pub mod components;
 pub mod error;
 pub mod live;
 pub mod model;
+pub mod page_url;
 pub mod pages;
 pub mod role;
 pub mod sse;
@@ -29,9 +31,7 @@ pub mod sse;
 pub mod ssr;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Title};
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use page_url::Page;
 
 /// The name cargo-leptos gives the site's JS/WASM/CSS files (`/pkg/monitor.*`).
 pub const OUTPUT_NAME: &str = "monitor";
@@ -46,10 +46,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                // Every page has this title: a static tag costs the wasm nothing (a reactive
+                // `<Title>` would bring leptos_meta into it).
+                <title>"BullMQ monitor"</title>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <link rel="stylesheet" id="leptos" href=stylesheet_href(&options)/>
                 <HydrationScripts options/>
-                <MetaTags/>
             </head>
             <body>
                 <App/>
@@ -77,24 +79,29 @@ fn stylesheet_href(options: &LeptosOptions) -> String {
     format!("/{pkg}/{OUTPUT_NAME}.css")
 }
 
-/// The application: routes plus a `data-hydrated` marker that turns `true` once the WASM has
-/// taken over, so browser tests (and people debugging) can tell a live page from a static one.
+/// The application: the page its URL names plus a `data-hydrated` marker that turns `true`
+/// once the WASM has taken over, so browser tests (and people debugging) can tell a live page
+/// from a static one. Pages are whole documents (no client-side router, see [`page_url`]);
+/// the explorer keeps its position in the URL itself, which [`UrlSync`] allows.
 #[component]
 pub fn App() -> impl IntoView {
-    provide_meta_context();
+    provide_context(components::explorer::location::UrlSync);
     let hydrated = RwSignal::new(false);
     // Effects run only in the browser, after hydration.
     Effect::new(move |_| hydrated.set(true));
+    let page = match Page::at(&page_url::path()) {
+        Page::Dashboard => view! { <pages::dashboard::DashboardPage/> }.into_any(),
+        Page::Login => view! { <pages::login::LoginPage/> }.into_any(),
+        Page::Embed => view! { <pages::embed::EmbedPage/> }.into_any(),
+        Page::NotFound => {
+            #[cfg(feature = "ssr")]
+            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                response.set_status(http::StatusCode::NOT_FOUND);
+            }
+            view! { <p class="not-found">"Page not found."</p> }.into_any()
+        }
+    };
     view! {
-        <Title text="BullMQ monitor"/>
-        <Router>
-            <div class="app" data-hydrated=move || hydrated.get().to_string()>
-                <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
-                    <Route path=path!("/") view=pages::dashboard::DashboardPage ssr=SsrMode::Async/>
-                    <Route path=path!("/login") view=pages::login::LoginPage/>
-                    <Route path=path!("/embed") view=pages::embed::EmbedPage/>
-                </Routes>
-            </div>
-        </Router>
+        <div class="app" data-hydrated=move || hydrated.get().to_string()>{page}</div>
     }
 }

@@ -222,13 +222,41 @@ pub struct LiveFeed<T: Send + Sync + 'static> {
     pub updates: ReadSignal<u64>,
 }
 
+/// A feed ready to run in the browser: what [`use_live_feed`] hands its `start`.
+pub struct FeedTask<T: Send + Sync + 'static> {
+    #[cfg(feature = "hydrate")]
+    config: FeedConfig,
+    #[cfg(feature = "hydrate")]
+    sink: browser::Sink<T>,
+    #[cfg(feature = "hydrate")]
+    stop: browser::Stop,
+    _snapshot: std::marker::PhantomData<T>,
+}
+
+impl<T: Snapshot> FeedTask<T> {
+    /// Streams, reconnects, falls back to `poll` (one snapshot through a server function),
+    /// until the feed's component is disposed.
+    pub async fn run<F, Fut>(self, poll: F)
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        #[cfg(feature = "hydrate")]
+        browser::run(self.config, poll, self.sink, self.stop).await;
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (self, poll);
+    }
+}
+
 /// Starts a feed once the page is hydrated; it stops when the calling component is disposed.
-/// `poll` reads one snapshot through a server function (the fallback).
-pub fn use_live_feed<T, F, Fut>(config: FeedConfig, poll: F) -> LiveFeed<T>
+/// `start` runs the task, mostly as `|task| task.run(poll)`. It is a function so that a caller
+/// can put the feed's machinery (stream reader, SSE parser, deltas, polling) in a wasm chunk of
+/// its own with `#[lazy]`: nothing of it is needed to paint or hydrate the first reading.
+pub fn use_live_feed<T, S, Fut>(config: FeedConfig, start: S) -> LiveFeed<T>
 where
     T: Snapshot,
-    F: Fn() -> Fut + 'static,
-    Fut: Future<Output = Result<T, ApiError>> + 'static,
+    S: FnOnce(FeedTask<T>) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
 {
     let (latest, set_latest) = signal(None::<T>);
     let initial = if config.auto_refresh {
@@ -251,15 +279,21 @@ where
         on_cleanup(move || stopper.stop());
         // Effects run only in the browser, after hydration; this one has no dependencies, so
         // it runs once.
-        let mut start = Some(browser::run(config, poll, sink, stop));
+        let task = FeedTask {
+            config,
+            sink,
+            stop,
+            _snapshot: std::marker::PhantomData,
+        };
+        let mut pending = Some((start, task));
         Effect::new(move |_| {
-            if let Some(run) = start.take() {
-                leptos::task::spawn_local(run);
+            if let Some((start, task)) = pending.take() {
+                leptos::task::spawn_local(start(task));
             }
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (config, poll, set_latest, set_connection, set_updates);
+    let _ = (config, start, set_latest, set_connection, set_updates);
     LiveFeed {
         latest,
         connection,

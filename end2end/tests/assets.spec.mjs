@@ -3,8 +3,17 @@
 // network events (CDP), against the release build the suite runs on.
 import { test, expect, signIn } from './fixtures.mjs';
 
-/** The first-paint wasm may not grow past this many compressed bytes (README: the figure). */
-const WASM_BUDGET = 280_000;
+/** The first-paint wasm may not grow past this many compressed bytes (issue 17's goal; README
+ * gives the figure). */
+const WASM_BUDGET = 200_000;
+
+/** The wasm chunks a dashboard loads once it is hydrated, for the parts below the queue table
+ * and the live feed; everything else (queue detail and explorer, dialogs, retry form, failures,
+ * alerts panel, pause and clear) waits for the operator. */
+const AFTER_HYDRATION = ['run_dashboard_feed', 'trends_view', 'stuck_view', 'firing_view'];
+
+/** The lazy function a split chunk holds (`split_<name>_<id>.<hash>.wasm`), else null. */
+const splitName = (url) => path(url).match(/\/split_([a-z_]+?)_\d+\./)?.[1] ?? null;
 
 /** Records every request the page makes: URL, whether the network answered, bytes on the wire. */
 async function recordNetwork(page) {
@@ -38,6 +47,17 @@ async function recordNetwork(page) {
 }
 
 const path = (url) => new URL(url).pathname;
+
+/** Waits until the chunks a dashboard loads after hydration, and every static file asked for
+ * so far, have been answered (from the network or the cache). */
+async function chunksLoaded(network) {
+  await expect.poll(() => {
+    const entries = network.entries().filter((e) => isStatic(e.url));
+    const answered = entries.filter((e) => e.status > 0 && (e.bytes > 0 || e.cached));
+    const missing = AFTER_HYDRATION.filter((name) => !answered.some((e) => splitName(e.url) === name));
+    return [...missing, ...entries.filter((e) => !answered.includes(e)).map((e) => e.url)];
+  }, { message: 'the chunks of what is on screen load once the page is hydrated' }).toEqual([]);
+}
 const isStatic = (url) => path(url).startsWith('/pkg/') || path(url) === '/favicon.svg';
 
 test('the first visit downloads compressed, hashed files; a second one nothing but the page', async ({ browser, baseURL, tokens }) => {
@@ -45,10 +65,11 @@ test('the first visit downloads compressed, hashed files; a second one nothing b
   const page = await context.newPage();
   const network = await recordNetwork(page);
   await signIn(page, tokens.MODERATOR);
+  await chunksLoaded(network);
 
   const first = network.entries();
   const files = first.filter((e) => isStatic(e.url));
-  const wasm = files.find((e) => path(e.url).endsWith('.wasm'));
+  const wasm = files.find((e) => /^\/pkg\/monitor\./.test(path(e.url)) && path(e.url).endsWith('.wasm'));
   expect(wasm, 'the page loads its wasm').toBeTruthy();
   // Hashed names (monitor.<hash>.wasm), brotli on the wire, cached for good.
   expect(path(wasm.url)).toMatch(/^\/pkg\/monitor\.[\w-]+\.wasm$/);
@@ -57,17 +78,25 @@ test('the first visit downloads compressed, hashed files; a second one nothing b
   expect(wasm.bytes).toBeLessThanOrEqual(WASM_BUDGET);
   for (const file of files.filter((e) => path(e.url).startsWith('/pkg/'))) {
     expect(file.encoding, file.url).toBe('br');
+    expect(file.cacheControl, file.url).toBe('public, max-age=31536000, immutable');
   }
-  // The explorer, the dialogs and the retry form are not part of the first load.
-  expect(files.some((e) => path(e.url).includes('split_'))).toBe(false);
+  // After hydration, only the chunks of what is on screen; the explorer, the dialogs and the
+  // retry form are not part of the first visit.
+  const chunks = files.filter((e) => path(e.url).endsWith('.wasm') && e !== wasm);
+  const named = chunks.map((e) => splitName(e.url)).filter(Boolean);
+  expect(named.filter((name) => !AFTER_HYDRATION.includes(name))).toEqual([]);
   const pages = first.filter((e) => !isStatic(e.url) && !path(e.url).endsWith('/live'));
-  const total = [...files, ...pages].reduce((sum, e) => sum + e.bytes, 0);
-  console.log(`first visit: ${total} bytes on the wire (wasm ${wasm.bytes}), ${first.length} requests`);
+  const firstPaint = [...files.filter((e) => !chunks.includes(e)), ...pages];
+  const total = firstPaint.reduce((sum, e) => sum + e.bytes, 0);
+  const later = chunks.reduce((sum, e) => sum + e.bytes, 0);
+  console.log(`first visit: ${total} bytes on the wire until interactive (wasm ${wasm.bytes}), ` +
+    `${firstPaint.length} requests; then ${later} bytes of wasm in ${chunks.length} chunks once hydrated`);
 
   // A second visit: only the page (and live data) go to the network.
   network.reset();
   await page.goto('/');
   await expect(page.locator('[data-hydrated="true"]')).toBeVisible();
+  await chunksLoaded(network);
   const second = network.entries();
   const fetched = second.filter((e) => isStatic(e.url) && !e.cached);
   expect(fetched.map((e) => `${e.status} ${e.url}`)).toEqual([]);

@@ -26,10 +26,10 @@ pub mod telemetry;
 use crate::config::ServerConfig;
 use app::ssr::auth::Authenticator;
 use app::ssr::state::AppState;
-use app::{shell, App, OUTPUT_NAME};
+use app::{shell, OUTPUT_NAME};
 use axum::Router;
 use leptos::config::LeptosOptions;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{AxumRouteListing, LeptosRoutes};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -211,7 +211,19 @@ pub fn build_state(
 
 /// Every route of the monitor.
 pub fn router(state: AppState, http: HttpSettings) -> Router {
-    let leptos_routes = generate_route_list(App);
+    // The app's pages (no client-side router: `app::page_url`), all rendered async so the
+    // dashboard's first readings are in the HTML.
+    let leptos_routes = app::page_url::PAGES
+        .iter()
+        .map(|path| {
+            AxumRouteListing::new(
+                (*path).to_owned(),
+                leptos_router::SsrMode::Async,
+                [leptos_router::Method::Get],
+                Vec::new(),
+            )
+        })
+        .collect();
     let options = state.leptos_options.clone();
     let static_files = Router::new()
         .route("/pkg/{file}", axum::routing::get(assets::serve))

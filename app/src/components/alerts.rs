@@ -12,6 +12,53 @@ use std::collections::BTreeMap;
 /// The live updates between two re-reads (every 4 s at the default 2 s).
 const REREAD_EVERY_UPDATES: u64 = 2;
 
+/// Live updates between two reads of the firing alerts' count (every 10 s at the default 2 s).
+const FIRING_EVERY_UPDATES: u64 = 5;
+
+/// The header's words for the firing alerts.
+pub fn firing_label(firing: &crate::model::alerts::Firing) -> String {
+    match (firing.firing, firing.critical) {
+        (0, _) => "No alert firing".to_owned(),
+        (1, 1) => "1 alert firing (critical)".to_owned(),
+        (1, _) => "1 alert firing".to_owned(),
+        (n, 0) => format!("{n} alerts firing"),
+        (n, c) => format!("{n} alerts firing ({c} critical)"),
+    }
+}
+
+/// The firing alerts' count in the monitor's bar (nothing while no rule is configured); a
+/// click opens or closes the alerts panel. Read on mount and with every few live updates.
+#[component]
+pub fn FiringButton(updates: Signal<u64>, show_alerts: RwSignal<bool>) -> impl IntoView {
+    let firing = Action::new(|_: &()| crate::api::get_firing());
+    Effect::new(move |previous: Option<u64>| {
+        let tick = updates.get() / FIRING_EVERY_UPDATES;
+        if previous != Some(tick) {
+            firing.dispatch(());
+        }
+        tick
+    });
+    let firing_now = move || {
+        firing
+            .value()
+            .get()
+            .and_then(Result::ok)
+            .filter(|f| f.configured)
+    };
+    move || {
+        firing_now().map(|now| {
+            view! {
+                <button type="button" class="firing" data-firing=now.firing.to_string()
+                    data-critical=(now.critical > 0).to_string()
+                    aria-expanded=move || show_alerts.get().to_string()
+                    on:click=move |_| show_alerts.update(|open| *open = !*open)>
+                    {firing_label(&now)}
+                </button>
+            }
+        })
+    }
+}
+
 /// An alert's line: "critical · MailBacklog · mail: mail has 12 jobs waiting".
 pub fn alert_line(alert: &Alert) -> String {
     let label = |name: &str| alert.labels.get(name).cloned().unwrap_or_default();
@@ -234,6 +281,23 @@ pub fn Alerts(updates: Signal<u64>, can_operate: Signal<bool>) -> impl IntoView 
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn the_firing_count_reads_as_words() {
+        use crate::model::alerts::Firing;
+        let words = |firing, critical| {
+            firing_label(&Firing {
+                configured: true,
+                firing,
+                critical,
+            })
+        };
+        assert_eq!(words(0, 0), "No alert firing");
+        assert_eq!(words(1, 1), "1 alert firing (critical)");
+        assert_eq!(words(1, 0), "1 alert firing");
+        assert_eq!(words(3, 0), "3 alerts firing");
+        assert_eq!(words(3, 2), "3 alerts firing (2 critical)");
+    }
 
     #[test]
     fn an_alert_reads_as_a_sentence() {

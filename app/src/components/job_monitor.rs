@@ -7,23 +7,21 @@
 //! `Transition`, so the server waits for them and the browser hydrates from the same values;
 //! after that, everything arrives through signals, so live updates change numbers in place.
 
-use crate::api::{clear_queue, get_metrics, get_stuck_alerts, get_viewer, set_queue_paused};
+use crate::api::{clear_queue, get_metrics, get_viewer, set_queue_paused};
 use crate::client::api_path;
 use crate::components::explorer::location::{ExplorerLocation, LocationHandle, Step};
 use crate::components::format::{clock, epoch_ms};
 use crate::components::notice::{ErrorNotice, Outcome};
 use crate::components::queue_detail::QueueDetail;
 use crate::components::queues::{ClearDialog, QueueTable, RowActions};
-use crate::components::stuck::StuckJobs;
+use crate::components::stuck::StuckPanel;
 use crate::components::summary::Summary;
 use crate::components::trends::{RefreshCadence, Trends};
 use crate::error::ApiError;
-use crate::live::{newest, use_live_feed, FeedConfig};
+use crate::live::{newest, use_live_feed, FeedConfig, FeedTask};
 use crate::model::{ClearKind, ClearReply, PauseReply};
 use leptos::prelude::*;
-
-/// Stuck jobs are re-read every this many live snapshots (every 20 s at the default 2 s).
-const STUCK_EVERY_UPDATES: u64 = 10;
+use std::future::Future;
 
 /// What a pause or resume did, in words.
 pub fn describe_pause(reply: &PauseReply) -> String {
@@ -44,9 +42,6 @@ pub fn describe_clear(reply: &ClearReply) -> String {
         reply.removed, reply.queue_name, reply.completed, reply.failed
     )
 }
-
-/// Live updates between two reads of the firing alerts' count (every 10 s at the default 2 s).
-const FIRING_EVERY_UPDATES: u64 = 5;
 
 /// The clear dialog, in a wasm chunk of its own loaded when an operator first opens it.
 #[lazy]
@@ -71,17 +66,6 @@ fn alerts_view(updates: Signal<u64>, can_operate: Signal<bool>) -> AnyView {
     view! { <crate::components::alerts::Alerts updates can_operate/> }.into_any()
 }
 
-/// The header's words for the firing alerts.
-pub fn firing_label(firing: &crate::model::alerts::Firing) -> String {
-    match (firing.firing, firing.critical) {
-        (0, _) => "No alert firing".to_owned(),
-        (1, 1) => "1 alert firing (critical)".to_owned(),
-        (1, _) => "1 alert firing".to_owned(),
-        (n, 0) => format!("{n} alerts firing"),
-        (n, c) => format!("{n} alerts firing ({c} critical)"),
-    }
-}
-
 /// The queue detail and its job explorer, in a wasm chunk of their own loaded on first use.
 #[lazy]
 fn queue_detail_view(
@@ -96,6 +80,111 @@ fn queue_detail_view(
         <QueueDetail name api_url auto_refresh refresh_interval location can_operate/>
     }
     .into_any()
+}
+
+/// The dashboard's live feed (stream reader, SSE parser, deltas, polling), in a wasm chunk of
+/// its own loaded as soon as the page is hydrated: painting and hydrating the first reading
+/// need none of it.
+#[lazy]
+async fn run_dashboard_feed(task: FeedTask<crate::model::Metrics>) {
+    task.run(get_metrics).await
+}
+
+/// Pauses or resumes a queue, in words for the status line. The control actions' requests and
+/// replies are a wasm chunk of their own, loaded on the first click.
+#[lazy]
+async fn pause_queue(queue: String, pause: bool) -> Result<String, ApiError> {
+    set_queue_paused(queue, pause)
+        .await
+        .map(|reply| describe_pause(&reply))
+}
+
+/// Clears a queue's finished jobs, in words for the status line (chunk: see [`pause_queue`]).
+#[lazy]
+async fn clear_finished(queue: String, kind: ClearKind) -> Result<String, ApiError> {
+    clear_queue(queue, kind)
+        .await
+        .map(|reply| describe_clear(&reply))
+}
+
+/// The firing alerts' count in the bar, in a wasm chunk of its own: it is read after hydration.
+#[lazy]
+fn firing_view(updates: Signal<u64>, show_alerts: RwSignal<bool>) -> AnyView {
+    view! { <crate::components::alerts::FiringButton updates show_alerts/> }.into_any()
+}
+
+/// The stuck jobs, in a wasm chunk of their own loaded once the page is hydrated: they read
+/// themselves then (see [`StuckPanel`]), so neither the server nor the first paint waits.
+#[lazy]
+fn stuck_view(updates: Signal<u64>, refresh: RwSignal<u32>, can_operate: Signal<bool>) -> AnyView {
+    view! { <StuckPanel updates refresh can_operate/> }.into_any()
+}
+
+/// Where the stuck jobs will be: rendered by the server and until their chunk has loaded.
+#[component]
+fn StuckPlaceholder() -> impl IntoView {
+    view! {
+        <section class="stuck-placeholder" aria-busy="true">
+            <h2>"Stuck jobs"</h2>
+            <p class="loading">"Loading stuck jobs…"</p>
+        </section>
+    }
+}
+
+/// A panel whose code is a wasm chunk of its own, loaded once the page is live: the server
+/// renders `placeholder` and the browser hydrates the same; then `load` fetches the chunk and
+/// the panel takes the placeholder's place. So neither the server's answer nor the first
+/// paint's wasm carries the panel.
+fn after_hydration<P, L, Fut>(live: Signal<bool>, placeholder: P, load: L) -> impl IntoView
+where
+    P: Fn() -> AnyView + Clone + Send + Sync + 'static,
+    L: Fn() -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = AnyView> + Send + 'static,
+{
+    move || {
+        if live.get() {
+            let fallback = placeholder.clone();
+            view! { <Suspense fallback=move || fallback()>{Suspend::new(load())}</Suspense> }
+                .into_any()
+        } else {
+            placeholder()
+        }
+    }
+}
+
+/// Trends and the history chart, in a wasm chunk of their own. The panel sits below the queue
+/// table and the stuck jobs, so the page paints and hydrates without it, then loads it (see
+/// [`TrendsPlaceholder`]).
+#[lazy]
+fn trends_view(refresh: RwSignal<u32>, queue_names: Memo<Vec<String>>) -> AnyView {
+    view! { <Trends refresh queue_names/> }.into_any()
+}
+
+/// Where the trends panel will be: rendered by the server and until its chunk has loaded.
+#[component]
+fn TrendsPlaceholder() -> impl IntoView {
+    view! {
+        <section class="trends-placeholder" aria-busy="true">
+            <h2>"Trends"</h2>
+            <p class="loading">"Loading trends…"</p>
+        </section>
+    }
+}
+
+/// Who is signed in, as one reading per page: the page's header and the monitor share it (one
+/// read on the server, one value in the HTML, one decoder in the wasm).
+#[derive(Clone, Copy)]
+struct ViewerReading(Resource<Result<crate::model::Viewer, ApiError>, crate::codec::JsonBytes>);
+
+/// The page's [`ViewerReading`], created (and provided to the components below) by the first
+/// caller.
+pub fn use_viewer() -> Resource<Result<crate::model::Viewer, ApiError>, crate::codec::JsonBytes> {
+    if let Some(ViewerReading(viewer)) = use_context() {
+        return viewer;
+    }
+    let viewer = crate::codec::resource(|| (), |_| get_viewer());
+    provide_context(ViewerReading(viewer));
+    viewer
 }
 
 /// The BullMQ job monitor.
@@ -126,9 +215,8 @@ pub fn JobMonitor(
     // The first reading, for the first paint: read once, here, and awaited inside the
     // Transition so the server waits for it and the browser hydrates from the same values.
     // Everything after that arrives through signals (stream, polls, re-reads).
-    let viewer = crate::codec::resource(|| (), |_| get_viewer());
+    let viewer = use_viewer();
     let metrics = crate::codec::resource(|| (), |_| get_metrics());
-    let stuck = crate::codec::resource(|| (), |_| get_stuck_alerts());
     let settings = Settings {
         api_url,
         auto_refresh,
@@ -145,7 +233,6 @@ pub fn JobMonitor(
                             let first = First {
                                 viewer: viewer.await,
                                 metrics: metrics.await,
-                                stuck: stuck.await,
                             };
                             view! { <MonitorBody first settings/> }
                         })
@@ -169,7 +256,6 @@ struct Settings {
 struct First {
     viewer: Result<crate::model::Viewer, ApiError>,
     metrics: Result<crate::model::Metrics, ApiError>,
-    stuck: Result<crate::model::StuckReport, ApiError>,
 }
 
 /// The monitor once its first readings are in.
@@ -195,53 +281,29 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
             auto_refresh,
             refresh_interval_ms: refresh_interval,
         },
-        get_metrics,
+        run_dashboard_feed,
     );
     // Explicit re-reads (Refresh, after an action) through the server functions.
     let reread = Action::new(|_: &()| get_metrics());
-    let reread_stuck = Action::new(|_: &()| get_stuck_alerts());
     let first_error = first.metrics.as_ref().err().cloned();
     let first_metrics = first.metrics.ok();
     let current = Memo::new(move |_| {
         let newer = newest(first_metrics.clone(), feed.latest.get());
         newest(newer, reread.value().get().and_then(Result::ok))
     });
-    let first_stuck_error = first.stuck.as_ref().err().cloned();
-    let first_stuck = first.stuck.unwrap_or_default();
-    let stuck_report = Memo::new(move |_| match reread_stuck.value().get() {
-        Some(Ok(report)) => report,
-        _ => first_stuck.clone(),
-    });
     // The failures panel opens on request: its code is a chunk of its own, loaded then (the
     // first paint needs none of it), and it re-reads with the live feed.
     let show_failures = RwSignal::new(false);
     let failure_updates = Signal::derive(move || feed.updates.get());
-    // The alerts: their count in the bar (read with every few live updates), the panel on
-    // request (its own chunk).
+    // The alerts: their count in the bar, the panel on request (each its own chunk).
     let show_alerts = RwSignal::new(false);
-    let firing = Action::new(|_: &()| crate::api::get_firing());
-    Effect::new(move |previous: Option<u64>| {
-        let tick = feed.updates.get() / FIRING_EVERY_UPDATES;
-        if previous != Some(tick) {
-            firing.dispatch(());
-        }
-        tick
-    });
-    let firing_now = move || {
-        firing
-            .value()
-            .get()
-            .and_then(Result::ok)
-            .filter(|f| f.configured)
-    };
-    // Stuck jobs follow the live feed, at a slower pace.
-    Effect::new(move |previous: Option<u64>| {
-        let tick = feed.updates.get() / STUCK_EVERY_UPDATES;
-        if previous.is_some_and(|previous| previous != tick) {
-            reread_stuck.dispatch(());
-        }
-        tick
-    });
+    // The panels below the queue table load once the page is live (effects run only in the
+    // browser, after hydration), so the server renders their placeholders and the browser
+    // hydrates the same. Stuck jobs re-read on Refresh and, slower, with the live feed.
+    let live = RwSignal::new(false);
+    Effect::new(move |_| live.set(true));
+    let live: Signal<bool> = live.into();
+    let stuck_refresh = RwSignal::new(0_u32);
     // Trends and the history chart follow the live totals (a bounded pace, see
     // `RefreshCadence`), so they never show older numbers than the queue table beside them.
     let trends_refresh = RwSignal::new(0_u32);
@@ -278,7 +340,7 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
     });
     let refresh_all = move || {
         reread.dispatch(());
-        reread_stuck.dispatch(());
+        stuck_refresh.update(|n| *n += 1);
         trends_refresh.update(|n| *n += 1);
     };
 
@@ -293,17 +355,11 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
     };
     let toggle = Action::new(move |(queue, pause): &(String, bool)| {
         let (queue, pause) = (queue.clone(), *pause);
-        async move {
-            report(
-                set_queue_paused(queue, pause)
-                    .await
-                    .map(|r| describe_pause(&r)),
-            )
-        }
+        async move { report(pause_queue(queue, pause).await) }
     });
     let clear = Action::new(move |(queue, kind): &(String, ClearKind)| {
         let (queue, kind) = (queue.clone(), *kind);
-        async move { report(clear_queue(queue, kind).await.map(|r| describe_clear(&r))) }
+        async move { report(clear_finished(queue, kind).await) }
     });
     let clearing = RwSignal::new(None::<String>);
     // The open queue (and in it, the explorer's state, job and search) lives in the URL.
@@ -345,13 +401,10 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
             <button type="button" class="refresh" on:click=move |_| refresh_all()>
                 "Refresh"
             </button>
-            {move || firing_now().map(|now| view! {
-                <button type="button" class="firing" data-firing=now.firing.to_string()
-                    data-critical=(now.critical > 0).to_string()
-                    aria-expanded=move || show_alerts.get().to_string()
-                    on:click=move |_| show_alerts.update(|open| *open = !*open)>
-                    {firing_label(&now)}
-                </button>
+            {move || live.get().then(|| view! {
+                <Suspense fallback=|| ()>
+                    {Suspend::new(firing_view(failure_updates, show_alerts))}
+                </Suspense>
             })}
         </div>
         {move || show_alerts.get().then(|| view! {
@@ -393,12 +446,11 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
                 }
             })
         }
-        {move || match reread_stuck.value().get() {
-            Some(Err(error)) => Some(view! { <ErrorNotice error/> }),
-            Some(Ok(_)) => None,
-            None => first_stuck_error.clone().map(|error| view! { <ErrorNotice error/> }),
-        }}
-        <StuckJobs report=stuck_report can_operate/>
+        {after_hydration(
+            live,
+            || view! { <StuckPlaceholder/> }.into_any(),
+            move || stuck_view(failure_updates, stuck_refresh, can_operate),
+        )}
         <p class="failures-toggle">
             <button
                 aria-expanded=move || show_failures.get().to_string()
@@ -412,7 +464,11 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
                 {Suspend::new(failures_view(can_operate, failure_updates))}
             </Suspense>
         })}
-        <Trends refresh=trends_refresh queue_names/>
+        {after_hydration(
+            live,
+            || view! { <TrendsPlaceholder/> }.into_any(),
+            move || trends_view(trends_refresh, queue_names),
+        )}
     }
     .into_any()
 }
@@ -420,23 +476,6 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_firing_count_reads_as_words() {
-        use crate::model::alerts::Firing;
-        let words = |firing, critical| {
-            firing_label(&Firing {
-                configured: true,
-                firing,
-                critical,
-            })
-        };
-        assert_eq!(words(0, 0), "No alert firing");
-        assert_eq!(words(1, 1), "1 alert firing (critical)");
-        assert_eq!(words(1, 0), "1 alert firing");
-        assert_eq!(words(3, 0), "3 alerts firing");
-        assert_eq!(words(3, 2), "3 alerts firing (2 critical)");
-    }
 
     #[test]
     fn outcomes_read_as_sentences() {

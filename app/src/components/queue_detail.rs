@@ -39,7 +39,9 @@ pub fn QueueDetail(
         refresh_interval_ms: refresh_interval,
     };
     let poll_name = name.clone();
-    let feed = use_live_feed(config, move || get_queue_live(poll_name.clone()));
+    let feed = use_live_feed(config, move |task| {
+        task.run(move || get_queue_live(poll_name.clone()))
+    });
     let current = Memo::new(move |_| {
         let fetched = first.value().get().and_then(Result::ok);
         newest(feed.latest.get(), fetched)

@@ -3,10 +3,15 @@
 //! Operators get a Retry… button that opens the retry form below the list; the form lives
 //! outside the list so a refresh of the list never closes it or loses its outcome.
 
+use crate::api::get_stuck_alerts;
 use crate::components::format::{duration, preview};
+use crate::components::notice::ErrorNotice;
 use crate::components::retry_form::RetryForm;
 use crate::model::{StuckJob, StuckReport};
 use leptos::prelude::*;
+
+/// Stuck jobs are re-read every this many live snapshots (every 20 s at the default 2 s).
+const STUCK_EVERY_UPDATES: u64 = 10;
 
 /// How many characters of a job's data the list shows.
 const PREVIEW_CHARS: usize = 160;
@@ -40,6 +45,47 @@ pub fn bounds_note(report: &StuckReport) -> Option<String> {
 #[lazy]
 fn retry_form_view(queue_name: String, job_id: String, on_close: Callback<()>) -> AnyView {
     view! { <RetryForm queue_name job_id on_close/> }.into_any()
+}
+
+/// The stuck-jobs panel with its own readings: on mount, with every [`STUCK_EVERY_UPDATES`]
+/// live updates and on every `refresh`. A failed read shows its error above the last report.
+#[component]
+pub fn StuckPanel(
+    updates: Signal<u64>,
+    refresh: RwSignal<u32>,
+    can_operate: Signal<bool>,
+) -> impl IntoView {
+    let read = Action::new(|_: &()| get_stuck_alerts());
+    Effect::new(move |previous: Option<(u64, u32)>| {
+        let due = (updates.get() / STUCK_EVERY_UPDATES, refresh.get());
+        if previous != Some(due) {
+            read.dispatch(());
+        }
+        due
+    });
+    let last = RwSignal::new(None::<StuckReport>);
+    Effect::new(move |_| {
+        if let Some(Ok(report)) = read.value().get() {
+            last.set(Some(report));
+        }
+    });
+    let report = Memo::new(move |_| last.get().unwrap_or_default());
+    let error = move || match read.value().get() {
+        Some(Err(error)) => Some(view! { <ErrorNotice error/> }),
+        _ => None,
+    };
+    view! {
+        {error}
+        <Show
+            when=move || last.with(Option::is_some)
+            fallback=move || read.pending().get().then(|| view! {
+                <section class="stuck" aria-busy="true"><h2>"Stuck jobs"</h2>
+                <p class="loading">"Loading stuck jobs…"</p></section>
+            })
+        >
+            <StuckJobs report can_operate/>
+        </Show>
+    }
 }
 
 /// The stuck-jobs panel.

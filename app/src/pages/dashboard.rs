@@ -1,15 +1,14 @@
 //! The dashboard (`/`): who is signed in, and the [`JobMonitor`] on the same origin (the session
 //! cookie authenticates; the page guard has already sent signed-out visitors to `/login`).
 
-use crate::api::get_viewer;
-use crate::components::job_monitor::JobMonitor;
+use crate::components::job_monitor::{use_viewer, JobMonitor};
 use crate::model::Viewer;
 use leptos::prelude::*;
 
 /// `/`.
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    let viewer = crate::codec::resource(|| (), |_| get_viewer());
+    let viewer = use_viewer();
     view! {
         <header class="topbar">
             <h1>"BullMQ monitor"</h1>

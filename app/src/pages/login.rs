@@ -2,7 +2,6 @@
 //! which checks the token and keeps it in an HttpOnly cookie; it works without JavaScript.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 
 /// What to tell the user for each error code `/auth/session` redirects back with. Only known
 /// codes are shown, so the URL cannot inject text into the page.
@@ -24,13 +23,14 @@ fn error_text(code: &str) -> Option<&'static str> {
 /// `/login`.
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let query = use_query_map();
-    let message = move || query.read().get("error").and_then(|code| error_text(&code));
+    // A page of its own (see `page_url`): the query is read once, alike on server and browser.
+    let message = crate::page_url::param(&crate::page_url::query(), "error")
+        .and_then(|code| error_text(&code));
     view! {
         <section class="login">
             <h1>"BullMQ monitor"</h1>
             <p>"Sign in with a JWT issued by your auth system (role MODERATOR, ADMIN or SUPER_ADMIN)."</p>
-            {move || message().map(|text| view! { <p class="notice" role="alert">{text}</p> })}
+            {message.map(|text| view! { <p class="notice" role="alert">{text}</p> })}
             <form method="post" action="/auth/session">
                 <label for="token">"Token"</label>
                 <textarea id="token" name="token" rows="6" required autocomplete="off" spellcheck="false"></textarea>

@@ -1,9 +1,11 @@
 //! Where the explorer is — queue, state, job, search — kept in the page's URL
 //! (`?queue=&state=&job=&q=`) so a link to it can be shared, and in a plain signal when the
-//! monitor is embedded in an app without a router.
+//! monitor is embedded in another app (whose URL is its own).
 //!
 //! The URL is read only in the browser, after hydration (an effect copies it in), so the server
 //! and the first client render agree: the explorer opens right after the page comes alive.
+//! Moves are recorded with the history API (`pushState`/`replaceState`) and Back/Forward
+//! (`popstate`) read the URL again; there is no router (see `crate::page_url`).
 
 use crate::model::JobState;
 use leptos::prelude::*;
@@ -87,49 +89,25 @@ pub enum Step {
     Replace,
 }
 
+/// Provided by our own pages ([`crate::App`]): the explorer may keep its position in the URL.
+/// Without it (the monitor embedded in another app) the position lives in a signal only.
+#[derive(Clone, Copy, Debug)]
+pub struct UrlSync;
+
 /// The explorer's location, read and changed through one handle.
 #[derive(Clone, Copy)]
 pub struct LocationHandle {
     current: RwSignal<ExplorerLocation>,
-    /// Records a move in the URL (query string and step), when inside a router route.
+    /// Records a move in the URL (query string and step), when [`UrlSync`] allows it.
     navigate: Option<Callback<(String, Step)>>,
 }
 
 impl LocationHandle {
-    /// Follows the router's URL when the monitor is inside a `<Router>` route, else a signal.
+    /// Follows the page's URL on our own pages ([`UrlSync`]), else a signal.
     pub fn new() -> Self {
         let current = RwSignal::new(ExplorerLocation::default());
-        let in_route = use_context::<ArcRwSignal<leptos_router::location::Url>>().is_some();
-        if !in_route {
-            return LocationHandle {
-                current,
-                navigate: None,
-            };
-        }
-        let query = leptos_router::hooks::use_query_map();
-        // Effects run only in the browser: the URL reaches the view after hydration.
-        Effect::new(move |_| {
-            let read = query.with(|params| ExplorerLocation::from_params(|name| params.get(name)));
-            if current.with_untracked(|c| *c != read) {
-                current.set(read);
-            }
-        });
-        let path = leptos_router::hooks::use_location().pathname;
-        let go = leptos_router::hooks::use_navigate();
-        let navigate = Callback::new(move |(query, step): (String, Step)| {
-            go(
-                &format!("{}{query}", path.get_untracked()),
-                leptos_router::NavigateOptions {
-                    replace: step == Step::Replace,
-                    scroll: false,
-                    ..Default::default()
-                },
-            );
-        });
-        LocationHandle {
-            current,
-            navigate: Some(navigate),
-        }
+        let navigate = use_context::<UrlSync>().and_then(|_| browser_url(current));
+        LocationHandle { current, navigate }
     }
 
     /// The location (reactive).
@@ -159,6 +137,43 @@ impl LocationHandle {
         let mut to = self.current.get_untracked();
         change(&mut to);
         self.go(to, step);
+    }
+}
+
+/// Keeps `current` in step with the page's URL (after hydration, and on Back/Forward) and
+/// returns how a move is recorded in it. Nothing during server rendering.
+fn browser_url(current: RwSignal<ExplorerLocation>) -> Option<Callback<(String, Step)>> {
+    #[cfg(feature = "hydrate")]
+    {
+        let read = move || {
+            let query = crate::page_url::query();
+            let read = ExplorerLocation::from_params(|name| crate::page_url::param(&query, name));
+            if current.with_untracked(|c| *c != read) {
+                current.set(read);
+            }
+        };
+        // Effects run only in the browser: the URL reaches the view after hydration.
+        Effect::new(move |_| read());
+        let listener = window_event_listener(leptos::ev::popstate, move |_| read());
+        on_cleanup(move || listener.remove());
+        Some(Callback::new(move |(query, step): (String, Step)| {
+            let Some(window) = web_sys::window() else {
+                return;
+            };
+            let url = format!("{}{query}", crate::page_url::path());
+            if let Ok(history) = window.history() {
+                let state = wasm_bindgen::JsValue::NULL;
+                let _ = match step {
+                    Step::Push => history.push_state_with_url(&state, "", Some(&url)),
+                    Step::Replace => history.replace_state_with_url(&state, "", Some(&url)),
+                };
+            }
+        }))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = current;
+        None
     }
 }
 
@@ -194,7 +209,7 @@ mod tests {
             query,
             "?queue=mails%20v2&state=failed&job=a%2Fb&q=data.to%3A%22a%20b%22"
         );
-        // The router hands the values back decoded.
+        // Read back from the URL, the values come back decoded.
         let decoded = read(&[
             ("queue", "mails v2"),
             ("state", "failed"),
@@ -202,6 +217,9 @@ mod tests {
             ("q", "data.to:\"a b\""),
         ]);
         assert_eq!(decoded, location);
+        let query = query.trim_start_matches('?');
+        let from_url = ExplorerLocation::from_params(|name| crate::page_url::param(query, name));
+        assert_eq!(from_url, location);
     }
 
     #[test]
