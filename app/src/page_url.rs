@@ -21,12 +21,9 @@ pub enum Page {
 }
 
 impl Page {
-    /// The page at `path` (a trailing slash is the same page).
+    /// The page at `path`, exactly: the server registers (and its page guard protects)
+    /// exactly these paths, so no other spelling may render a page.
     pub fn at(path: &str) -> Page {
-        let path = match path.strip_suffix('/') {
-            Some(trimmed) if !trimmed.is_empty() => trimmed,
-            _ => path,
-        };
         match path {
             "/" => Page::Dashboard,
             "/login" => Page::Login,
@@ -123,7 +120,7 @@ mod tests {
     fn paths_name_their_pages() {
         assert_eq!(Page::at("/"), Page::Dashboard);
         assert_eq!(Page::at("/login"), Page::Login);
-        assert_eq!(Page::at("/login/"), Page::Login);
+        assert_eq!(Page::at("/login/"), Page::NotFound);
         assert_eq!(Page::at("/embed"), Page::Embed);
         assert_eq!(Page::at("/embedded"), Page::NotFound);
         assert_eq!(Page::at("//"), Page::NotFound);

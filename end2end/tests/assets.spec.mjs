@@ -7,10 +7,10 @@ import { test, expect, signIn } from './fixtures.mjs';
  * gives the figure). */
 const WASM_BUDGET = 200_000;
 
-/** The wasm chunks a dashboard loads once it is hydrated, for the parts below the queue table
- * and the live feed; everything else (queue detail and explorer, dialogs, retry form, failures,
- * alerts panel, pause and clear) waits for the operator. */
-const AFTER_HYDRATION = ['run_dashboard_feed', 'trends_view', 'stuck_view', 'firing_view'];
+/** The wasm chunk a dashboard loads once it is hydrated (the live feed, the firing count, stuck
+ * jobs, trends: `components::deferred`); everything else (queue detail and explorer, dialogs,
+ * retry form, failures, alerts panel, pause and clear) waits for the operator. */
+const AFTER_HYDRATION = ['load_deferred'];
 
 /** The lazy function a split chunk holds (`split_<name>_<id>.<hash>.wasm`), else null. */
 const splitName = (url) => path(url).match(/\/split_([a-z_]+?)_\d+\./)?.[1] ?? null;

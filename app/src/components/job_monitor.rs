@@ -9,19 +9,18 @@
 
 use crate::api::{clear_queue, get_metrics, get_viewer, set_queue_paused};
 use crate::client::api_path;
+use crate::components::deferred::{use_deferred, StuckPlaceholder, TrendsPlaceholder};
 use crate::components::explorer::location::{ExplorerLocation, LocationHandle, Step};
 use crate::components::format::{clock, epoch_ms};
 use crate::components::notice::{ErrorNotice, Outcome};
 use crate::components::queue_detail::QueueDetail;
 use crate::components::queues::{ClearDialog, QueueTable, RowActions};
-use crate::components::stuck::StuckPanel;
 use crate::components::summary::Summary;
-use crate::components::trends::{RefreshCadence, Trends};
+use crate::components::trends::RefreshCadence;
 use crate::error::ApiError;
-use crate::live::{newest, use_live_feed, FeedConfig, FeedTask};
+use crate::live::{newest, use_live_feed, FeedConfig};
 use crate::model::{ClearKind, ClearReply, PauseReply};
 use leptos::prelude::*;
-use std::future::Future;
 
 /// What a pause or resume did, in words.
 pub fn describe_pause(reply: &PauseReply) -> String {
@@ -82,14 +81,6 @@ fn queue_detail_view(
     .into_any()
 }
 
-/// The dashboard's live feed (stream reader, SSE parser, deltas, polling), in a wasm chunk of
-/// its own loaded as soon as the page is hydrated: painting and hydrating the first reading
-/// need none of it.
-#[lazy]
-async fn run_dashboard_feed(task: FeedTask<crate::model::Metrics>) {
-    task.run(get_metrics).await
-}
-
 /// Pauses or resumes a queue, in words for the status line. The control actions' requests and
 /// replies are a wasm chunk of their own, loaded on the first click.
 #[lazy]
@@ -105,70 +96,6 @@ async fn clear_finished(queue: String, kind: ClearKind) -> Result<String, ApiErr
     clear_queue(queue, kind)
         .await
         .map(|reply| describe_clear(&reply))
-}
-
-/// The firing alerts' count in the bar, in a wasm chunk of its own: it is read after hydration.
-#[lazy]
-fn firing_view(updates: Signal<u64>, show_alerts: RwSignal<bool>) -> AnyView {
-    view! { <crate::components::alerts::FiringButton updates show_alerts/> }.into_any()
-}
-
-/// The stuck jobs, in a wasm chunk of their own loaded once the page is hydrated: they read
-/// themselves then (see [`StuckPanel`]), so neither the server nor the first paint waits.
-#[lazy]
-fn stuck_view(updates: Signal<u64>, refresh: RwSignal<u32>, can_operate: Signal<bool>) -> AnyView {
-    view! { <StuckPanel updates refresh can_operate/> }.into_any()
-}
-
-/// Where the stuck jobs will be: rendered by the server and until their chunk has loaded.
-#[component]
-fn StuckPlaceholder() -> impl IntoView {
-    view! {
-        <section class="stuck-placeholder" aria-busy="true">
-            <h2>"Stuck jobs"</h2>
-            <p class="loading">"Loading stuck jobs…"</p>
-        </section>
-    }
-}
-
-/// A panel whose code is a wasm chunk of its own, loaded once the page is live: the server
-/// renders `placeholder` and the browser hydrates the same; then `load` fetches the chunk and
-/// the panel takes the placeholder's place. So neither the server's answer nor the first
-/// paint's wasm carries the panel.
-fn after_hydration<P, L, Fut>(live: Signal<bool>, placeholder: P, load: L) -> impl IntoView
-where
-    P: Fn() -> AnyView + Clone + Send + Sync + 'static,
-    L: Fn() -> Fut + Copy + Send + Sync + 'static,
-    Fut: Future<Output = AnyView> + Send + 'static,
-{
-    move || {
-        if live.get() {
-            let fallback = placeholder.clone();
-            view! { <Suspense fallback=move || fallback()>{Suspend::new(load())}</Suspense> }
-                .into_any()
-        } else {
-            placeholder()
-        }
-    }
-}
-
-/// Trends and the history chart, in a wasm chunk of their own. The panel sits below the queue
-/// table and the stuck jobs, so the page paints and hydrates without it, then loads it (see
-/// [`TrendsPlaceholder`]).
-#[lazy]
-fn trends_view(refresh: RwSignal<u32>, queue_names: Memo<Vec<String>>) -> AnyView {
-    view! { <Trends refresh queue_names/> }.into_any()
-}
-
-/// Where the trends panel will be: rendered by the server and until its chunk has loaded.
-#[component]
-fn TrendsPlaceholder() -> impl IntoView {
-    view! {
-        <section class="trends-placeholder" aria-busy="true">
-            <h2>"Trends"</h2>
-            <p class="loading">"Loading trends…"</p>
-        </section>
-    }
 }
 
 /// Who is signed in, as one reading per page: the page's header and the monitor share it (one
@@ -281,7 +208,7 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
             auto_refresh,
             refresh_interval_ms: refresh_interval,
         },
-        run_dashboard_feed,
+        |task| async move { (crate::components::deferred::load_deferred().await.feed)(task).await },
     );
     // Explicit re-reads (Refresh, after an action) through the server functions.
     let reread = Action::new(|_: &()| get_metrics());
@@ -297,12 +224,9 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
     let failure_updates = Signal::derive(move || feed.updates.get());
     // The alerts: their count in the bar, the panel on request (each its own chunk).
     let show_alerts = RwSignal::new(false);
-    // The panels below the queue table load once the page is live (effects run only in the
-    // browser, after hydration), so the server renders their placeholders and the browser
-    // hydrates the same. Stuck jobs re-read on Refresh and, slower, with the live feed.
-    let live = RwSignal::new(false);
-    Effect::new(move |_| live.set(true));
-    let live: Signal<bool> = live.into();
+    // The firing count and the panels below the queue table load once the page is hydrated
+    // (see `deferred`). Stuck jobs re-read on Refresh and, slower, with the live feed.
+    let deferred = use_deferred();
     let stuck_refresh = RwSignal::new(0_u32);
     // Trends and the history chart follow the live totals (a bounded pace, see
     // `RefreshCadence`), so they never show older numbers than the queue table beside them.
@@ -401,11 +325,7 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
             <button type="button" class="refresh" on:click=move |_| refresh_all()>
                 "Refresh"
             </button>
-            {move || live.get().then(|| view! {
-                <Suspense fallback=|| ()>
-                    {Suspend::new(firing_view(failure_updates, show_alerts))}
-                </Suspense>
-            })}
+            {move || deferred.get().map(|d| (d.firing)(failure_updates, show_alerts))}
         </div>
         {move || show_alerts.get().then(|| view! {
             <Suspense fallback=|| ()>
@@ -446,11 +366,10 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
                 }
             })
         }
-        {after_hydration(
-            live,
-            || view! { <StuckPlaceholder/> }.into_any(),
-            move || stuck_view(failure_updates, stuck_refresh, can_operate),
-        )}
+        {move || match deferred.get() {
+            Some(d) => (d.stuck)(failure_updates, stuck_refresh, can_operate),
+            None => view! { <StuckPlaceholder/> }.into_any(),
+        }}
         <p class="failures-toggle">
             <button
                 aria-expanded=move || show_failures.get().to_string()
@@ -464,11 +383,10 @@ fn MonitorBody(first: First, settings: Settings) -> impl IntoView {
                 {Suspend::new(failures_view(can_operate, failure_updates))}
             </Suspense>
         })}
-        {after_hydration(
-            live,
-            || view! { <TrendsPlaceholder/> }.into_any(),
-            move || trends_view(trends_refresh, queue_names),
-        )}
+        {move || match deferred.get() {
+            Some(d) => (d.trends)(trends_refresh, queue_names),
+            None => view! { <TrendsPlaceholder/> }.into_any(),
+        }}
     }
     .into_any()
 }

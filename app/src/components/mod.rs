@@ -2,6 +2,7 @@
 //! other modules are its parts, each named after what it shows.
 
 pub mod alerts;
+pub mod deferred;
 pub mod explorer;
 pub mod failures;
 pub mod format;

@@ -53,6 +53,36 @@ async fn signed_out_visitors_are_sent_to_the_login_page() {
     assert!(html.contains("action=\"/auth/session\""), "{html}");
 }
 
+/// Pages are picked from the path alone (no client-side router): the server renders the one the
+/// path names, reads its query itself, and answers any other spelling 404 without a page.
+#[tokio::test]
+async fn pages_are_exactly_their_paths_and_read_their_query_on_the_server() {
+    let app = TestApp::spawn("pages").await;
+    let get = |path: &'static str| {
+        let request = app.client.get(app.url(path));
+        async move { request.send().await.expect("request") }
+    };
+    let expired = get("/login?error=session_expired").await;
+    assert_eq!(expired.status(), 200);
+    let html = expired.text().await.expect("html");
+    assert!(html.contains("Your session has expired"), "{html}");
+    // Unknown codes are not echoed.
+    let html = get("/login?error=%3Cb%3Ehi")
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(!html.contains("role=\"alert\""), "{html}");
+    assert!(!html.contains("<b>hi"), "{html}");
+    for path in ["/nope", "/login/", "//", "/embed/x"] {
+        let response = get(path).await;
+        assert_eq!(response.status(), 404, "{path}");
+        let html = response.text().await.expect("html");
+        assert!(html.contains("Page not found."), "{path}: {html}");
+        assert!(!html.contains("action=\"/auth/session\""), "{path}: {html}");
+    }
+}
+
 #[tokio::test]
 async fn signing_in_sets_an_httponly_cookie_that_renders_the_dashboard_with_real_counts() {
     let app = TestApp::spawn("signin").await;
