@@ -78,13 +78,22 @@ pub fn StuckPanel(
         {error}
         <Show
             when=move || last.with(Option::is_some)
-            fallback=move || read.pending().get().then(|| view! {
-                <section class="stuck" aria-busy="true"><h2>"Stuck jobs"</h2>
-                <p class="loading">"Loading stuck jobs…"</p></section>
-            })
+            fallback=move || read.pending().get().then(StuckPlaceholder)
         >
             <StuckJobs report can_operate/>
         </Show>
+    }
+}
+
+/// Where the stuck jobs will be: rendered by the server, and in the browser until their chunk
+/// (`components::deferred`) and their first reading have arrived.
+#[component]
+pub fn StuckPlaceholder() -> impl IntoView {
+    view! {
+        <section class="stuck-placeholder" aria-busy="true">
+            <h2>"Stuck jobs"</h2>
+            <p class="loading">"Loading stuck jobs…"</p>
+        </section>
     }
 }
 

@@ -44,6 +44,18 @@ pub fn Trends(refresh: RwSignal<u32>, queue_names: Memo<Vec<String>>) -> impl In
     .into_any()
 }
 
+/// Where the trends panel will be: rendered by the server and until its chunk
+/// (`components::deferred`) has loaded.
+#[component]
+pub fn TrendsPlaceholder() -> impl IntoView {
+    view! {
+        <section class="trends-placeholder" aria-busy="true">
+            <h2>"Trends"</h2>
+            <p class="loading">"Loading trends…"</p>
+        </section>
+    }
+}
+
 /// When the trends panel and the history chart read again while live data flows: as soon as the
 /// finished totals have moved and the last read is at least [`Self::MIN_GAP_MS`] old, and in any
 /// case every [`Self::MAX_GAP_MS`] (their windows slide even when nothing finishes). Times are
