@@ -82,7 +82,8 @@ fn stylesheet_href(options: &LeptosOptions) -> String {
 /// The application: the page its URL names plus a `data-hydrated` marker that turns `true`
 /// once the WASM has taken over, so browser tests (and people debugging) can tell a live page
 /// from a static one. Pages are whole documents (no client-side router, see [`page_url`]);
-/// the explorer keeps its position in the URL itself, which [`UrlSync`] allows.
+/// the explorer keeps its position in the URL itself, which
+/// [`components::explorer::location::UrlSync`] allows.
 #[component]
 pub fn App() -> impl IntoView {
     provide_context(components::explorer::location::UrlSync);
