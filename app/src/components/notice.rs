@@ -31,16 +31,3 @@ pub fn Outcome(outcome: ReadSignal<Option<Result<String, ApiError>>>) -> impl In
     }
     .into_any()
 }
-
-/// Where a panel will be until its code (and first reading) have arrived: its heading and
-/// "Loading …", busy for assistive technology. Rendered by the server, so the page does not
-/// jump when the panel takes its place.
-#[component]
-pub fn Placeholder(class: &'static str, title: &'static str) -> impl IntoView {
-    view! {
-        <section class=class aria-busy="true">
-            <h2>{title}</h2>
-            <p class="loading">{format!("Loading {}…", title.to_lowercase())}</p>
-        </section>
-    }
-}

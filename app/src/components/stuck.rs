@@ -5,7 +5,7 @@
 
 use crate::api::get_stuck_alerts;
 use crate::components::format::{duration, preview};
-use crate::components::notice::{ErrorNotice, Placeholder};
+use crate::components::notice::ErrorNotice;
 use crate::components::retry_form::RetryForm;
 use crate::model::{StuckJob, StuckReport};
 use leptos::prelude::*;
@@ -63,13 +63,12 @@ pub fn StuckPanel(
         }
         due
     });
-    // The last report read, kept while a later read fails.
-    let last = Memo::new(
-        move |previous: Option<&Option<StuckReport>>| match read.value().get() {
-            Some(Ok(report)) => Some(report),
-            _ => previous.cloned().flatten(),
-        },
-    );
+    let last = RwSignal::new(None::<StuckReport>);
+    Effect::new(move |_| {
+        if let Some(Ok(report)) = read.value().get() {
+            last.set(Some(report));
+        }
+    });
     let report = Memo::new(move |_| last.get().unwrap_or_default());
     let error = move || match read.value().get() {
         Some(Err(error)) => Some(view! { <ErrorNotice error/> }),
@@ -90,7 +89,12 @@ pub fn StuckPanel(
 /// (`components::deferred`) and their first reading have arrived.
 #[component]
 pub fn StuckPlaceholder() -> impl IntoView {
-    view! { <Placeholder class="stuck-placeholder" title="Stuck jobs"/> }
+    view! {
+        <section class="stuck-placeholder" aria-busy="true">
+            <h2>"Stuck jobs"</h2>
+            <p class="loading">"Loading stuck jobs…"</p>
+        </section>
+    }
 }
 
 /// The stuck-jobs panel.

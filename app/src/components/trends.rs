@@ -6,7 +6,7 @@
 use crate::api::get_trends;
 use crate::components::format::{duration, percent};
 use crate::components::history_chart::HistoryChart;
-use crate::components::notice::{ErrorNotice, Placeholder};
+use crate::components::notice::ErrorNotice;
 use crate::model::{Period, Source, Trend};
 use leptos::prelude::*;
 
@@ -48,7 +48,12 @@ pub fn Trends(refresh: RwSignal<u32>, queue_names: Memo<Vec<String>>) -> impl In
 /// (`components::deferred`) has loaded.
 #[component]
 pub fn TrendsPlaceholder() -> impl IntoView {
-    view! { <Placeholder class="trends-placeholder" title="Trends"/> }
+    view! {
+        <section class="trends-placeholder" aria-busy="true">
+            <h2>"Trends"</h2>
+            <p class="loading">"Loading trends…"</p>
+        </section>
+    }
 }
 
 /// When the trends panel and the history chart read again while live data flows: as soon as the
